@@ -1,0 +1,182 @@
+//! Checks the parsed arguments against each other and against the function, and turns them into
+//! the final [`Config`] the expansion reads.
+
+use std::time::Duration;
+
+use syn::{Expr, Ident, Path, Type};
+
+use super::attr::{whole_attribute, Args};
+use crate::common::errors::Errors;
+use crate::common::signature::{FnInfo, Shape};
+use crate::common::template::{self, Template};
+
+pub(crate) enum PolicySource {
+    /// `ttl = …` and friends.
+    Options { ttl: Duration, negative_ttl: Option<Duration>, cache_none: bool, cache_err: bool },
+    /// `policy = PATH`.
+    Named(Path),
+}
+
+pub(crate) enum KeySource {
+    /// The default key: a digest of the key parameters.
+    Digest { version: u32 },
+    /// `key = "…"`.
+    Template(Template),
+}
+
+pub(crate) struct Config {
+    pub(crate) krate: Path,
+    pub(crate) policy: PolicySource,
+    pub(crate) key: KeySource,
+    /// The parameters in the key, in order of the signature.
+    pub(crate) key_params: Vec<Ident>,
+    pub(crate) store: Option<Expr>,
+}
+
+impl Config {
+    pub(crate) fn build(args: Args, info: &FnInfo, errors: &mut Errors) -> Option<Config> {
+        let policy = policy(&args, info, errors);
+        let skipped = skipped(&args, info, errors);
+        let key = key(&args, info, &skipped, errors);
+        let key_params: Vec<Ident> = info
+            .params
+            .iter()
+            .filter(|param| !skipped.iter().any(|name| param.ident == *name))
+            .map(|param| param.ident.clone())
+            .collect();
+        for param in info.params.iter().filter(|param| key_params.contains(&param.ident)) {
+            check_key_type(&param.ident, &param.ty, errors);
+        }
+        let krate = args.krate.take().map_or_else(|| syn::parse_quote!(::cache_runtime), |(path, _)| path);
+        Some(Config { krate, policy: policy?, key: key?, key_params, store: args.store.take().map(|(expr, _)| expr) })
+    }
+}
+
+fn policy(args: &Args, info: &FnInfo, errors: &mut Errors) -> Option<PolicySource> {
+    if let Some((path, _)) = args.policy.get() {
+        for span in [args.ttl.span(), args.negative_ttl.span(), args.cache_none.span(), args.cache_err.span()]
+            .into_iter()
+            .flatten()
+        {
+            errors.at(span, "this is set by the `policy`: give either `policy` or the option, not both");
+        }
+        return Some(PolicySource::Named(path.clone()));
+    }
+    let Some(&(ttl, _)) = args.ttl.get() else {
+        errors.at(
+            whole_attribute(),
+            "missing `ttl`: write `#[cached(ttl = 600)]` (seconds), `#[cached(ttl = \"10m\")]`, \
+             or `#[cached(policy = MY_POLICY)]`",
+        );
+        return None;
+    };
+    if let (Some(span), false) = (args.cache_none.span(), info.shape == Shape::Option) {
+        errors.at(span, "`cache_none` needs a function returning `Option<T>`");
+    }
+    if let (Some(span), false) = (args.cache_err.span(), info.shape == Shape::Result) {
+        errors.at(span, "`cache_err` needs a function returning `Result<T, E>`");
+    }
+    let negative_ttl = args.negative_ttl.get().map(|&(negative_ttl, span)| {
+        if args.cache_none.get().is_none() && args.cache_err.get().is_none() {
+            errors.at(span, "`negative_ttl` applies to stored `None`/`Err` results: add `cache_none` or `cache_err`");
+        }
+        if negative_ttl > ttl {
+            errors.at(
+                span,
+                format_args!("`negative_ttl` ({negative_ttl:?}) must not be longer than `ttl` ({ttl:?})"),
+            );
+        }
+        negative_ttl
+    });
+    Some(PolicySource::Options {
+        ttl,
+        negative_ttl,
+        cache_none: args.cache_none.get().is_some(),
+        cache_err: args.cache_err.get().is_some(),
+    })
+}
+
+/// The names in `skip(...)`, each checked to be a parameter or `self`.
+fn skipped(args: &Args, info: &FnInfo, errors: &mut Errors) -> Vec<Ident> {
+    let Some((names, _)) = args.skip.get() else { return Vec::new() };
+    for name in names {
+        let known = if name == "self" { info.receiver.is_some() } else { info.param(&name.to_string()).is_some() };
+        if !known {
+            let valid: Vec<String> = info
+                .receiver
+                .map(|_| "self".to_owned())
+                .into_iter()
+                .chain(info.params.iter().map(|param| param.ident.to_string()))
+                .collect();
+            errors.on(name, format_args!("`skip({name})`: no parameter `{name}`; parameters: {}", valid.join(", ")));
+        }
+    }
+    names.clone()
+}
+
+fn key(args: &Args, info: &FnInfo, skipped: &[Ident], errors: &mut Errors) -> Option<KeySource> {
+    let self_skipped = skipped.iter().any(|name| name == "self");
+    let Some((literal, _)) = args.key.get() else {
+        if let (Some(receiver), false) = (info.receiver, self_skipped) {
+            errors.on(
+                receiver,
+                "`self` cannot be hashed into the key: add `skip(self)`, or name its fields in \
+                 `key`, as in `key = \"{self.tenant}:{id}\"`",
+            );
+        }
+        let version = args.version.get().map_or(0, |(version, _)| *version);
+        return Some(KeySource::Digest { version });
+    };
+    if let Some(span) = args.version.span() {
+        errors.at(span, "`version` applies to the default key; write the version into `key`, as in `key = \"user:v2:{id}\"`");
+    }
+    let template = match template::parse(literal) {
+        Ok(template) => template,
+        Err(error) => {
+            errors.push(error);
+            return None;
+        }
+    };
+    let span = template.span;
+    for root in template.roots() {
+        let known = if root == "self" { info.receiver.is_some() } else { info.param(root).is_some() };
+        if !known {
+            let names: Vec<String> = info.params.iter().map(|param| param.ident.to_string()).collect();
+            errors.at(span, format_args!("`{{{root}}}` in `key` names no parameter; parameters: {}", names.join(", ")));
+        } else if skipped.iter().any(|name| name == root) {
+            errors.at(span, format_args!("`{{{root}}}` in `key` names a parameter that `skip` leaves out of the key"));
+        }
+    }
+    let named: Vec<&str> = template.roots().collect();
+    for param in &info.params {
+        let name = param.ident.to_string();
+        if !named.contains(&name.as_str()) && !skipped.iter().any(|skip| *skip == name) {
+            errors.at(
+                span,
+                format_args!(
+                    "parameter `{name}` is not in `key`: name it (`{{{name}}}`) or add it to `skip(...)`, \
+                     or calls differing only in `{name}` would share one entry"
+                ),
+            );
+        }
+    }
+    if let (Some(receiver), true) = (info.receiver, !named.contains(&"self") && !self_skipped) {
+        errors.on(receiver, "`self` is not in `key`: add `skip(self)` or name a field, as in `{self.tenant}`");
+    }
+    Some(KeySource::Template(template))
+}
+
+fn check_key_type(ident: &Ident, ty: &Type, errors: &mut Errors) {
+    match ty {
+        Type::Reference(reference) if reference.mutability.is_some() => errors.on(
+            ty,
+            format_args!("`{ident}` is a `&mut` parameter and cannot be part of the key: pass it by `&` or `skip({ident})`"),
+        ),
+        Type::ImplTrait(_) => errors.on(
+            ty,
+            format_args!("`{ident}: impl Trait` cannot be part of the key: use a concrete type or `skip({ident})`"),
+        ),
+        Type::Reference(reference) => check_key_type(ident, &reference.elem, errors),
+        _ => {}
+    }
+}

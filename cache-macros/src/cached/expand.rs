@@ -1,0 +1,200 @@
+//! The cached function itself: the signature kept, the body wrapped.
+//!
+//! ```text
+//! #[cached(ttl = 600)]                     async fn get_user(id: u64) -> Result<User, E> {
+//! async fn get_user(id: u64)        ==>        let mode = take_call_mode();
+//!     -> Result<User, E> { BODY }              let site = { static SITE; SITE.named(..) };
+//!                                              let (policy, kind) = { const POLICY; .. };
+//!                                              let cache = default_cache();
+//!                                              let key = { KeyBuilder::digest(..).arg(&id) };
+//!                                              match begin(Call::new(..)) {
+//!                                                  Hit(value) => value,
+//!                                                  Miss(miss) => miss_async(miss, async move { BODY }).await,
+//!                                              }
+//!                                          }
+//! ```
+//! Every local of the expansion is spanned at `Span::mixed_site()`, so the body cannot name it.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::{GenericParam, Ident, ItemFn};
+
+use super::config::{Config, KeySource, PolicySource};
+use crate::common::signature::{type_name, FnInfo, Shape};
+use crate::common::template::Segment;
+
+/// Internal locals, resolved at mixed-site hygiene.
+pub(crate) fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
+/// `crate::__private`, or its path under `crate = "…"`.
+pub(crate) fn private(config: &Config) -> TokenStream {
+    let krate = &config.krate;
+    quote!(#krate::__private)
+}
+
+/// Where the function's name comes from in a key: the module path at the function, or `Self`.
+pub(crate) enum Namespace {
+    /// In the function's own module: `module_path!() :: name`.
+    Function,
+    /// Inside the companion module, whose path already ends in `::name`.
+    Companion,
+    /// A method: `type_name::<Self>() :: name`.
+    Method,
+}
+
+pub(crate) fn function(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
+    let p = private(config);
+    let ItemFn { attrs, vis, sig, block } = func;
+    let name = sig.ident.to_string();
+    let (mode, site, miss, value) = (local("__mode"), local("__site"), local("__miss"), local("__value"));
+    let site_expr = if info.receiver.is_some() {
+        quote!(SITE.named_method::<Self>(#name))
+    } else {
+        quote!(SITE.named(::core::concat!(::core::module_path!(), "::", #name)))
+    };
+    let namespace = if info.receiver.is_some() { Namespace::Method } else { Namespace::Function };
+    let prelude = prelude(info, config, &namespace, func);
+    let (policy, kind, cache, key) = (local("__policy"), local("__kind"), local("__cache"), local("__key"));
+    let output = &info.output;
+    let begin = quote_spanned!(info.output_span()=> #p::begin::<_, #output>);
+    let run_miss = if sig.asyncness.is_some() {
+        quote!(#p::miss_async(#miss, async move #block).await)
+    } else {
+        quote!(#p::miss_blocking(#miss, move || #block))
+    };
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            let #mode = #p::take_call_mode();
+            let #site: &'static #p::FnSite = {
+                static SITE: #p::FnSite = #p::FnSite::new();
+                #site_expr
+            };
+            #prelude
+            match #begin(#p::Call::new(#site, #cache, #policy, #kind, #key, #mode)) {
+                #p::Begin::Hit(#value) => #value,
+                #p::Begin::Miss(#miss) => #run_miss,
+            }
+        }
+    }
+}
+
+/// `__policy`, `__kind`, `__cache` and `__key`, as every expansion of one function computes them.
+pub(crate) fn prelude(info: &FnInfo, config: &Config, namespace: &Namespace, func: &ItemFn) -> TokenStream {
+    let p = private(config);
+    let (policy, kind, cache, store, key) =
+        (local("__policy"), local("__kind"), local("__cache"), local("__store"), local("__key"));
+    let policy_value = policy_value(info, config);
+    let kind_value = match info.shape {
+        Shape::Plain => quote!(#p::PlainKind),
+        Shape::Option => quote!(#p::OptionKind::<{ POLICY.caches_none() }>),
+        Shape::Result => quote!(#p::ResultKind::<{ POLICY.caches_err() }>),
+    };
+    let cache_stmts = match &config.store {
+        Some(expr) => quote! {
+            let #store = &(#expr);
+            let #cache: &#p::Cache = #p::AsCache::as_cache(#store);
+        },
+        None => quote!(let #cache: &'static #p::Cache = #p::default_cache();),
+    };
+    let key_value = key_value(info, config, namespace, func);
+    quote! {
+        let (#policy, #kind) = {
+            const POLICY: #p::CachePolicy = #policy_value;
+            (&POLICY, #kind_value)
+        };
+        #cache_stmts
+        let #key = #key_value;
+    }
+}
+
+fn policy_value(info: &FnInfo, config: &Config) -> TokenStream {
+    let p = private(config);
+    match &config.policy {
+        PolicySource::Named(path) => {
+            let check = match info.shape {
+                Shape::Plain => format_ident!("policy_for_plain"),
+                Shape::Option => format_ident!("policy_for_option"),
+                Shape::Result => format_ident!("policy_for_result"),
+            };
+            quote!(#p::#check(#path))
+        }
+        PolicySource::Options { ttl, negative_ttl, cache_none, cache_err } => {
+            let nanos = |duration: &std::time::Duration| u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+            let ttl = nanos(ttl);
+            let mut value = quote!(#p::CachePolicy::new(#p::Duration::from_nanos(#ttl)));
+            if *cache_none {
+                value.extend(quote!(.cache_none()));
+            }
+            if *cache_err {
+                value.extend(quote!(.cache_err()));
+            }
+            if let Some(negative_ttl) = negative_ttl {
+                let negative_ttl = nanos(negative_ttl);
+                value.extend(quote!(.negative_ttl(#p::Duration::from_nanos(#negative_ttl))));
+            }
+            value
+        }
+    }
+}
+
+fn key_value(info: &FnInfo, config: &Config, namespace: &Namespace, func: &ItemFn) -> TokenStream {
+    let p = private(config);
+    let (builder, cache) = (local("__builder"), local("__cache"));
+    let name = func.sig.ident.to_string();
+    let steps = match &config.key {
+        KeySource::Digest { version } => {
+            let function = match namespace {
+                Namespace::Function => quote!(&[::core::module_path!(), "::", #name]),
+                Namespace::Companion => quote!(&[::core::module_path!()]),
+                Namespace::Method => quote!(&[::core::any::type_name::<Self>(), "::", #name]),
+            };
+            let returns = type_name(&info.output);
+            let mut steps = quote!(let mut #builder = #p::KeyBuilder::digest(#cache, #function, #version, #returns););
+            for param in &func.sig.generics.params {
+                steps.extend(match param {
+                    GenericParam::Type(ty) => {
+                        let ident = &ty.ident;
+                        quote!(#builder.type_arg::<#ident>();)
+                    }
+                    GenericParam::Const(konst) => {
+                        let ident = &konst.ident;
+                        quote!(#builder.const_arg(#ident);)
+                    }
+                    GenericParam::Lifetime(_) => TokenStream::new(),
+                });
+            }
+            for param in info.params.iter().filter(|param| config.key_params.contains(&param.ident)) {
+                let ident = &param.ident;
+                steps.extend(quote_spanned!(param.ty.span()=> #builder.arg(&#ident);));
+            }
+            steps
+        }
+        KeySource::Template(template) => {
+            let span = template.span;
+            let mut steps = quote!(let mut #builder = #p::KeyBuilder::template(#cache););
+            for segment in &template.segments {
+                steps.extend(match segment {
+                    Segment::Text(text) => quote!(#builder.text(#text);),
+                    Segment::Field { root, path } => {
+                        let root = if root == "self" {
+                            quote_spanned!(span=> self)
+                        } else {
+                            Ident::new(root, span).into_token_stream()
+                        };
+                        let path = path.iter().map(|part| match part.parse::<u32>() {
+                            Ok(index) => syn::Index { index, span }.into_token_stream(),
+                            Err(_) => Ident::new(part, span).into_token_stream(),
+                        });
+                        quote_spanned!(span=> #builder.value(&#root #(.#path)*);)
+                    }
+                });
+            }
+            steps
+        }
+    };
+    quote!({ #steps #builder.finish() })
+}

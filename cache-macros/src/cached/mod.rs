@@ -1,0 +1,48 @@
+//! `#[cached]`: parse the arguments ([`attr`]), check them against the function ([`config`]),
+//! expand the function ([`expand`]) and its companions ([`companions`]).
+
+mod attr;
+mod companions;
+mod config;
+mod expand;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::ItemFn;
+
+use crate::common::errors::Errors;
+use crate::common::signature::FnInfo;
+
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let args = attr::Args::parse(args, &mut errors);
+    let func: ItemFn = match syn::parse2(item.clone()) {
+        Ok(func) => func,
+        Err(_) => {
+            errors.on(
+                item.clone().into_iter().next(),
+                "`#[cached]` goes on a `fn` or an `async fn` (free, or a method in an `impl` block)",
+            );
+            return with_errors(item, errors);
+        }
+    };
+    if let Some(constness) = &func.sig.constness {
+        errors.on(constness, "`#[cached]` cannot go on a `const fn`: a cached call reads and writes a store at run time");
+    }
+    let info = FnInfo::read(&func.sig, &mut errors);
+    let config = config::Config::build(args, &info, &mut errors);
+    match (errors.is_empty(), config) {
+        (true, Some(config)) => {
+            let function = expand::function(&func, &info, &config);
+            let companions = companions::companions(&func, &info, &config);
+            quote!(#function #companions)
+        }
+        _ => with_errors(quote!(#func), errors),
+    }
+}
+
+/// The user's item unchanged, so that IDEs and later errors still see it, plus the errors.
+fn with_errors(item: TokenStream, errors: Errors) -> TokenStream {
+    let errors = errors.finish().err().unwrap_or_default();
+    quote!(#item #errors)
+}

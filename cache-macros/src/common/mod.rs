@@ -1,0 +1,9 @@
+//! Pieces every attribute shares: the error collector, option slots, durations, key templates,
+//! the function's signature, and how the user's item is kept on error.
+
+pub(crate) mod duration;
+pub(crate) mod errors;
+pub(crate) mod signature;
+pub(crate) mod slot;
+pub(crate) mod suggest;
+pub(crate) mod template;

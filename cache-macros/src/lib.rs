@@ -1,0 +1,14 @@
+//! Procedural macros of `cache-runtime`. Use them through `cache-runtime`, which documents them
+//! and pins this crate to its exact version: the expansion calls `cache_runtime::__private`,
+//! which is not a stable API.
+
+mod cached;
+mod common;
+
+use proc_macro::TokenStream;
+
+/// Caches a function's results; documented on the re-export in `cache-runtime`.
+#[proc_macro_attribute]
+pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    cached::expand(args.into(), item.into()).into()
+}

@@ -1,0 +1,75 @@
+//! Where a [`Cache`](crate::Cache) reads the time.
+//!
+//! Entries carry wall-clock times (milliseconds since the Unix epoch) so that any process reading
+//! them agrees on freshness. Tests install a [`ManualClock`] on one `Cache` and move it by hand:
+//! no global, no sleeping.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A clock that only moves when told to: the test hook for TTL and expiry logic.
+///
+/// ```
+/// use cache_runtime::{Cache, ManualClock};
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let cache = Cache::builder().clock(clock.clone()).build().unwrap();
+/// clock.advance(Duration::from_secs(61));
+/// # drop(cache);
+/// ```
+#[derive(Clone, Default)]
+pub struct ManualClock {
+    millis: Arc<AtomicU64>,
+}
+
+impl ManualClock {
+    /// A clock standing at the current wall-clock time.
+    pub fn new() -> Self {
+        let clock = ManualClock::default();
+        clock.millis.store(system_millis(), Ordering::Relaxed);
+        clock
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        let by = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        self.millis.fetch_add(by, Ordering::Relaxed);
+    }
+
+    /// The time it shows, in milliseconds since the Unix epoch.
+    pub fn now_millis(&self) -> u64 {
+        self.millis.load(Ordering::Relaxed)
+    }
+}
+
+impl fmt::Debug for ManualClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManualClock").field("millis", &self.now_millis()).finish()
+    }
+}
+
+/// The clock of one `Cache`: the system's, or a manual one.
+#[derive(Clone, Debug, Default)]
+pub(crate) enum Clock {
+    #[default]
+    System,
+    Manual(ManualClock),
+}
+
+impl Clock {
+    pub(crate) fn now_millis(&self) -> u64 {
+        match self {
+            Clock::System => system_millis(),
+            Clock::Manual(clock) => clock.now_millis(),
+        }
+    }
+}
+
+fn system_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+}

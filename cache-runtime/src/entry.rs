@@ -1,0 +1,222 @@
+//! The stored entry: a small versioned header, then the payload.
+//!
+//! ```text
+//! offset  size  field
+//!      0     2  magic 0xCA 0xC4
+//!      2     1  format version (1)
+//!      3     1  codec id (1 = MessagePack)
+//!      4     1  flags (bit 0: a negative result, None or Err)
+//!      5     8  created at, ms since the Unix epoch, little endian
+//!     13     8  fresh until, ms
+//!     21     8  stale until, ms (a reader may serve the entry until then)
+//!     29     4  compute time of the value, µs
+//!     33     …  payload, in the codec named above
+//! ```
+//!
+//! One read gives everything freshness needs. Bytes that do not decode (corrupt, foreign, an
+//! older format, a changed type) are a [`DecodeError`]: the caller treats them as a miss, counts
+//! them and overwrites them.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::codec::{Codec, CodecError};
+
+const MAGIC: [u8; 2] = [0xCA, 0xC4];
+/// The entry format this build writes and reads.
+pub const FORMAT_VERSION: u8 = 1;
+const HEADER_LEN: usize = 33;
+const NEGATIVE: u8 = 1;
+
+/// What the header says about an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryHeader {
+    /// The codec of the payload.
+    pub codec: Codec,
+    /// A `None` / `Err` result, stored for `negative_ttl`.
+    pub negative: bool,
+    /// When it was stored, ms since the Unix epoch.
+    pub created_at: u64,
+    /// Until when it is fresh, ms since the Unix epoch.
+    pub fresh_until: u64,
+    /// Until when it may be served at all, ms since the Unix epoch.
+    pub stale_until: u64,
+    /// How long the value took to compute, µs.
+    pub compute_micros: u32,
+}
+
+/// Why stored bytes are not a usable entry.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// Fewer bytes than a header.
+    #[error("entry of {len} bytes is shorter than the {HEADER_LEN}-byte header")]
+    TooShort {
+        /// How many bytes there were.
+        len: usize,
+    },
+    /// The bytes do not start with the entry magic: not written by this crate.
+    #[error("bytes are not a cache entry (no magic number)")]
+    NotAnEntry,
+    /// A format version this build does not read.
+    #[error("entry format version {version} is not {FORMAT_VERSION}")]
+    UnknownFormat {
+        /// The version found.
+        version: u8,
+    },
+    /// A codec id this build does not know.
+    #[error("entry codec id {id} is unknown")]
+    UnknownCodec {
+        /// The id found.
+        id: u8,
+    },
+    /// The payload does not decode as the expected type.
+    #[error("entry payload does not decode: {0}")]
+    Payload(#[from] CodecError),
+}
+
+/// Writes a header and the encoded `value`.
+///
+/// ```
+/// use cache_runtime::entry::{decode, encode, EntryHeader};
+/// use cache_runtime::Codec;
+///
+/// let header = EntryHeader {
+///     codec: Codec::MessagePack, negative: false,
+///     created_at: 1, fresh_until: 2, stale_until: 3, compute_micros: 4,
+/// };
+/// let bytes = encode(&header, &"hello").unwrap();
+/// let (read, value): (EntryHeader, String) = decode(&bytes).unwrap();
+/// assert_eq!((read, value.as_str()), (header, "hello"));
+/// ```
+pub fn encode<T: Serialize + ?Sized>(header: &EntryHeader, value: &T) -> Result<Vec<u8>, CodecError> {
+    let mut out = Vec::with_capacity(HEADER_LEN + 64);
+    out.extend_from_slice(&MAGIC);
+    out.push(FORMAT_VERSION);
+    out.push(header.codec.id());
+    out.push(if header.negative { NEGATIVE } else { 0 });
+    out.extend_from_slice(&header.created_at.to_le_bytes());
+    out.extend_from_slice(&header.fresh_until.to_le_bytes());
+    out.extend_from_slice(&header.stale_until.to_le_bytes());
+    out.extend_from_slice(&header.compute_micros.to_le_bytes());
+    header.codec.encode(value, &mut out)?;
+    Ok(out)
+}
+
+/// Reads the header and returns it with the payload bytes.
+pub fn decode_header(bytes: &[u8]) -> Result<(EntryHeader, &[u8]), DecodeError> {
+    if bytes.len() < HEADER_LEN {
+        return Err(if bytes.len() >= 2 && bytes[..2] != MAGIC {
+            DecodeError::NotAnEntry
+        } else {
+            DecodeError::TooShort { len: bytes.len() }
+        });
+    }
+    if bytes[..2] != MAGIC {
+        return Err(DecodeError::NotAnEntry);
+    }
+    if bytes[2] != FORMAT_VERSION {
+        return Err(DecodeError::UnknownFormat { version: bytes[2] });
+    }
+    let codec = Codec::from_id(bytes[3]).ok_or(DecodeError::UnknownCodec { id: bytes[3] })?;
+    let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or([0; 8]));
+    let header = EntryHeader {
+        codec,
+        negative: bytes[4] & NEGATIVE != 0,
+        created_at: u64_at(5),
+        fresh_until: u64_at(13),
+        stale_until: u64_at(21),
+        compute_micros: u32::from_le_bytes(bytes[29..33].try_into().unwrap_or([0; 4])),
+    };
+    Ok((header, &bytes[HEADER_LEN..]))
+}
+
+/// Reads a whole entry.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<(EntryHeader, T), DecodeError> {
+    let (header, payload) = decode_header(bytes)?;
+    Ok((header, header.codec.decode(payload)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use std::collections::BTreeMap;
+
+    fn header() -> EntryHeader {
+        EntryHeader {
+            codec: Codec::MessagePack,
+            negative: true,
+            created_at: 1_700_000_000_000,
+            fresh_until: 1_700_000_600_000,
+            stale_until: 1_700_000_900_000,
+            compute_micros: 1234,
+        }
+    }
+
+    fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(value: T) {
+        let bytes = encode(&header(), &value).unwrap();
+        let (read, back): (EntryHeader, T) = decode(&bytes).unwrap();
+        assert_eq!(read, header());
+        assert_eq!(back, value);
+    }
+
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    #[serde(untagged)]
+    enum Untagged {
+        Number(u64),
+        Text(String),
+        Record { id: u64, tags: Vec<String> },
+    }
+
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    struct Inner {
+        a: u32,
+        b: Option<String>,
+    }
+
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    struct Flattened {
+        id: u64,
+        #[serde(flatten)]
+        inner: Inner,
+        #[serde(flatten)]
+        rest: BTreeMap<String, serde_json::Value>,
+    }
+
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    #[serde(tag = "kind")]
+    enum Internally {
+        Circle { r: f64 },
+        Square { side: f64 },
+    }
+
+    #[test]
+    fn every_serde_shape_round_trips() {
+        round_trip(Untagged::Number(7));
+        round_trip(Untagged::Text("seven".into()));
+        round_trip(Untagged::Record { id: 7, tags: vec!["a".into()] });
+        round_trip(Flattened {
+            id: 1,
+            inner: Inner { a: 2, b: Some("x".into()) },
+            rest: [("extra".to_string(), serde_json::json!({"n": [1, 2.5, null, "s"]}))].into(),
+        });
+        round_trip(serde_json::json!({"a": [1, -2, 3.5, true, null, {"b": "c"}], "u": 18446744073709551615u64}));
+        round_trip(Internally::Square { side: 2.0 });
+        round_trip(Some(Ok::<_, String>(vec![(1u8, 'x')])));
+        round_trip(());
+    }
+
+    #[test]
+    fn garbage_is_a_decode_error_never_a_panic() {
+        for bytes in [&b""[..], b"x", b"hello world, this is not an entry at all", &[0xCA, 0xC4, 9]] {
+            assert!(decode::<String>(bytes).is_err());
+        }
+        let mut bytes = encode(&header(), &"text").unwrap();
+        assert!(matches!(decode::<u64>(&bytes), Err(DecodeError::Payload(_))));
+        bytes[2] = 9;
+        assert!(matches!(decode::<String>(&bytes), Err(DecodeError::UnknownFormat { version: 9 })));
+        bytes[2] = FORMAT_VERSION;
+        bytes[3] = 77;
+        assert!(matches!(decode::<String>(&bytes), Err(DecodeError::UnknownCodec { id: 77 })));
+    }
+}

@@ -1,0 +1,183 @@
+//! In-process single-flight: concurrent misses of one key run the body once.
+//!
+//! The first caller of a key becomes the leader and holds a [`Leader`] guard while it computes;
+//! later callers follow: they wait (async or blocking) for the leader's value. No lock is held
+//! while the body runs, so a body that calls the same function with other arguments (`fib`) never
+//! deadlocks. When the leader's future is dropped or its body panics, the guard's `Drop` marks the
+//! flight abandoned and wakes the followers, who start over: one of them leads next.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use event_listener::{Event, EventListener};
+
+/// The leader's value, shared with followers.
+pub(crate) type Shared = Arc<dyn Any + Send + Sync>;
+
+const SHARDS: usize = 16;
+
+type FlightMap = HashMap<Box<[u8]>, Arc<Flight>>;
+
+/// The flights under way in one `Cache`.
+#[derive(Debug)]
+pub(crate) struct Flights {
+    shards: [Mutex<FlightMap>; SHARDS],
+    hasher: RandomState,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Flight {
+    state: Mutex<State>,
+    done: Event,
+}
+
+#[derive(Default)]
+enum State {
+    #[default]
+    Running,
+    Finished(Shared),
+    Abandoned,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            State::Running => "Running",
+            State::Finished(_) => "Finished",
+            State::Abandoned => "Abandoned",
+        })
+    }
+}
+
+/// What joining a flight made of the caller.
+pub(crate) enum Joined<'a> {
+    Leader(Leader<'a>),
+    Follower(Follower),
+}
+
+/// The caller that computes. Dropping it unfinished abandons the flight.
+pub(crate) struct Leader<'a> {
+    flights: &'a Flights,
+    key: Box<[u8]>,
+    flight: Arc<Flight>,
+    finished: bool,
+}
+
+/// A caller waiting for a leader.
+#[derive(Debug)]
+pub(crate) struct Follower {
+    flight: Arc<Flight>,
+}
+
+/// What a follower found, or must wait on.
+pub(crate) enum Outcome {
+    Value(Shared),
+    /// The leader was cancelled or panicked: start over.
+    Abandoned,
+    Wait(EventListener),
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The maps and states stay consistent at every point a panic could unwind through.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Flights {
+    pub(crate) fn new() -> Self {
+        Flights { shards: std::array::from_fn(|_| Mutex::default()), hasher: RandomState::new() }
+    }
+
+    fn shard(&self, key: &[u8]) -> &Mutex<FlightMap> {
+        &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
+    }
+
+    pub(crate) fn join(&self, key: &[u8]) -> Joined<'_> {
+        let mut map = lock(self.shard(key));
+        if let Some(flight) = map.get(key) {
+            return Joined::Follower(Follower { flight: flight.clone() });
+        }
+        let flight = Arc::new(Flight::default());
+        map.insert(key.into(), flight.clone());
+        Joined::Leader(Leader { flights: self, key: key.into(), flight, finished: false })
+    }
+
+    fn remove(&self, key: &[u8], flight: &Arc<Flight>) {
+        let mut map = lock(self.shard(key));
+        if map.get(key).is_some_and(|current| Arc::ptr_eq(current, flight)) {
+            map.remove(key);
+        }
+    }
+
+    /// How many flights are under way (for tests).
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.shards.iter().map(|shard| lock(shard).len()).sum()
+    }
+}
+
+impl Leader<'_> {
+    /// Hands the value to every follower and ends the flight.
+    pub(crate) fn finish(mut self, value: Shared) {
+        self.end(State::Finished(value));
+    }
+
+    fn end(&mut self, state: State) {
+        self.finished = true;
+        *lock(&self.flight.state) = state;
+        self.flights.remove(&self.key, &self.flight);
+        self.flight.done.notify(usize::MAX);
+    }
+}
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.end(State::Abandoned);
+        }
+    }
+}
+
+impl Follower {
+    /// The leader's outcome, or a listener to wait on. Listening starts before the state is read,
+    /// so a wake-up between the two is never lost.
+    pub(crate) fn poll(&self) -> Outcome {
+        let listener = self.flight.done.listen();
+        match &*lock(&self.flight.state) {
+            State::Running => Outcome::Wait(listener),
+            State::Finished(value) => Outcome::Value(value.clone()),
+            State::Abandoned => Outcome::Abandoned,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use event_listener::Listener;
+
+    #[test]
+    fn followers_get_the_leaders_value_and_the_flight_ends() {
+        let flights = Flights::new();
+        let Joined::Leader(leader) = flights.join(b"k") else { panic!("first caller leads") };
+        let Joined::Follower(follower) = flights.join(b"k") else { panic!("second caller follows") };
+        assert!(matches!(follower.poll(), Outcome::Wait(_)));
+        leader.finish(Arc::new(7u32));
+        let Outcome::Value(value) = follower.poll() else { panic!("value expected") };
+        assert_eq!(value.downcast_ref::<u32>(), Some(&7));
+        assert_eq!(flights.len(), 0);
+    }
+
+    #[test]
+    fn a_dropped_leader_abandons_and_wakes_followers() {
+        let flights = Flights::new();
+        let Joined::Leader(leader) = flights.join(b"k") else { panic!("first caller leads") };
+        let Joined::Follower(follower) = flights.join(b"k") else { panic!("second caller follows") };
+        let Outcome::Wait(listener) = follower.poll() else { panic!("must wait") };
+        drop(leader);
+        listener.wait();
+        assert!(matches!(follower.poll(), Outcome::Abandoned));
+        assert!(matches!(flights.join(b"k"), Joined::Leader(_)));
+    }
+}

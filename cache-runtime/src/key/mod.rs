@@ -1,0 +1,201 @@
+//! Cache keys: built from a function's identity and its key arguments.
+//!
+//! A default key reads `{prefix}:{module}::{fn}:v{version}:{digest}`, where the digest is BLAKE3
+//! over the [canonical](canonical) encoding of the return type's name, the generic type
+//! arguments and the key arguments. A template key (`key = "user:{id}"`) reads
+//! `{prefix}:user:42`, each placeholder filled as [`text`] describes.
+//!
+//! The embedded store never needs the digest: it keys on the exact bytes the digest is taken over
+//! ([`Key::as_bytes`]), which is both faster and collision-free. [`Key`]'s `Display` gives the
+//! string a shared store (Redis) holds.
+
+pub(crate) mod canonical;
+pub(crate) mod text;
+
+use std::fmt;
+
+use serde::Serialize;
+use smallvec::SmallVec;
+
+use crate::Cache;
+
+type KeyBytes = SmallVec<[u8; 128]>;
+
+/// Marks where the digested part of a default key starts; `0xFF` never appears in UTF-8 text, so
+/// no template or plain key can equal a default key's bytes.
+const DIGESTED: u8 = 0xFF;
+
+/// How many bytes of the BLAKE3 digest the key string shows (as hex): 128 bits.
+const DIGEST_BYTES: usize = 16;
+
+/// A key argument whose `Serialize` implementation failed: the call runs uncached.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a cache key argument could not be serialized: {message}")]
+pub struct KeyError {
+    message: String,
+    not_scalar: bool,
+}
+
+impl KeyError {
+    /// Internal: a placeholder value that must be written in its canonical form instead.
+    pub(crate) fn not_scalar() -> KeyError {
+        KeyError { message: String::new(), not_scalar: true }
+    }
+
+    pub(crate) fn is_not_scalar(&self) -> bool {
+        self.not_scalar
+    }
+}
+
+impl serde::ser::Error for KeyError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        KeyError { message: msg.to_string(), not_scalar: false }
+    }
+}
+
+/// The key of one cached call.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    bytes: KeyBytes,
+    digested_from: Option<usize>,
+}
+
+impl Key {
+    /// The exact bytes that identify the entry in the embedded store.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl fmt::Display for Key {
+    /// The full stored key, as a shared store holds it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.digested_from {
+            None => f.write_str(&String::from_utf8_lossy(&self.bytes)),
+            Some(at) => {
+                f.write_str(&String::from_utf8_lossy(&self.bytes[..at]))?;
+                let digest = blake3::hash(&self.bytes[at + 1..]);
+                let mut hex = Vec::with_capacity(DIGEST_BYTES * 2);
+                text::put_hex(&mut hex, &digest.as_bytes()[..DIGEST_BYTES]);
+                f.write_str(&String::from_utf8_lossy(&hex))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({self})")
+    }
+}
+
+/// Builds a [`Key`] piece by piece; what `#[cached]` expands to.
+#[derive(Debug)]
+pub struct KeyBuilder {
+    bytes: KeyBytes,
+    digested_from: Option<usize>,
+    error: Option<KeyError>,
+}
+
+impl KeyBuilder {
+    /// A default key for the function `function` (its path, in parts) at `version`, whose
+    /// return type is written `returns`.
+    pub fn digest(cache: &Cache, function: &[&str], version: u32, returns: &str) -> Self {
+        let mut bytes = KeyBytes::new();
+        bytes.extend_from_slice(cache.prefix().as_bytes());
+        bytes.push(b':');
+        for part in function {
+            bytes.extend_from_slice(part.as_bytes());
+        }
+        // Writing to a SmallVec cannot fail.
+        let _ = std::io::Write::write_fmt(&mut bytes, format_args!(":v{version}:"));
+        let digested_from = bytes.len();
+        bytes.push(DIGESTED);
+        canonical::put_str(&mut bytes, returns.as_bytes());
+        KeyBuilder { bytes, digested_from: Some(digested_from), error: None }
+    }
+
+    /// A key rendered from a template.
+    pub fn template(cache: &Cache) -> Self {
+        let mut bytes = KeyBytes::new();
+        bytes.extend_from_slice(cache.prefix().as_bytes());
+        bytes.push(b':');
+        KeyBuilder { bytes, digested_from: None, error: None }
+    }
+
+    /// Default keys: a generic type argument, by its type name.
+    pub fn type_arg<T: ?Sized>(&mut self) {
+        canonical::put_str(&mut self.bytes, std::any::type_name::<T>().as_bytes());
+    }
+
+    /// Default keys: a const generic argument.
+    pub fn const_arg<T: Serialize>(&mut self, value: T) {
+        self.arg(&value);
+    }
+
+    /// Default keys: a key argument, by its canonical encoding.
+    pub fn arg<T: Serialize + ?Sized>(&mut self, value: &T) {
+        if self.error.is_none() {
+            if let Err(error) = canonical::encode(value, &mut self.bytes) {
+                self.error = Some(error);
+            }
+        }
+    }
+
+    /// Templates: literal text.
+    pub fn text(&mut self, text: &str) {
+        self.bytes.extend_from_slice(text.as_bytes());
+    }
+
+    /// Templates: a placeholder's value.
+    pub fn value<T: Serialize + ?Sized>(&mut self, value: &T) {
+        if self.error.is_none() {
+            if let Err(error) = text::render(value, &mut self.bytes) {
+                self.error = Some(error);
+            }
+        }
+    }
+
+    /// The key, or the first argument that failed to serialize.
+    pub fn finish(self) -> Result<Key, KeyError> {
+        match self.error {
+            Some(error) => Err(error),
+            None => Ok(Key { bytes: self.bytes, digested_from: self.digested_from }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_key(cache: &Cache, id: u64) -> Key {
+        let mut builder = KeyBuilder::digest(cache, &["app::users::", "get_user"], 0, "User");
+        builder.arg(&id);
+        builder.finish().unwrap()
+    }
+
+    #[test]
+    fn default_key_shape() {
+        let cache = Cache::builder().prefix("svc").build().unwrap();
+        let key = default_key(&cache, 7).to_string();
+        let (head, digest) = key.rsplit_once(':').unwrap();
+        assert_eq!(head, "svc:app::users::get_user:v0");
+        assert_eq!(digest.len(), 32);
+        assert!(digest.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(key, default_key(&cache, 8).to_string());
+    }
+
+    #[test]
+    fn template_key_is_readable() {
+        let cache = Cache::builder().prefix("svc").build().unwrap();
+        let mut builder = KeyBuilder::template(&cache);
+        builder.text("user:");
+        builder.value(&42u64);
+        builder.text(":");
+        builder.value("a b");
+        let key = builder.finish().unwrap();
+        assert_eq!(key.to_string(), "svc:user:42:a%20b");
+        assert_eq!(key.as_bytes(), b"svc:user:42:a%20b");
+    }
+}

@@ -1,0 +1,55 @@
+//! Cache policies as attributes, checked at compile time.
+//!
+//! `#[cached(ttl = 600)]` on a function turns it into cache-aside code over a [`Cache`]: build a
+//! key from the arguments, read, and on a miss run the body once per key (concurrent callers
+//! wait for that one run) and store the result.
+//!
+//! ```
+//! use cache_runtime::cached;
+//!
+//! #[cached(ttl = 600)]
+//! async fn get_user(id: u64) -> Result<String, String> {
+//!     Ok(format!("user {id}")) // the database query
+//! }
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() {
+//!     assert_eq!(get_user(7).await, Ok("user 7".to_string())); // computed
+//!     assert_eq!(get_user(7).await, Ok("user 7".to_string())); // from the cache
+//!     assert_eq!(get_user::stats().hits, 1);
+//! }
+//! ```
+//!
+//! A cached free function must be an item of a module (not declared inside a function body):
+//! its companions live in a module of the same name, which sees the module's items.
+//!
+//! Without configuration the process-wide [`Cache::global`] is the embedded memory store
+//! (`CACHE_URL=memory://`). See the README for every option of `#[cached]`.
+#![warn(missing_docs)]
+
+mod cache;
+mod clock;
+pub mod codec;
+pub mod entry;
+mod error;
+mod flight;
+mod key;
+mod policy;
+mod stats;
+pub mod store;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use cache::{set_default, AsCache, Cache, CacheBuilder, DEFAULT_PREFIX};
+pub use clock::ManualClock;
+pub use codec::{Codec, CodecError};
+pub use error::ConfigError;
+pub use key::{Key, KeyError};
+pub use policy::CachePolicy;
+pub use stats::{stats, FnStats};
+pub use store::{MemoryBound, MemoryStore};
+
+/// Caches a function's results. See the crate documentation and the README for the options.
+#[cfg(feature = "macros")]
+pub use cache_macros::cached;

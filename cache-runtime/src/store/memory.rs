@@ -1,0 +1,196 @@
+//! The embedded store: a bounded concurrent map from key bytes to entries.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use quick_cache::sync::Cache as QuickCache;
+use quick_cache::Weighter;
+
+use crate::entry::{self, EntryHeader};
+
+/// What bounds a [`MemoryStore`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemoryBound {
+    /// At most this many entries.
+    Entries(u64),
+    /// At most about this many bytes: key, encoded value and a fixed per-entry overhead.
+    Bytes(u64),
+}
+
+/// The bytes counted for an entry beyond its key and value (header, map slot, reference counts).
+const ENTRY_OVERHEAD: u64 = 96;
+
+/// A value as the memory store holds it.
+#[derive(Clone)]
+pub(crate) enum StoredValue {
+    /// Stored by `#[cached]`: the Rust value itself, and how to encode it should bytes be asked for.
+    Decoded { header: EntryHeader, value: Arc<dyn Any + Send + Sync>, encode: EncodeFn },
+    /// Stored as bytes (an entry in the format of [`crate::entry`], or anything else).
+    Encoded(Arc<[u8]>),
+}
+
+/// Encodes a decoded value in the entry format.
+pub(crate) type EncodeFn = fn(&EntryHeader, &(dyn Any + Send + Sync)) -> Option<Vec<u8>>;
+
+#[derive(Clone)]
+pub(crate) struct StoredEntry {
+    /// Past this time (ms since the Unix epoch) the entry is gone.
+    pub(crate) expires_at: u64,
+    pub(crate) value: StoredValue,
+    /// Bytes counted against a [`MemoryBound::Bytes`] bound.
+    weight: u64,
+}
+
+impl StoredEntry {
+    pub(crate) fn new(expires_at: u64, value: StoredValue) -> Self {
+        StoredEntry { expires_at, value, weight: 1 }
+    }
+
+    /// The entry in the format of [`crate::entry`].
+    pub(crate) fn to_bytes(&self) -> Option<Vec<u8>> {
+        match &self.value {
+            StoredValue::Decoded { header, value, encode } => encode(header, value.as_ref()),
+            StoredValue::Encoded(bytes) => Some(bytes.to_vec()),
+        }
+    }
+}
+
+/// Encodes a decoded value of type `T`; monomorphized once per stored type.
+pub(crate) fn encode_as<T: serde::Serialize + 'static>(
+    header: &EntryHeader,
+    value: &(dyn Any + Send + Sync),
+) -> Option<Vec<u8>> {
+    entry::encode(header, value.downcast_ref::<T>()?).ok()
+}
+
+#[derive(Clone)]
+struct EntryWeighter;
+
+impl Weighter<Box<[u8]>, StoredEntry> for EntryWeighter {
+    fn weight(&self, _key: &Box<[u8]>, entry: &StoredEntry) -> u64 {
+        entry.weight
+    }
+}
+
+/// The embedded in-memory store. Clones share the same entries.
+///
+/// ```
+/// use cache_runtime::{Cache, MemoryStore};
+/// let cache = Cache::builder().store(MemoryStore::with_max_bytes(64 << 20)).build().unwrap();
+/// # drop(cache);
+/// ```
+#[derive(Clone)]
+pub struct MemoryStore {
+    map: Arc<QuickCache<Box<[u8]>, StoredEntry, EntryWeighter>>,
+    bound: MemoryBound,
+}
+
+impl MemoryStore {
+    /// A store bounded as given. A zero bound is raised to one entry (or one entry's bytes).
+    pub fn new(bound: MemoryBound) -> Self {
+        let (items, weight) = match bound {
+            MemoryBound::Entries(entries) => (entries.max(1), entries.max(1)),
+            MemoryBound::Bytes(bytes) => ((bytes / 256).max(1), bytes.max(ENTRY_OVERHEAD)),
+        };
+        let items = usize::try_from(items).unwrap_or(usize::MAX);
+        MemoryStore { map: Arc::new(QuickCache::with_weighter(items, weight, EntryWeighter)), bound }
+    }
+
+    /// At most `entries` entries.
+    pub fn with_max_entries(entries: u64) -> Self {
+        Self::new(MemoryBound::Entries(entries))
+    }
+
+    /// At most about `bytes` bytes.
+    pub fn with_max_bytes(bytes: u64) -> Self {
+        Self::new(MemoryBound::Bytes(bytes))
+    }
+
+    /// Its bound.
+    pub fn bound(&self) -> MemoryBound {
+        self.bound
+    }
+
+    /// How many entries it holds now, expired ones not yet evicted included.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether it holds no entries.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The entry under `key`, unless it has expired by `now` (ms since the Unix epoch).
+    pub(crate) fn get(&self, key: &[u8], now: u64) -> Option<StoredEntry> {
+        self.map.get(key).filter(|entry| entry.expires_at > now)
+    }
+
+    pub(crate) fn insert(&self, key: &[u8], mut entry: StoredEntry) {
+        if let MemoryBound::Bytes(_) = self.bound {
+            let value_bytes = match &entry.value {
+                StoredValue::Encoded(bytes) => bytes.len(),
+                StoredValue::Decoded { .. } => entry.to_bytes().map_or(0, |bytes| bytes.len()),
+            };
+            entry.weight = ENTRY_OVERHEAD + key.len() as u64 + value_bytes as u64;
+        }
+        self.map.insert(key.into(), entry);
+    }
+
+    pub(crate) fn remove(&self, key: &[u8]) -> bool {
+        self.map.remove(key).is_some()
+    }
+
+    pub(crate) fn clear(&self) {
+        self.map.clear();
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore").field("bound", &self.bound).field("len", &self.len()).finish()
+    }
+}
+
+impl Default for MemoryStore {
+    /// 100,000 entries.
+    fn default() -> Self {
+        Self::with_max_entries(100_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes_entry(len: usize) -> StoredEntry {
+        StoredEntry::new(u64::MAX, StoredValue::Encoded(vec![0u8; len].into()))
+    }
+
+    #[test]
+    fn entry_bound_holds() {
+        let store = MemoryStore::with_max_entries(100);
+        for i in 0u32..1_000 {
+            store.insert(&i.to_le_bytes(), bytes_entry(8));
+        }
+        assert!(store.len() <= 100, "{} entries", store.len());
+    }
+
+    #[test]
+    fn byte_bound_holds() {
+        let store = MemoryStore::with_max_bytes(100_000);
+        for i in 0u32..1_000 {
+            store.insert(&i.to_le_bytes(), bytes_entry(1_000));
+        }
+        assert!(store.len() <= 100, "{} entries of ~1,100 bytes", store.len());
+    }
+
+    #[test]
+    fn expired_entries_are_not_returned() {
+        let store = MemoryStore::default();
+        store.insert(b"k", StoredEntry::new(1_000, StoredValue::Encoded(Arc::from(&b"v"[..]))));
+        assert!(store.get(b"k", 999).is_some());
+        assert!(store.get(b"k", 1_000).is_none());
+    }
+}

@@ -1,0 +1,10 @@
+//! Where entries live.
+//!
+//! - [`MemoryStore`]: the embedded store, bounded by entries or bytes, per-entry TTL, built on
+//!   `quick_cache`. It keeps values decoded (no codec on a hit) and keys on exact bytes (no
+//!   digest on a hit).
+
+mod memory;
+
+pub use memory::{MemoryBound, MemoryStore};
+pub(crate) use memory::{encode_as, StoredEntry, StoredValue};
