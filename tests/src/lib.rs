@@ -1,0 +1,51 @@
+//! Helpers shared by the behaviour tests: body-run counters and caches on a manual clock.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cache_runtime::{Cache, ManualClock};
+
+/// Counts how many times a function body ran.
+#[derive(Debug, Default)]
+pub struct Runs(AtomicUsize);
+
+impl Runs {
+    /// A counter at zero.
+    pub const fn new() -> Self {
+        Runs(AtomicUsize::new(0))
+    }
+
+    /// Records one run; returns how many ran before it.
+    pub fn record(&self) -> usize {
+        self.0.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// How many runs so far.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A memory cache whose time moves only when its clock is advanced. Give each test its own:
+/// `static C: LazyLock<Clocked> = LazyLock::new(Clocked::new);` and `store = C.cache`.
+#[derive(Debug)]
+pub struct Clocked {
+    /// The clock; `advance` it.
+    pub clock: ManualClock,
+    /// The cache reading it.
+    pub cache: Cache,
+}
+
+impl Clocked {
+    /// A fresh memory cache on a fresh manual clock.
+    pub fn new() -> Self {
+        let clock = ManualClock::new();
+        let cache = Cache::builder().clock(clock.clone()).build().expect("default configuration");
+        Clocked { clock, cache }
+    }
+}
+
+impl Default for Clocked {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -171,7 +171,8 @@ impl<'a, K> Miss<'a, K> {
                 Joined::Follower(follower) => self.follower = Some(follower),
                 Joined::Leader(leader) => {
                     // A leader that finished between our lookup and our join stored its value.
-                    return match lookup::<K, R>(self.call.cache, key, counters) {
+                    // (A decode failure here was counted by the first lookup.)
+                    return match lookup::<K, R>(self.call.cache, key, &UNCOUNTED) {
                         Some(value) => {
                             leader.finish(Arc::new(value.clone()));
                             Step::Done(value)
@@ -208,6 +209,9 @@ impl<'a, K> Miss<'a, K> {
         tracing::debug_span!("cache.compute", function = self.call.site.name(), refresh = matches!(self.call.mode, CallMode::Refresh))
     }
 }
+
+/// Counters for lookups that must not count: peeks and a leader's re-check.
+static UNCOUNTED: Counters = Counters::new();
 
 /// The stored value under `key`, if it is there, fresh and of the expected type.
 fn lookup<K, R>(cache: &Cache, key: &Key, counters: &Counters) -> Option<R>
@@ -269,7 +273,6 @@ pub fn peek<K, R>(cache: &Cache, _kind: K, key: Result<Key, KeyError>) -> Option
 where
     K: ReturnKind<R>,
 {
-    static UNCOUNTED: Counters = Counters::new();
     lookup::<K, R>(cache, &key.ok()?, &UNCOUNTED)
 }
 
