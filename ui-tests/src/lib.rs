@@ -1,0 +1,1 @@
+//! trybuild cases for the attributes; see `tests/ui.rs`.

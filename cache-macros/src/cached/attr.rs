@@ -25,12 +25,13 @@ pub(crate) const OPTIONS: &[&str] = &[
 
 /// The arguments as written, each with its span.
 pub(crate) struct Args {
-    pub(crate) ttl: Slot<std::time::Duration>,
+    /// `None` when written but invalid (already reported).
+    pub(crate) ttl: Slot<Option<std::time::Duration>>,
     pub(crate) key: Slot<LitStr>,
     pub(crate) skip: Slot<Vec<Ident>>,
     pub(crate) cache_none: Flag,
     pub(crate) cache_err: Flag,
-    pub(crate) negative_ttl: Slot<std::time::Duration>,
+    pub(crate) negative_ttl: Slot<Option<std::time::Duration>>,
     pub(crate) version: Slot<u32>,
     pub(crate) store: Slot<Expr>,
     pub(crate) policy: Slot<Path>,
@@ -69,7 +70,10 @@ impl Args {
         let name = meta.path.get_ident().map(Ident::to_string).unwrap_or_default();
         match name.as_str() {
             // #[cached(ttl = 600)] or #[cached(ttl = "10m")]
-            "ttl" => self.ttl.set(errors, span, duration::parse("ttl", &meta.value()?.parse()?)?),
+            "ttl" => {
+                let value = duration_or_report("ttl", &meta.value()?.parse()?, errors);
+                self.ttl.set(errors, span, value);
+            }
             // #[cached(key = "user:{id}")]
             "key" => self.key.set(errors, span, meta.value()?.parse()?),
             // #[cached(skip(db, logger))]
@@ -87,7 +91,7 @@ impl Args {
             "cache_err" => self.cache_err.set(errors, span, flag(meta)?),
             // #[cached(negative_ttl = 30)] or #[cached(negative_ttl = "30s")]
             "negative_ttl" => {
-                let value = duration::parse("negative_ttl", &meta.value()?.parse()?)?;
+                let value = duration_or_report("negative_ttl", &meta.value()?.parse()?, errors);
                 self.negative_ttl.set(errors, span, value);
             }
             // #[cached(version = 2)]
@@ -116,6 +120,11 @@ impl Args {
         }
         Ok(())
     }
+}
+
+/// A duration option's value; a bad one is reported and still counts as given.
+fn duration_or_report(name: &str, value: &Expr, errors: &mut Errors) -> Option<std::time::Duration> {
+    duration::parse(name, value).map_err(|error| errors.push(error)).ok()
 }
 
 /// An option that takes no value.

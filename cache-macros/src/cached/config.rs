@@ -76,20 +76,21 @@ fn policy(args: &Args, info: &FnInfo, errors: &mut Errors) -> Option<PolicySourc
     if let (Some(span), false) = (args.cache_err.span(), info.shape == Shape::Result) {
         errors.at(span, "`cache_err` needs a function returning `Result<T, E>`");
     }
-    let negative_ttl = args.negative_ttl.get().map(|&(negative_ttl, span)| {
+    let negative_ttl = args.negative_ttl.get().and_then(|&(negative_ttl, span)| {
         if args.cache_none.get().is_none() && args.cache_err.get().is_none() {
             errors.at(span, "`negative_ttl` applies to stored `None`/`Err` results: add `cache_none` or `cache_err`");
         }
+        let (negative_ttl, ttl) = (negative_ttl?, ttl?);
         if negative_ttl > ttl {
             errors.at(
                 span,
                 format_args!("`negative_ttl` ({negative_ttl:?}) must not be longer than `ttl` ({ttl:?})"),
             );
         }
-        negative_ttl
+        Some(negative_ttl)
     });
     Some(PolicySource::Options {
-        ttl,
+        ttl: ttl?,
         negative_ttl,
         cache_none: args.cache_none.get().is_some(),
         cache_err: args.cache_err.get().is_some(),

@@ -29,6 +29,11 @@ pub(crate) fn local(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
 }
 
+/// An internal local whose errors point at `span` (bounds on the return type point there).
+pub(crate) fn local_at(name: &str, span: Span) -> Ident {
+    Ident::new(name, Span::mixed_site().located_at(span))
+}
+
 /// `crate::__private`, or its path under `crate = "…"`.
 pub(crate) fn private(config: &Config) -> TokenStream {
     let krate = &config.krate;
@@ -56,14 +61,19 @@ pub(crate) fn function(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenSt
         quote!(SITE.named(::core::concat!(::core::module_path!(), "::", #name)))
     };
     let namespace = if info.receiver.is_some() { Namespace::Method } else { Namespace::Function };
-    let prelude = prelude(info, config, &namespace, func);
+    let policy_and_kind = policy_and_kind(info, config);
+    let cache_and_key = cache_and_key(info, config, &namespace, func, true);
     let (policy, kind, cache, key) = (local("__policy"), local("__kind"), local("__cache"), local("__key"));
     let output = &info.output;
     let begin = quote_spanned!(info.output_span()=> #p::begin::<_, #output>);
+    // Bounds on the return type are reported on the return type.
+    let miss_arg = local_at("__miss", info.output_span());
     let run_miss = if sig.asyncness.is_some() {
-        quote!(#p::miss_async(#miss, async move #block).await)
+        let miss_async = quote_spanned!(info.output_span()=> #p::miss_async);
+        quote!(#miss_async(#miss_arg, async move #block).await)
     } else {
-        quote!(#p::miss_blocking(#miss, move || #block))
+        let miss_blocking = quote_spanned!(info.output_span()=> #p::miss_blocking);
+        quote!(#miss_blocking(#miss_arg, move || #block))
     };
     quote! {
         #(#attrs)*
@@ -73,7 +83,8 @@ pub(crate) fn function(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenSt
                 static SITE: #p::FnSite = #p::FnSite::new();
                 #site_expr
             };
-            #prelude
+            #policy_and_kind
+            #cache_and_key
             match #begin(#p::Call::new(#site, #cache, #policy, #kind, #key, #mode)) {
                 #p::Begin::Hit(#value) => #value,
                 #p::Begin::Miss(#miss) => #run_miss,
@@ -82,17 +93,36 @@ pub(crate) fn function(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenSt
     }
 }
 
-/// `__policy`, `__kind`, `__cache` and `__key`, as every expansion of one function computes them.
-pub(crate) fn prelude(info: &FnInfo, config: &Config, namespace: &Namespace, func: &ItemFn) -> TokenStream {
+/// `let (__policy, __kind) = …;`: the policy as a `const`, and the return-kind adapter.
+pub(crate) fn policy_and_kind(info: &FnInfo, config: &Config) -> TokenStream {
     let p = private(config);
-    let (policy, kind, cache, store, key) =
-        (local("__policy"), local("__kind"), local("__cache"), local("__store"), local("__key"));
+    let (policy, kind) = (local("__policy"), local("__kind"));
     let policy_value = policy_value(info, config);
     let kind_value = match info.shape {
         Shape::Plain => quote!(#p::PlainKind),
         Shape::Option => quote!(#p::OptionKind::<{ POLICY.caches_none() }>),
         Shape::Result => quote!(#p::ResultKind::<{ POLICY.caches_err() }>),
     };
+    quote! {
+        let (#policy, #kind) = {
+            const POLICY: #p::CachePolicy = #policy_value;
+            (&POLICY, #kind_value)
+        };
+    }
+}
+
+/// `let __cache = …; let __key = …;`. In the function itself the key parameters are owned and
+/// are borrowed first; companions take them borrowed already. Either way the key code sees the
+/// same types, so a mistake in it is reported once, not once per companion.
+pub(crate) fn cache_and_key(
+    info: &FnInfo,
+    config: &Config,
+    namespace: &Namespace,
+    func: &ItemFn,
+    in_function: bool,
+) -> TokenStream {
+    let p = private(config);
+    let (cache, store, key) = (local("__cache"), local("__store"), local("__key"));
     let cache_stmts = match &config.store {
         Some(expr) => quote! {
             let #store = &(#expr);
@@ -100,12 +130,8 @@ pub(crate) fn prelude(info: &FnInfo, config: &Config, namespace: &Namespace, fun
         },
         None => quote!(let #cache: &'static #p::Cache = #p::default_cache();),
     };
-    let key_value = key_value(info, config, namespace, func);
+    let key_value = key_value(info, config, namespace, func, in_function);
     quote! {
-        let (#policy, #kind) = {
-            const POLICY: #p::CachePolicy = #policy_value;
-            (&POLICY, #kind_value)
-        };
         #cache_stmts
         let #key = #key_value;
     }
@@ -141,10 +167,15 @@ fn policy_value(info: &FnInfo, config: &Config) -> TokenStream {
     }
 }
 
-fn key_value(info: &FnInfo, config: &Config, namespace: &Namespace, func: &ItemFn) -> TokenStream {
+fn key_value(info: &FnInfo, config: &Config, namespace: &Namespace, func: &ItemFn, in_function: bool) -> TokenStream {
     let p = private(config);
     let (builder, cache) = (local("__builder"), local("__cache"));
     let name = func.sig.ident.to_string();
+    let borrow = info.params.iter().filter(|param| config.key_params.contains(&param.ident)).filter_map(|param| {
+        let ident = &param.ident;
+        (in_function || matches!(param.ty, syn::Type::Reference(_))).then(|| quote!(let #ident = &#ident;))
+    });
+    let borrow: TokenStream = borrow.collect();
     let steps = match &config.key {
         KeySource::Digest { version } => {
             let function = match namespace {
@@ -169,7 +200,7 @@ fn key_value(info: &FnInfo, config: &Config, namespace: &Namespace, func: &ItemF
             }
             for param in info.params.iter().filter(|param| config.key_params.contains(&param.ident)) {
                 let ident = &param.ident;
-                steps.extend(quote_spanned!(param.ty.span()=> #builder.arg(&#ident);));
+                steps.extend(quote_spanned!(param.ty.span()=> #builder.arg(#ident);));
             }
             steps
         }
@@ -180,6 +211,8 @@ fn key_value(info: &FnInfo, config: &Config, namespace: &Namespace, func: &ItemF
                 steps.extend(match segment {
                     Segment::Text(text) => quote!(#builder.text(#text);),
                     Segment::Field { root, path } => {
+                        // Parameters were borrowed above; `self` is borrowed here.
+                        let borrowed_param = root != "self" && path.is_empty();
                         let root = if root == "self" {
                             quote_spanned!(span=> self)
                         } else {
@@ -189,12 +222,16 @@ fn key_value(info: &FnInfo, config: &Config, namespace: &Namespace, func: &ItemF
                             Ok(index) => syn::Index { index, span }.into_token_stream(),
                             Err(_) => Ident::new(part, span).into_token_stream(),
                         });
-                        quote_spanned!(span=> #builder.value(&#root #(.#path)*);)
+                        if borrowed_param {
+                            quote_spanned!(span=> #builder.value(#root);)
+                        } else {
+                            quote_spanned!(span=> #builder.value(&#root #(.#path)*);)
+                        }
                     }
                 });
             }
             steps
         }
     };
-    quote!({ #steps #builder.finish() })
+    quote!({ #borrow #steps #builder.finish() })
 }
