@@ -1,8 +1,10 @@
 //! Where a [`Cache`](crate::Cache) reads the time.
 //!
 //! Entries carry wall-clock times (milliseconds since the Unix epoch) so that any process reading
-//! them agrees on freshness. Tests install a [`ManualClock`] on one `Cache` and move it by hand:
-//! no global, no sleeping.
+//! them agrees on freshness. The system clock is read coarsely (`coarsetime`: the kernel's coarse
+//! clock, a few ns instead of ~25 for a precise read, on every hit), so expiry is exact to one
+//! clock tick (1–4 ms). Tests install a [`ManualClock`] on one `Cache` and move it by hand: no
+//! global, no sleeping.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,7 +64,7 @@ pub(crate) enum Clock {
 impl Clock {
     pub(crate) fn now_millis(&self) -> u64 {
         match self {
-            Clock::System => system_millis(),
+            Clock::System => coarsetime::Clock::now_since_epoch().as_millis(),
             Clock::Manual(clock) => clock.now_millis(),
         }
     }

@@ -85,7 +85,7 @@ pub(crate) fn function(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenSt
             };
             #policy_and_kind
             #cache_and_key
-            match #begin(#p::Call::new(#site, #cache, #policy, #kind, #key, #mode)) {
+            match #begin(#p::Call::new(#site, #cache, #policy, #kind, &#key, #mode)) {
                 #p::Begin::Hit(#value) => #value,
                 #p::Begin::Miss(#miss) => #run_miss,
             }
@@ -178,13 +178,17 @@ fn key_value(info: &FnInfo, config: &Config, namespace: &Namespace, func: &ItemF
     let borrow: TokenStream = borrow.collect();
     let steps = match &config.key {
         KeySource::Digest { version } => {
-            let function = match namespace {
-                Namespace::Function => quote!(&[::core::module_path!(), "::", #name]),
-                Namespace::Companion => quote!(&[::core::module_path!()]),
-                Namespace::Method => quote!(&[::core::any::type_name::<Self>(), "::", #name]),
+            let version = format!(":v{version}:");
+            let head = match namespace {
+                Namespace::Function => quote!(&[::core::concat!(::core::module_path!(), "::", #name, #version)]),
+                Namespace::Companion => quote!(&[::core::concat!(::core::module_path!(), #version)]),
+                Namespace::Method => {
+                    let tail = format!("::{name}{version}");
+                    quote!(&[::core::any::type_name::<Self>(), #tail])
+                }
             };
             let returns = type_name(&info.output);
-            let mut steps = quote!(let mut #builder = #p::KeyBuilder::digest(#cache, #function, #version, #returns););
+            let mut steps = quote!(let mut #builder = #p::KeyBuilder::digest(#cache, #head, #returns););
             for param in &func.sig.generics.params {
                 steps.extend(match param {
                     GenericParam::Type(ty) => {

@@ -23,7 +23,7 @@ use crate::entry::{self, EntryHeader};
 use crate::flight::{Follower, Joined, Leader, Outcome};
 use crate::key::{Key, KeyError};
 use crate::stats::Counters;
-use crate::store::{StoredEntry, StoredValue};
+use crate::store::{Decoded, StoredEntry, StoredValue};
 use crate::{Cache, CachePolicy, Codec};
 
 /// Everything one call needs besides its body.
@@ -33,7 +33,7 @@ pub struct Call<'a, K> {
     cache: &'a Cache,
     policy: &'static CachePolicy,
     kind: PhantomData<K>,
-    key: Result<Key, KeyError>,
+    key: &'a Result<Key, KeyError>,
     mode: CallMode,
 }
 
@@ -44,7 +44,7 @@ impl<'a, K> Call<'a, K> {
         cache: &'a Cache,
         policy: &'static CachePolicy,
         kind: K,
-        key: Result<Key, KeyError>,
+        key: &'a Result<Key, KeyError>,
         mode: CallMode,
     ) -> Self {
         let _ = kind;
@@ -81,7 +81,7 @@ where
     R: Clone + Send + Sync + 'static,
 {
     let counters = call.site.counters();
-    match (&call.key, call.mode) {
+    match (call.key, call.mode) {
         (Ok(key), CallMode::Normal) => {
             if let Some(value) = lookup::<K, R>(call.cache, key, counters) {
                 Counters::bump(&counters.hits);
@@ -145,7 +145,7 @@ impl<'a, K> Miss<'a, K> {
         K: ReturnKind<R>,
         R: Clone + Send + Sync + 'static,
     {
-        let key = match (&self.call.key, self.call.mode) {
+        let key = match (self.call.key, self.call.mode) {
             (Ok(key), CallMode::Normal) => key,
             _ => return Step::Run(None),
         };
@@ -194,7 +194,7 @@ impl<'a, K> Miss<'a, K> {
         Counters::bump(&counters.computes);
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         counters.compute_nanos.fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
-        if let (Ok(key), Some((stored, negative))) = (&self.call.key, K::to_stored(&value)) {
+        if let (Ok(key), Some((stored, negative))) = (self.call.key, K::to_stored(&value)) {
             let compute_micros = u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX);
             store::<K::Stored>(self.call.cache, self.call.policy, key, stored, negative, compute_micros);
             Counters::bump(&counters.stores);
@@ -221,8 +221,8 @@ where
     let now = cache.now_millis();
     let entry = cache.store().get(key.as_bytes(), now)?;
     match entry.value {
-        StoredValue::Decoded { value, .. } => match value.downcast_ref::<K::Stored>() {
-            Some(stored) => Some(K::from_stored(stored.clone())),
+        StoredValue::Decoded(decoded) => match decoded.as_any().downcast_ref::<Decoded<K::Stored>>() {
+            Some(decoded) => Some(K::from_stored(decoded.value.clone())),
             None => {
                 Counters::bump(&counters.decode_failures);
                 tracing::warn!(%key, "stored value is of another type; recomputing");
@@ -260,11 +260,7 @@ fn store<S: super::kind::Storable>(
         stale_until: expires,
         compute_micros,
     };
-    let value = StoredValue::Decoded {
-        header,
-        value: Arc::new(value),
-        encode: crate::store::encode_as::<S>,
-    };
+    let value = StoredValue::Decoded(Arc::new(Decoded { header, value }));
     cache.store().insert(key.as_bytes(), StoredEntry::new(expires, value));
 }
 

@@ -46,8 +46,11 @@ pub(crate) trait Sink {
 }
 
 impl<A: smallvec::Array<Item = u8>> Sink for smallvec::SmallVec<A> {
+    #[inline]
     fn put(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
+        // `extend` copies in place; `extend_from_slice` is an insert, with a memmove call even
+        // for one byte, and keys are built from many short pieces.
+        self.extend(bytes.iter().copied());
     }
 }
 
@@ -87,9 +90,10 @@ struct Canonical<'a, S: Sink> {
 }
 
 impl<S: Sink> Canonical<'_, S> {
-    fn tagged(self, tag: u8, body: &[u8]) -> Result<(), KeyError> {
+    #[inline]
+    fn tagged<const N: usize>(self, tag: u8, body: [u8; N]) -> Result<(), KeyError> {
         self.out.put(&[tag]);
-        self.out.put(body);
+        self.out.put(&body);
         Ok(())
     }
 
@@ -140,7 +144,7 @@ impl<'a, S: Sink> ser::Serializer for Canonical<'a, S> {
     type SerializeStructVariant = Compound<'a, S>;
 
     fn serialize_bool(self, v: bool) -> Result<(), KeyError> {
-        self.tagged(BOOL, &[u8::from(v)])
+        self.tagged(BOOL, [u8::from(v)])
     }
     fn serialize_i8(self, v: i8) -> Result<(), KeyError> {
         self.serialize_i64(v.into())
@@ -152,10 +156,10 @@ impl<'a, S: Sink> ser::Serializer for Canonical<'a, S> {
         self.serialize_i64(v.into())
     }
     fn serialize_i64(self, v: i64) -> Result<(), KeyError> {
-        self.tagged(INT, &v.to_le_bytes())
+        self.tagged(INT, v.to_le_bytes())
     }
     fn serialize_i128(self, v: i128) -> Result<(), KeyError> {
-        self.tagged(INT128, &v.to_le_bytes())
+        self.tagged(INT128, v.to_le_bytes())
     }
     fn serialize_u8(self, v: u8) -> Result<(), KeyError> {
         self.serialize_u64(v.into())
@@ -167,10 +171,10 @@ impl<'a, S: Sink> ser::Serializer for Canonical<'a, S> {
         self.serialize_u64(v.into())
     }
     fn serialize_u64(self, v: u64) -> Result<(), KeyError> {
-        self.tagged(UINT, &v.to_le_bytes())
+        self.tagged(UINT, v.to_le_bytes())
     }
     fn serialize_u128(self, v: u128) -> Result<(), KeyError> {
-        self.tagged(UINT128, &v.to_le_bytes())
+        self.tagged(UINT128, v.to_le_bytes())
     }
     fn serialize_f32(self, v: f32) -> Result<(), KeyError> {
         self.serialize_f64(v.into())
@@ -178,10 +182,10 @@ impl<'a, S: Sink> ser::Serializer for Canonical<'a, S> {
     fn serialize_f64(self, v: f64) -> Result<(), KeyError> {
         // Every NaN is the same key; -0.0 and 0.0 stay distinct values.
         let bits = if v.is_nan() { f64::NAN.to_bits() } else { v.to_bits() };
-        self.tagged(FLOAT, &bits.to_le_bytes())
+        self.tagged(FLOAT, bits.to_le_bytes())
     }
     fn serialize_char(self, v: char) -> Result<(), KeyError> {
-        self.tagged(CHAR, &u32::from(v).to_le_bytes())
+        self.tagged(CHAR, u32::from(v).to_le_bytes())
     }
     fn serialize_str(self, v: &str) -> Result<(), KeyError> {
         self.out.put(&[STR]);
@@ -194,14 +198,14 @@ impl<'a, S: Sink> ser::Serializer for Canonical<'a, S> {
         Ok(())
     }
     fn serialize_none(self) -> Result<(), KeyError> {
-        self.tagged(NONE, &[])
+        self.tagged(NONE, [])
     }
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), KeyError> {
         self.out.put(&[SOME]);
         value.serialize(self)
     }
     fn serialize_unit(self) -> Result<(), KeyError> {
-        self.tagged(UNIT, &[])
+        self.tagged(UNIT, [])
     }
     fn serialize_unit_struct(self, _name: &'static str) -> Result<(), KeyError> {
         self.serialize_unit()

@@ -17,6 +17,8 @@ use std::fmt;
 use serde::Serialize;
 use smallvec::SmallVec;
 
+use canonical::Sink;
+
 use crate::Cache;
 
 type KeyBytes = SmallVec<[u8; 128]>;
@@ -98,17 +100,15 @@ pub struct KeyBuilder {
 }
 
 impl KeyBuilder {
-    /// A default key for the function `function` (its path, in parts) at `version`, whose
-    /// return type is written `returns`.
-    pub fn digest(cache: &Cache, function: &[&str], version: u32, returns: &str) -> Self {
+    /// A default key whose readable head is `head` (in parts: `["app::users::get_user:v0:"]`,
+    /// or `[type_name, "::load:v0:"]` for a method) and whose return type is written `returns`.
+    pub fn digest(cache: &Cache, head: &[&str], returns: &str) -> Self {
         let mut bytes = KeyBytes::new();
-        bytes.extend_from_slice(cache.prefix().as_bytes());
+        bytes.put(cache.prefix().as_bytes());
         bytes.push(b':');
-        for part in function {
-            bytes.extend_from_slice(part.as_bytes());
+        for part in head {
+            bytes.put(part.as_bytes());
         }
-        // Writing to a SmallVec cannot fail.
-        let _ = std::io::Write::write_fmt(&mut bytes, format_args!(":v{version}:"));
         let digested_from = bytes.len();
         bytes.push(DIGESTED);
         canonical::put_str(&mut bytes, returns.as_bytes());
@@ -118,7 +118,7 @@ impl KeyBuilder {
     /// A key rendered from a template.
     pub fn template(cache: &Cache) -> Self {
         let mut bytes = KeyBytes::new();
-        bytes.extend_from_slice(cache.prefix().as_bytes());
+        bytes.put(cache.prefix().as_bytes());
         bytes.push(b':');
         KeyBuilder { bytes, digested_from: None, error: None }
     }
@@ -144,7 +144,7 @@ impl KeyBuilder {
 
     /// Templates: literal text.
     pub fn text(&mut self, text: &str) {
-        self.bytes.extend_from_slice(text.as_bytes());
+        self.bytes.put(text.as_bytes());
     }
 
     /// Templates: a placeholder's value.
@@ -170,7 +170,7 @@ mod tests {
     use super::*;
 
     fn default_key(cache: &Cache, id: u64) -> Key {
-        let mut builder = KeyBuilder::digest(cache, &["app::users::", "get_user"], 0, "User");
+        let mut builder = KeyBuilder::digest(cache, &["app::users::get_user:v0:"], "User");
         builder.arg(&id);
         builder.finish().unwrap()
     }

@@ -24,14 +24,35 @@ const ENTRY_OVERHEAD: u64 = 96;
 /// A value as the memory store holds it.
 #[derive(Clone)]
 pub(crate) enum StoredValue {
-    /// Stored by `#[cached]`: the Rust value itself, and how to encode it should bytes be asked for.
-    Decoded { header: EntryHeader, value: Arc<dyn Any + Send + Sync>, encode: EncodeFn },
+    /// Stored by `#[cached]`: the Rust value itself (a [`Decoded`]), behind one pointer.
+    Decoded(Arc<dyn DecodedEntry>),
     /// Stored as bytes (an entry in the format of [`crate::entry`], or anything else).
     Encoded(Arc<[u8]>),
 }
 
-/// Encodes a decoded value in the entry format.
-pub(crate) type EncodeFn = fn(&EntryHeader, &(dyn Any + Send + Sync)) -> Option<Vec<u8>>;
+/// A stored value of type `T` with its header.
+pub(crate) struct Decoded<T> {
+    pub(crate) header: EntryHeader,
+    pub(crate) value: T,
+}
+
+/// What the store needs of a [`Decoded`] without knowing `T`.
+pub(crate) trait DecodedEntry: Send + Sync {
+    /// The entry in the format of [`crate::entry`].
+    fn encode(&self) -> Option<Vec<u8>>;
+    /// For downcasting to `Decoded<T>`.
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: serde::Serialize + Send + Sync + 'static> DecodedEntry for Decoded<T> {
+    fn encode(&self) -> Option<Vec<u8>> {
+        entry::encode(&self.header, &self.value).ok()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
 
 #[derive(Clone)]
 pub(crate) struct StoredEntry {
@@ -50,18 +71,10 @@ impl StoredEntry {
     /// The entry in the format of [`crate::entry`].
     pub(crate) fn to_bytes(&self) -> Option<Vec<u8>> {
         match &self.value {
-            StoredValue::Decoded { header, value, encode } => encode(header, value.as_ref()),
+            StoredValue::Decoded(decoded) => decoded.encode(),
             StoredValue::Encoded(bytes) => Some(bytes.to_vec()),
         }
     }
-}
-
-/// Encodes a decoded value of type `T`; monomorphized once per stored type.
-pub(crate) fn encode_as<T: serde::Serialize + 'static>(
-    header: &EntryHeader,
-    value: &(dyn Any + Send + Sync),
-) -> Option<Vec<u8>> {
-    entry::encode(header, value.downcast_ref::<T>()?).ok()
 }
 
 #[derive(Clone)]
@@ -131,7 +144,7 @@ impl MemoryStore {
         if let MemoryBound::Bytes(_) = self.bound {
             let value_bytes = match &entry.value {
                 StoredValue::Encoded(bytes) => bytes.len(),
-                StoredValue::Decoded { .. } => entry.to_bytes().map_or(0, |bytes| bytes.len()),
+                StoredValue::Decoded(_) => entry.to_bytes().map_or(0, |bytes| bytes.len()),
             };
             entry.weight = ENTRY_OVERHEAD + key.len() as u64 + value_bytes as u64;
         }

@@ -7,4 +7,4 @@
 mod memory;
 
 pub use memory::{MemoryBound, MemoryStore};
-pub(crate) use memory::{encode_as, StoredEntry, StoredValue};
+pub(crate) use memory::{Decoded, StoredEntry, StoredValue};
