@@ -82,12 +82,18 @@ impl CacheBuilder {
 fn check_prefix(prefix: &str) -> Result<(), ConfigError> {
     let problem = if prefix.is_empty() {
         "must not be empty"
-    } else if !prefix.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'{' | b'}' | b'*')) {
+    } else if !prefix
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !matches!(b, b'{' | b'}' | b'*'))
+    {
         "must be printable ASCII without spaces, `{`, `}` or `*`"
     } else {
         return Ok(());
     };
-    Err(ConfigError::BadPrefix { prefix: prefix.to_owned(), problem })
+    Err(ConfigError::BadPrefix {
+        prefix: prefix.to_owned(),
+        problem,
+    })
 }
 
 static GLOBAL: OnceLock<Cache> = OnceLock::new();
@@ -120,7 +126,9 @@ impl Cache {
     pub fn from_url(url: &str) -> Result<Cache, ConfigError> {
         let (scheme, rest) = url.split_once("://").ok_or(ConfigError::NoScheme)?;
         if scheme != "memory" {
-            return Err(ConfigError::UnsupportedScheme { scheme: scheme.to_owned() });
+            return Err(ConfigError::UnsupportedScheme {
+                scheme: scheme.to_owned(),
+            });
         }
         let query = match rest.split_once('?') {
             Some(("", query)) => query,
@@ -141,11 +149,11 @@ impl Cache {
                 problem: problem.to_owned(),
             };
             let number = || {
-                value
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| bad(&format!("`{value}` is not a whole number greater than zero")))
+                value.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    bad(&format!(
+                        "`{value}` is not a whole number greater than zero"
+                    ))
+                })
             };
             match name {
                 "max_entries" if bound.is_none() => bound = Some(MemoryBound::Entries(number()?)),
@@ -216,7 +224,10 @@ impl Cache {
     /// The bytes under `key` (the prefix is added). An entry written by `#[cached]` comes back
     /// in the [entry format](crate::entry).
     pub fn get_bytes(&self, key: &str) -> Option<Vec<u8>> {
-        self.inner.store.get(&self.full_key(key), self.now_millis())?.to_bytes()
+        self.inner
+            .store
+            .get(&self.full_key(key), self.now_millis())?
+            .to_bytes()
     }
 
     /// Removes `key` (the prefix is added); whether it was there.
@@ -290,14 +301,35 @@ mod tests {
     fn urls_are_checked() {
         assert!(Cache::from_url("memory://").is_ok());
         let cache = Cache::from_url("memory://?max_bytes=1048576&prefix=svc").unwrap();
-        assert_eq!((cache.prefix(), cache.store().bound()), ("svc", MemoryBound::Bytes(1 << 20)));
-        assert_eq!(Cache::from_url("localhost").unwrap_err(), ConfigError::NoScheme);
-        let error = Cache::from_url("redis://user:secret@localhost").unwrap_err().to_string();
-        assert!(error.contains("`redis://`") && !error.contains("secret"), "{error}");
-        let error = Cache::from_url("memory://?max_entries=0").unwrap_err().to_string();
-        assert!(error.contains("max_entries") && error.contains("greater than zero"), "{error}");
-        let error = Cache::from_url("memory://?max_entrys=5").unwrap_err().to_string();
-        assert!(error.contains("max_entrys") && error.contains("valid"), "{error}");
+        assert_eq!(
+            (cache.prefix(), cache.store().bound()),
+            ("svc", MemoryBound::Bytes(1 << 20))
+        );
+        assert_eq!(
+            Cache::from_url("localhost").unwrap_err(),
+            ConfigError::NoScheme
+        );
+        let error = Cache::from_url("redis://user:secret@localhost")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("`redis://`") && !error.contains("secret"),
+            "{error}"
+        );
+        let error = Cache::from_url("memory://?max_entries=0")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("max_entries") && error.contains("greater than zero"),
+            "{error}"
+        );
+        let error = Cache::from_url("memory://?max_entrys=5")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("max_entrys") && error.contains("valid"),
+            "{error}"
+        );
         assert!(Cache::from_url("memory://?max_entries=5&max_bytes=5").is_err());
         assert!(Cache::from_url("memory://?prefix=").is_err());
     }

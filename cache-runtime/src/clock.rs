@@ -1,14 +1,15 @@
 //! Where a [`Cache`](crate::Cache) reads the time.
 //!
 //! Entries carry wall-clock times (milliseconds since the Unix epoch) so that any process reading
-//! them agrees on freshness. The system clock is read coarsely (`coarsetime`: the kernel's coarse
-//! clock, a few ns instead of ~25 for a precise read, on every hit), so expiry is exact to one
-//! clock tick (1–4 ms). Tests install a [`ManualClock`] on one `Cache` and move it by hand: no
+//! them agrees on freshness. On every hit the system clock is read coarsely: the kernel's coarse
+//! monotonic clock (through `coarsetime`, a few ns instead of ~25 for a precise read) plus the
+//! wall-clock offset taken once at start-up. Expiry is exact to one clock tick (1–4 ms), and a
+//! wall-clock jump after start-up does not expire or revive entries in this process. Tests install a [`ManualClock`] on one `Cache` and move it by hand: no
 //! global, no sleeping.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A clock that only moves when told to: the test hook for TTL and expiry logic.
@@ -49,7 +50,9 @@ impl ManualClock {
 
 impl fmt::Debug for ManualClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ManualClock").field("millis", &self.now_millis()).finish()
+        f.debug_struct("ManualClock")
+            .field("millis", &self.now_millis())
+            .finish()
     }
 }
 
@@ -64,14 +67,29 @@ pub(crate) enum Clock {
 impl Clock {
     pub(crate) fn now_millis(&self) -> u64 {
         match self {
-            Clock::System => coarsetime::Clock::now_since_epoch().as_millis(),
+            Clock::System => coarse_millis(),
             Clock::Manual(clock) => clock.now_millis(),
         }
     }
 }
 
+/// Wall-clock milliseconds from the coarse monotonic clock.
+fn coarse_millis() -> u64 {
+    static START: LazyLock<(coarsetime::Instant, u64)> = LazyLock::new(|| {
+        (
+            coarsetime::Instant::now_without_cache_update(),
+            system_millis(),
+        )
+    });
+    let (start, start_millis) = *START;
+    let elapsed = coarsetime::Instant::now_without_cache_update().duration_since(start);
+    start_millis.saturating_add(elapsed.as_millis())
+}
+
 fn system_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }

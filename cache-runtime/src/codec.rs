@@ -49,7 +49,11 @@ impl Codec {
     /// Codec::MessagePack.encode(&vec![1u8, 2], &mut bytes).unwrap();
     /// assert_eq!(Codec::MessagePack.decode::<Vec<u8>>(&bytes).unwrap(), [1, 2]);
     /// ```
-    pub fn encode<T: Serialize + ?Sized>(self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    pub fn encode<T: Serialize + ?Sized>(
+        self,
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
         match self {
             Codec::MessagePack => rmp_serde::encode::write_named(out, value)
                 .map_err(|error| self.error("encode", error)),
@@ -59,11 +63,17 @@ impl Codec {
     /// Decodes a value encoded by [`Codec::encode`].
     pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, CodecError> {
         match self {
-            Codec::MessagePack => rmp_serde::from_slice(bytes).map_err(|error| self.error("decode", error)),
+            Codec::MessagePack => {
+                rmp_serde::from_slice(bytes).map_err(|error| self.error("decode", error))
+            }
         }
     }
 
     fn error(self, action: &'static str, error: impl std::fmt::Display) -> CodecError {
-        CodecError { codec: self, action, message: error.to_string() }
+        CodecError {
+            codec: self,
+            action,
+            message: error.to_string(),
+        }
     }
 }

@@ -88,7 +88,10 @@ pub enum DecodeError {
 /// let (read, value): (EntryHeader, String) = decode(&bytes).unwrap();
 /// assert_eq!((read, value.as_str()), (header, "hello"));
 /// ```
-pub fn encode<T: Serialize + ?Sized>(header: &EntryHeader, value: &T) -> Result<Vec<u8>, CodecError> {
+pub fn encode<T: Serialize + ?Sized>(
+    header: &EntryHeader,
+    value: &T,
+) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(HEADER_LEN + 64);
     out.extend_from_slice(&MAGIC);
     out.push(FORMAT_VERSION);
@@ -194,13 +197,25 @@ mod tests {
     fn every_serde_shape_round_trips() {
         round_trip(Untagged::Number(7));
         round_trip(Untagged::Text("seven".into()));
-        round_trip(Untagged::Record { id: 7, tags: vec!["a".into()] });
+        round_trip(Untagged::Record {
+            id: 7,
+            tags: vec!["a".into()],
+        });
         round_trip(Flattened {
             id: 1,
-            inner: Inner { a: 2, b: Some("x".into()) },
-            rest: [("extra".to_string(), serde_json::json!({"n": [1, 2.5, null, "s"]}))].into(),
+            inner: Inner {
+                a: 2,
+                b: Some("x".into()),
+            },
+            rest: [(
+                "extra".to_string(),
+                serde_json::json!({"n": [1, 2.5, null, "s"]}),
+            )]
+            .into(),
         });
-        round_trip(serde_json::json!({"a": [1, -2, 3.5, true, null, {"b": "c"}], "u": 18446744073709551615u64}));
+        round_trip(
+            serde_json::json!({"a": [1, -2, 3.5, true, null, {"b": "c"}], "u": 18446744073709551615u64}),
+        );
         round_trip(Internally::Square { side: 2.0 });
         round_trip(Some(Ok::<_, String>(vec![(1u8, 'x')])));
         round_trip(());
@@ -208,15 +223,29 @@ mod tests {
 
     #[test]
     fn garbage_is_a_decode_error_never_a_panic() {
-        for bytes in [&b""[..], b"x", b"hello world, this is not an entry at all", &[0xCA, 0xC4, 9]] {
+        for bytes in [
+            &b""[..],
+            b"x",
+            b"hello world, this is not an entry at all",
+            &[0xCA, 0xC4, 9],
+        ] {
             assert!(decode::<String>(bytes).is_err());
         }
         let mut bytes = encode(&header(), &"text").unwrap();
-        assert!(matches!(decode::<u64>(&bytes), Err(DecodeError::Payload(_))));
+        assert!(matches!(
+            decode::<u64>(&bytes),
+            Err(DecodeError::Payload(_))
+        ));
         bytes[2] = 9;
-        assert!(matches!(decode::<String>(&bytes), Err(DecodeError::UnknownFormat { version: 9 })));
+        assert!(matches!(
+            decode::<String>(&bytes),
+            Err(DecodeError::UnknownFormat { version: 9 })
+        ));
         bytes[2] = FORMAT_VERSION;
         bytes[3] = 77;
-        assert!(matches!(decode::<String>(&bytes), Err(DecodeError::UnknownCodec { id: 77 })));
+        assert!(matches!(
+            decode::<String>(&bytes),
+            Err(DecodeError::UnknownCodec { id: 77 })
+        ));
     }
 }

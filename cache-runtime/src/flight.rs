@@ -86,7 +86,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Flights {
     pub(crate) fn new() -> Self {
-        Flights { shards: std::array::from_fn(|_| Mutex::default()), hasher: RandomState::new() }
+        Flights {
+            shards: std::array::from_fn(|_| Mutex::default()),
+            hasher: RandomState::new(),
+        }
     }
 
     fn shard(&self, key: &[u8]) -> &Mutex<FlightMap> {
@@ -96,16 +99,26 @@ impl Flights {
     pub(crate) fn join(&self, key: &[u8]) -> Joined<'_> {
         let mut map = lock(self.shard(key));
         if let Some(flight) = map.get(key) {
-            return Joined::Follower(Follower { flight: flight.clone() });
+            return Joined::Follower(Follower {
+                flight: flight.clone(),
+            });
         }
         let flight = Arc::new(Flight::default());
         map.insert(key.into(), flight.clone());
-        Joined::Leader(Leader { flights: self, key: key.into(), flight, finished: false })
+        Joined::Leader(Leader {
+            flights: self,
+            key: key.into(),
+            flight,
+            finished: false,
+        })
     }
 
     fn remove(&self, key: &[u8], flight: &Arc<Flight>) {
         let mut map = lock(self.shard(key));
-        if map.get(key).is_some_and(|current| Arc::ptr_eq(current, flight)) {
+        if map
+            .get(key)
+            .is_some_and(|current| Arc::ptr_eq(current, flight))
+        {
             map.remove(key);
         }
     }
@@ -160,11 +173,17 @@ mod tests {
     #[test]
     fn followers_get_the_leaders_value_and_the_flight_ends() {
         let flights = Flights::new();
-        let Joined::Leader(leader) = flights.join(b"k") else { panic!("first caller leads") };
-        let Joined::Follower(follower) = flights.join(b"k") else { panic!("second caller follows") };
+        let Joined::Leader(leader) = flights.join(b"k") else {
+            panic!("first caller leads")
+        };
+        let Joined::Follower(follower) = flights.join(b"k") else {
+            panic!("second caller follows")
+        };
         assert!(matches!(follower.poll(), Outcome::Wait(_)));
         leader.finish(Arc::new(7u32));
-        let Outcome::Value(value) = follower.poll() else { panic!("value expected") };
+        let Outcome::Value(value) = follower.poll() else {
+            panic!("value expected")
+        };
         assert_eq!(value.downcast_ref::<u32>(), Some(&7));
         assert_eq!(flights.len(), 0);
     }
@@ -172,9 +191,15 @@ mod tests {
     #[test]
     fn a_dropped_leader_abandons_and_wakes_followers() {
         let flights = Flights::new();
-        let Joined::Leader(leader) = flights.join(b"k") else { panic!("first caller leads") };
-        let Joined::Follower(follower) = flights.join(b"k") else { panic!("second caller follows") };
-        let Outcome::Wait(listener) = follower.poll() else { panic!("must wait") };
+        let Joined::Leader(leader) = flights.join(b"k") else {
+            panic!("first caller leads")
+        };
+        let Joined::Follower(follower) = flights.join(b"k") else {
+            panic!("second caller follows")
+        };
+        let Outcome::Wait(listener) = follower.poll() else {
+            panic!("must wait")
+        };
         drop(leader);
         listener.wait();
         assert!(matches!(follower.poll(), Outcome::Abandoned));

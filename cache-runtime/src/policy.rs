@@ -46,7 +46,12 @@ impl CachePolicy {
         if ttl.is_zero() {
             panic!("CachePolicy: `ttl` must be greater than zero");
         }
-        CachePolicy { ttl, negative_ttl: None, cache_none: false, cache_err: false }
+        CachePolicy {
+            ttl,
+            negative_ttl: None,
+            cache_none: false,
+            cache_err: false,
+        }
     }
 
     /// [`CachePolicy::new`] with the TTL in whole seconds.
@@ -133,8 +138,9 @@ mod tests {
 
     #[test]
     fn negative_ttl_applies_only_to_negative_results() {
-        const P: CachePolicy =
-            CachePolicy::from_secs(60).cache_none().negative_ttl(Duration::from_secs(5));
+        const P: CachePolicy = CachePolicy::from_secs(60)
+            .cache_none()
+            .negative_ttl(Duration::from_secs(5));
         assert_eq!(P.ttl_for(false), Duration::from_secs(60));
         assert_eq!(P.ttl_for(true), Duration::from_secs(5));
         assert!(P.caches_none() && !P.caches_err());
@@ -143,6 +149,8 @@ mod tests {
     #[test]
     #[should_panic(expected = "longer than `ttl`")]
     fn negative_ttl_longer_than_ttl_is_refused() {
-        let _ = CachePolicy::from_secs(5).cache_err().negative_ttl(Duration::from_secs(6));
+        let _ = CachePolicy::from_secs(5)
+            .cache_err()
+            .negative_ttl(Duration::from_secs(6));
     }
 }

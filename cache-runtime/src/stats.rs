@@ -89,7 +89,10 @@ static REGISTRY: Mutex<Vec<&'static Registered>> = Mutex::new(Vec::new());
 
 impl Registered {
     pub(crate) const fn new() -> Self {
-        Registered { name: OnceLock::new(), counters: Counters::new() }
+        Registered {
+            name: OnceLock::new(),
+            counters: Counters::new(),
+        }
     }
 
     /// Names the function and lists it in [`stats`], once.
@@ -134,7 +137,10 @@ pub(crate) fn stats_of(function: &str) -> FnStats {
         .iter()
         .find(|site| site.name.get().is_some_and(|name| &**name == function))
         .map_or_else(
-            || FnStats { function: function.to_owned(), ..FnStats::default() },
+            || FnStats {
+                function: function.to_owned(),
+                ..FnStats::default()
+            },
             |site| site.counters.snapshot(function),
         )
 }

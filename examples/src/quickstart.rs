@@ -34,12 +34,17 @@ async fn main() {
     let started = Instant::now();
     for call in 0..calls {
         let (from, to) = PAIRS[call % PAIRS.len()];
-        exchange_rate(from.to_owned(), to.to_owned()).await.expect("rates are computed");
+        exchange_rate(from.to_owned(), to.to_owned())
+            .await
+            .expect("rates are computed");
     }
     let elapsed = started.elapsed();
 
     let stats = exchange_rate::stats();
-    let per_compute = stats.compute_time.checked_div(stats.computes.max(1) as u32).unwrap_or_default();
+    let per_compute = stats
+        .compute_time
+        .checked_div(stats.computes.max(1) as u32)
+        .unwrap_or_default();
     let saved = per_compute * u32::try_from(stats.hits).unwrap_or(u32::MAX);
     println!("#[cached(ttl = \"10m\")] async fn exchange_rate(from, to) on the embedded store\n");
     println!("| {:<24} | {:>12} |", "", "value");
@@ -48,9 +53,28 @@ async fn main() {
     println!("| {:<24} | {:>12} |", "hits", stats.hits);
     println!("| {:<24} | {:>12} |", "misses", stats.misses);
     println!("| {:<24} | {:>12} |", "body runs", stats.computes);
-    println!("| {:<24} | {:>12} |", "time per body run", format!("{per_compute:.1?}"));
-    println!("| {:<24} | {:>12} |", "total time", format!("{elapsed:.1?}"));
-    println!("| {:<24} | {:>12} |", "time saved (hits × run)", format!("{saved:.1?}"));
-    println!("\nkey of EUR→USD: {}", exchange_rate::key(&"EUR".to_owned(), &"USD".to_owned()).unwrap());
-    assert_eq!(stats.computes, PAIRS.len() as u64, "each pair is computed once");
+    println!(
+        "| {:<24} | {:>12} |",
+        "time per body run",
+        format!("{per_compute:.1?}")
+    );
+    println!(
+        "| {:<24} | {:>12} |",
+        "total time",
+        format!("{elapsed:.1?}")
+    );
+    println!(
+        "| {:<24} | {:>12} |",
+        "time saved (hits × run)",
+        format!("{saved:.1?}")
+    );
+    println!(
+        "\nkey of EUR→USD: {}",
+        exchange_rate::key(&"EUR".to_owned(), &"USD".to_owned()).unwrap()
+    );
+    assert_eq!(
+        stats.computes,
+        PAIRS.len() as u64,
+        "each pair is computed once"
+    );
 }

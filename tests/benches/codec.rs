@@ -39,7 +39,12 @@ fn codecs(c: &mut Criterion) {
     let json = serde_json::to_vec(&user).unwrap();
     let mut cbor = Vec::new();
     ciborium::into_writer(&user, &mut cbor).unwrap();
-    println!("encoded size: MessagePack {} B, JSON {} B, CBOR {} B", msgpack.len(), json.len(), cbor.len());
+    println!(
+        "encoded size: MessagePack {} B, JSON {} B, CBOR {} B",
+        msgpack.len(),
+        json.len(),
+        cbor.len()
+    );
 
     let mut group = c.benchmark_group("encode + decode a User");
     group.bench_function("MessagePack (rmp-serde, named)", |b| {

@@ -48,7 +48,9 @@ async fn theirs_miss(id: u64) -> String {
 }
 
 fn hits(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let moka: moka::future::Cache<u64, String> = moka::future::Cache::new(100_000);
     runtime.block_on(async {
         for id in 0..HOT_KEYS {
@@ -64,33 +66,44 @@ fn hits(c: &mut Criterion) {
     let next = AtomicU64::new(0);
     let key = || next.fetch_add(1, Ordering::Relaxed) % HOT_KEYS;
     group.bench_function("cache-runtime #[cached]", |b| {
-        b.to_async(&runtime).iter(|| async { black_box(ours(black_box(key())).await) })
+        b.to_async(&runtime)
+            .iter(|| async { black_box(ours(black_box(key())).await) })
     });
     group.bench_function("cached crate #[cached]", |b| {
-        b.to_async(&runtime).iter(|| async { black_box(theirs(black_box(key())).await) })
+        b.to_async(&runtime)
+            .iter(|| async { black_box(theirs(black_box(key())).await) })
     });
     group.bench_function("moka::future::Cache::get", |b| {
-        b.to_async(&runtime).iter(|| async { black_box(moka.get(&black_box(key())).await) })
+        b.to_async(&runtime)
+            .iter(|| async { black_box(moka.get(&black_box(key())).await) })
     });
     group.finish();
 
     let mut group = c.benchmark_group("hit, fn(u64) -> String");
-    group.bench_function("cache-runtime #[cached]", |b| b.iter(|| black_box(ours_plain(black_box(key())))));
-    group.bench_function("cached crate #[cached]", |b| b.iter(|| black_box(theirs_plain(black_box(key())))));
+    group.bench_function("cache-runtime #[cached]", |b| {
+        b.iter(|| black_box(ours_plain(black_box(key()))))
+    });
+    group.bench_function("cached crate #[cached]", |b| {
+        b.iter(|| black_box(theirs_plain(black_box(key()))))
+    });
     group.finish();
 }
 
 fn misses(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let moka: moka::future::Cache<u64, String> = moka::future::Cache::new(100_000);
     let mut group = c.benchmark_group("miss (compute + store), async fn(u64) -> String");
     let next = AtomicU64::new(1 << 40);
     let fresh = || next.fetch_add(1, Ordering::Relaxed);
     group.bench_function("cache-runtime #[cached]", |b| {
-        b.to_async(&runtime).iter(|| async { black_box(ours_miss(fresh()).await) })
+        b.to_async(&runtime)
+            .iter(|| async { black_box(ours_miss(fresh()).await) })
     });
     group.bench_function("cached crate #[cached(max_size)]", |b| {
-        b.to_async(&runtime).iter(|| async { black_box(theirs_miss(fresh()).await) })
+        b.to_async(&runtime)
+            .iter(|| async { black_box(theirs_miss(fresh()).await) })
     });
     group.bench_function("moka get + insert", |b| {
         b.to_async(&runtime).iter(|| async {

@@ -39,7 +39,10 @@ impl Clocked {
     /// A fresh memory cache on a fresh manual clock.
     pub fn new() -> Self {
         let clock = ManualClock::new();
-        let cache = Cache::builder().clock(clock.clone()).build().expect("default configuration");
+        let cache = Cache::builder()
+            .clock(clock.clone())
+            .build()
+            .expect("default configuration");
         Clocked { clock, cache }
     }
 }

@@ -32,7 +32,11 @@ async fn peek_invalidate_and_refresh() {
     assert_eq!(load::peek(&1).await.as_deref(), Some("1!"));
 
     let other = Db { suffix: "?" };
-    assert_eq!(load::refresh(1, &other).await, "1?", "refresh recomputes even when stored");
+    assert_eq!(
+        load::refresh(1, &other).await,
+        "1?",
+        "refresh recomputes even when stored"
+    );
     assert_eq!(load(1, &db).await, "1?", "and stores what it computed");
     assert_eq!(RUNS.count(), 2);
 
@@ -43,7 +47,11 @@ async fn peek_invalidate_and_refresh() {
 
     let stats = load::stats();
     assert_eq!((stats.hits, stats.misses, stats.computes), (1, 2, 3));
-    assert!(stats.function.ends_with("companions::load"), "{}", stats.function);
+    assert!(
+        stats.function.ends_with("companions::load"),
+        "{}",
+        stats.function
+    );
 }
 
 #[test]
@@ -58,7 +66,9 @@ fn key_names_the_stored_entry() {
 fn plain_fn_companions_are_plain() {
     assert_eq!(doubled(21), 42);
     assert_eq!(doubled::peek(&21), Some(42));
-    let bytes = cache_runtime::Cache::global().get_bytes("doubled:21").expect("the plain handle sees the entry");
+    let bytes = cache_runtime::Cache::global()
+        .get_bytes("doubled:21")
+        .expect("the plain handle sees the entry");
     let (header, value): (_, u32) = cache_runtime::entry::decode(&bytes).unwrap();
     assert_eq!((value, header.negative), (42, false));
     assert_eq!(doubled::refresh(21), 42);

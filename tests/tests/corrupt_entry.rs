@@ -27,7 +27,8 @@ fn garbage_bytes_are_a_counted_miss_and_get_overwritten() {
     assert_eq!(profile::stats().decode_failures, 3);
     assert_eq!(profile(1), ["profile 1"], "the healed entry is a hit");
     assert_eq!(RUNS.count(), 3);
-    let (_, stored): (_, Vec<String>) = cache_runtime::entry::decode(&cache.get_bytes("profile:1").unwrap()).unwrap();
+    let (_, stored): (_, Vec<String>) =
+        cache_runtime::entry::decode(&cache.get_bytes("profile:1").unwrap()).unwrap();
     assert_eq!(stored, ["profile 1"]);
 }
 

@@ -15,7 +15,12 @@ fn cache_url_selects_the_default_store() {
     assert_eq!(answer(), 42);
     let cache = Cache::global();
     assert_eq!(cache.prefix(), "from-env");
-    assert_eq!(cache.store().bound(), cache_runtime::MemoryBound::Entries(10));
-    assert!(answer::key().unwrap().starts_with("from-env:default_from_env::answer:v0:"));
+    assert_eq!(
+        cache.store().bound(),
+        cache_runtime::MemoryBound::Entries(10)
+    );
+    assert!(answer::key()
+        .unwrap()
+        .starts_with("from-env:default_from_env::answer:v0:"));
     assert_eq!(answer::stats().hits, 1);
 }

@@ -32,7 +32,11 @@ fn type_arguments_separate_entries() {
     assert_eq!(describe(7u8), "7");
     assert_eq!(describe(7u64), "7");
     assert_eq!(describe(7u64), "7");
-    assert_eq!(RUNS.count(), 2, "u8 and u64 are distinct keys, the second u64 call hits");
+    assert_eq!(
+        RUNS.count(),
+        2,
+        "u8 and u64 are distinct keys, the second u64 call hits"
+    );
     assert_ne!(describe::key(&7u8).unwrap(), describe::key(&7u64).unwrap());
 }
 

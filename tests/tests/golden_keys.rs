@@ -24,11 +24,14 @@ fn by_query(query: &Query) -> Vec<u64> {
 }
 
 fn keys() -> Vec<String> {
-    let query = Query { tags: [("b".into(), 2), ("a".into(), 1)].into(), text: Some("x y".into()) };
+    let query = Query {
+        tags: [("b".into(), 2), ("a".into(), 1)].into(),
+        text: Some("x y".into()),
+    };
     vec![
-        by_id::key(&42, &"eu").unwrap(),
-        by_id::key(&u64::MAX, &"").unwrap(),
-        by_query::key(&&query).unwrap(),
+        by_id::key(&42, "eu").unwrap(),
+        by_id::key(&u64::MAX, "").unwrap(),
+        by_query::key(&query).unwrap(),
     ]
 }
 
@@ -55,12 +58,25 @@ fn print_keys() {
 #[test]
 fn another_process_computes_the_same_keys() {
     let output = Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "print_keys", "--nocapture", "--test-threads=1"])
+        .args([
+            "--ignored",
+            "--exact",
+            "print_keys",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .output()
         .expect("the test binary runs again");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = String::from_utf8(output.stdout).unwrap();
     // libtest may print its "test print_keys ... " label on the first key's line.
-    let child: Vec<&str> = stdout.lines().filter_map(|line| Some(&line[line.find("KEY ")? + 4..])).collect();
+    let child: Vec<&str> = stdout
+        .lines()
+        .filter_map(|line| Some(&line[line.find("KEY ")? + 4..]))
+        .collect();
     assert_eq!(child, keys());
 }

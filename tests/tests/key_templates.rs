@@ -26,14 +26,23 @@ fn maybe(id: Option<u32>) -> u32 {
 
 #[test]
 fn field_paths_render_and_values_are_escaped() {
-    let filter = Filter { kind: "new items".into(), page: 2 };
-    assert_eq!(search::key(&"rust:async", &&filter).unwrap(), "cache:search:rust%3Aasync:new%20items:2");
+    let filter = Filter {
+        kind: "new items".into(),
+        page: 2,
+    };
+    assert_eq!(
+        search::key("rust:async", &filter).unwrap(),
+        "cache:search:rust%3Aasync:new%20items:2"
+    );
     assert_eq!(search("rust", &filter), 15);
 }
 
 #[test]
 fn two_argument_lists_never_render_one_key() {
-    assert_ne!(pair::key(&"a/b", &"c").unwrap(), pair::key(&"a", &"b/c").unwrap());
+    assert_ne!(
+        pair::key("a/b", "c").unwrap(),
+        pair::key("a", "b/c").unwrap()
+    );
     assert_eq!(pair("a/b", "c"), "a/bc");
     assert_eq!(pair("a", "b/c"), "ab/c");
     assert_ne!(maybe::key(&None).unwrap(), maybe::key(&Some(0)).unwrap());

@@ -32,7 +32,10 @@ async fn a_method_with_self_skipped_shares_entries_across_instances() {
     assert_eq!(b.user(1).await, "user 1");
     assert_eq!(RUNS.count(), 1);
     assert_eq!(a.user_peek(&1).await.as_deref(), Some("user 1"));
-    assert!(a.user_key(&1).unwrap().starts_with("cache:methods::Repo::user:v0:"));
+    assert!(a
+        .user_key(&1)
+        .unwrap()
+        .starts_with("cache:methods::Repo::user:v0:"));
     assert!(a.user_invalidate(&1).await);
     assert_eq!(a.user_refresh(1).await, "user 1");
     assert_eq!(RUNS.count(), 2);

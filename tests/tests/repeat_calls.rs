@@ -32,7 +32,10 @@ async fn repeat_calls_run_the_body_once() {
     }
     assert_eq!(ASYNC_RUNS.count(), 1);
     let stats = greet::stats();
-    assert_eq!((stats.hits, stats.misses, stats.computes, stats.stores), (4, 1, 1, 1));
+    assert_eq!(
+        (stats.hits, stats.misses, stats.computes, stats.stores),
+        (4, 1, 1, 1)
+    );
 }
 
 #[tokio::test]

@@ -59,7 +59,11 @@ async fn waiters_get_the_leaders_error_and_nothing_is_stored() {
     assert_eq!(failing::peek(&9).await, None);
     assert_eq!(failing::stats().stores, 0);
     // Every caller had missed before the first run ended; only one racing its join can run again.
-    assert!(ERR_RUNS.count() <= 2, "concurrent callers shared runs: {}", ERR_RUNS.count());
+    assert!(
+        ERR_RUNS.count() <= 2,
+        "concurrent callers shared runs: {}",
+        ERR_RUNS.count()
+    );
 }
 
 static RELEASE_CANCELLED: AtomicBool = AtomicBool::new(false);
@@ -86,7 +90,11 @@ async fn a_cancelled_leader_hands_over_to_a_waiter() {
     assert!(leader.await.unwrap_err().is_cancelled());
     RELEASE_CANCELLED.store(true, Ordering::SeqCst);
     assert_eq!(follower.await.unwrap(), 2);
-    assert_eq!(CANCEL_RUNS.count(), 2, "the follower ran the body after the leader was dropped");
+    assert_eq!(
+        CANCEL_RUNS.count(),
+        2,
+        "the follower ran the body after the leader was dropped"
+    );
     assert_eq!(slow(1).await, 2);
     assert_eq!(CANCEL_RUNS.count(), 2, "and stored its value");
 }
@@ -124,7 +132,10 @@ fn blocking(id: u64) -> u64 {
 fn plain_fn_callers_on_many_threads_run_the_body_once() {
     let results: Vec<u64> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..8).map(|_| scope.spawn(|| blocking(7))).collect();
-        handles.into_iter().map(|handle| handle.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap())
+            .collect()
     });
     assert_eq!(results, [21; 8]);
     assert_eq!(THREAD_RUNS.count(), 1);

@@ -5,11 +5,16 @@ use std::sync::{Arc, LazyLock};
 use cache_runtime::{cached, Cache, MemoryStore};
 
 static SESSIONS: LazyLock<Cache> = LazyLock::new(|| {
-    Cache::builder().prefix("sessions").store(MemoryStore::with_max_entries(100)).build().unwrap()
+    Cache::builder()
+        .prefix("sessions")
+        .store(MemoryStore::with_max_entries(100))
+        .build()
+        .unwrap()
 });
 
 fn shared() -> Arc<Cache> {
-    static SHARED: LazyLock<Arc<Cache>> = LazyLock::new(|| Arc::new(Cache::builder().prefix("shared").build().unwrap()));
+    static SHARED: LazyLock<Arc<Cache>> =
+        LazyLock::new(|| Arc::new(Cache::builder().prefix("shared").build().unwrap()));
     SHARED.clone()
 }
 

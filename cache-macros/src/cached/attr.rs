@@ -67,7 +67,11 @@ impl Args {
 
     fn one(&mut self, meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<()> {
         let span = meta.path.span();
-        let name = meta.path.get_ident().map(Ident::to_string).unwrap_or_default();
+        let name = meta
+            .path
+            .get_ident()
+            .map(Ident::to_string)
+            .unwrap_or_default();
         match name.as_str() {
             // #[cached(ttl = 600)] or #[cached(ttl = "10m")]
             "ttl" => {
@@ -109,7 +113,9 @@ impl Args {
                 self.krate.set(errors, span, path.parse()?);
             }
             _ => {
-                let shown = quote::ToTokens::to_token_stream(&meta.path).to_string().replace(' ', "");
+                let shown = quote::ToTokens::to_token_stream(&meta.path)
+                    .to_string()
+                    .replace(' ', "");
                 let mut message = format!("unknown option `{shown}` of `#[cached]`");
                 match suggest::nearest(&shown, OPTIONS) {
                     Some(near) => message.push_str(&format!("; did you mean `{near}`?")),
@@ -123,8 +129,14 @@ impl Args {
 }
 
 /// A duration option's value; a bad one is reported and still counts as given.
-fn duration_or_report(name: &str, value: &Expr, errors: &mut Errors) -> Option<std::time::Duration> {
-    duration::parse(name, value).map_err(|error| errors.push(error)).ok()
+fn duration_or_report(
+    name: &str,
+    value: &Expr,
+    errors: &mut Errors,
+) -> Option<std::time::Duration> {
+    duration::parse(name, value)
+        .map_err(|error| errors.push(error))
+        .ok()
 }
 
 /// An option that takes no value.

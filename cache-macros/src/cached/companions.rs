@@ -36,13 +36,20 @@ struct Parts {
 }
 
 fn parts(func: &ItemFn, info: &FnInfo, config: &Config) -> Parts {
-    let key_params = info.params.iter().filter(|param| config.key_params.contains(&param.ident)).map(|param| {
-        let (ident, ty) = (&param.ident, param.borrowed_ty());
-        quote!(#ident: #ty)
-    });
+    let key_params = info
+        .params
+        .iter()
+        .filter(|param| config.key_params.contains(&param.ident))
+        .map(|param| {
+            let (ident, ty) = (&param.ident, param.borrowed_ty());
+            quote!(#ident: #ty)
+        });
     let call_args = info.params.iter().map(|param| &param.ident);
     let asyncness = func.sig.asyncness;
-    let has_impl_trait = info.params.iter().any(|param| matches!(param.ty, syn::Type::ImplTrait(_)));
+    let has_impl_trait = info
+        .params
+        .iter()
+        .any(|param| matches!(param.ty, syn::Type::ImplTrait(_)));
     let generic_args: Vec<&syn::Ident> = func
         .sig
         .generics
@@ -64,13 +71,23 @@ fn parts(func: &ItemFn, info: &FnInfo, config: &Config) -> Parts {
         call_args: quote!(#(#call_args),*),
         turbofish,
         asyncness,
-        dot_await: if asyncness.is_some() { quote!(.await) } else { TokenStream::new() },
+        dot_await: if asyncness.is_some() {
+            quote!(.await)
+        } else {
+            TokenStream::new()
+        },
     }
 }
 
 fn module(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
     let p = private(config);
-    let Parts { key_params, call_args, turbofish, asyncness, dot_await } = parts(func, info, config);
+    let Parts {
+        key_params,
+        call_args,
+        turbofish,
+        asyncness,
+        dot_await,
+    } = parts(func, info, config);
     let (vis, name, sig) = (&func.vis, &func.sig.ident, &func.sig);
     let (generics, where_clause) = (&sig.generics, &sig.generics.where_clause);
     let inputs = &sig.inputs;
@@ -126,12 +143,20 @@ fn module(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
 
 fn methods(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
     let p = private(config);
-    let Parts { key_params, call_args, turbofish, asyncness, dot_await } = parts(func, info, config);
+    let Parts {
+        key_params,
+        call_args,
+        turbofish,
+        asyncness,
+        dot_await,
+    } = parts(func, info, config);
     let (vis, name, sig) = (&func.vis, &func.sig.ident, &func.sig);
     let (generics, where_clause) = (&sig.generics, &sig.generics.where_clause);
     let inputs = &sig.inputs;
     let receiver_name = quote!(self);
-    let typed_inputs = inputs.iter().filter(|input| matches!(input, FnArg::Typed(_)));
+    let typed_inputs = inputs
+        .iter()
+        .filter(|input| matches!(input, FnArg::Typed(_)));
     let receiver = info.receiver;
     let output = &info.output;
     let cache_and_key = cache_and_key(info, config, &Namespace::Method, func, false);
@@ -140,10 +165,19 @@ fn methods(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
     let kind_arg = local_at("__kind", info.output_span());
     let (cache, key) = (local("__cache"), local("__key"));
     let companion = |suffix: &str| format_ident!("{}_{}", name, suffix);
-    let (key_fn, invalidate_fn, peek_fn, refresh_fn, stats_fn) =
-        (companion("key"), companion("invalidate"), companion("peek"), companion("refresh"), companion("stats"));
+    let (key_fn, invalidate_fn, peek_fn, refresh_fn, stats_fn) = (
+        companion("key"),
+        companion("invalidate"),
+        companion("peek"),
+        companion("refresh"),
+        companion("stats"),
+    );
     let name_str = name.to_string();
-    let call_args = if call_args.is_empty() { quote!(#receiver_name) } else { quote!(#receiver_name, #call_args) };
+    let call_args = if call_args.is_empty() {
+        quote!(#receiver_name)
+    } else {
+        quote!(#receiver_name, #call_args)
+    };
     quote! {
         /// The full stored key of a call of
         #[doc = concat!("[`", #name_str, "`](Self::", #name_str, "), prefix included.")]

@@ -12,7 +12,12 @@ use crate::common::template::{self, Template};
 
 pub(crate) enum PolicySource {
     /// `ttl = …` and friends.
-    Options { ttl: Duration, negative_ttl: Option<Duration>, cache_none: bool, cache_err: bool },
+    Options {
+        ttl: Duration,
+        negative_ttl: Option<Duration>,
+        cache_none: bool,
+        cache_err: bool,
+    },
     /// `policy = PATH`.
     Named(Path),
 }
@@ -41,24 +46,45 @@ impl Config {
         let key_params: Vec<Ident> = info
             .params
             .iter()
-            .filter(|param| !skipped.iter().any(|name| param.ident == *name))
+            .filter(|param| !skipped.contains(&param.ident))
             .map(|param| param.ident.clone())
             .collect();
-        for param in info.params.iter().filter(|param| key_params.contains(&param.ident)) {
+        for param in info
+            .params
+            .iter()
+            .filter(|param| key_params.contains(&param.ident))
+        {
             check_key_type(&param.ident, &param.ty, errors);
         }
-        let krate = args.krate.take().map_or_else(|| syn::parse_quote!(::cache_runtime), |(path, _)| path);
-        Some(Config { krate, policy: policy?, key: key?, key_params, store: args.store.take().map(|(expr, _)| expr) })
+        let krate = args
+            .krate
+            .take()
+            .map_or_else(|| syn::parse_quote!(::cache_runtime), |(path, _)| path);
+        Some(Config {
+            krate,
+            policy: policy?,
+            key: key?,
+            key_params,
+            store: args.store.take().map(|(expr, _)| expr),
+        })
     }
 }
 
 fn policy(args: &Args, info: &FnInfo, errors: &mut Errors) -> Option<PolicySource> {
     if let Some((path, _)) = args.policy.get() {
-        for span in [args.ttl.span(), args.negative_ttl.span(), args.cache_none.span(), args.cache_err.span()]
-            .into_iter()
-            .flatten()
+        for span in [
+            args.ttl.span(),
+            args.negative_ttl.span(),
+            args.cache_none.span(),
+            args.cache_err.span(),
+        ]
+        .into_iter()
+        .flatten()
         {
-            errors.at(span, "this is set by the `policy`: give either `policy` or the option, not both");
+            errors.at(
+                span,
+                "this is set by the `policy`: give either `policy` or the option, not both",
+            );
         }
         return Some(PolicySource::Named(path.clone()));
     }
@@ -74,7 +100,10 @@ fn policy(args: &Args, info: &FnInfo, errors: &mut Errors) -> Option<PolicySourc
         errors.at(span, "`cache_none` needs a function returning `Option<T>`");
     }
     if let (Some(span), false) = (args.cache_err.span(), info.shape == Shape::Result) {
-        errors.at(span, "`cache_err` needs a function returning `Result<T, E>`");
+        errors.at(
+            span,
+            "`cache_err` needs a function returning `Result<T, E>`",
+        );
     }
     let negative_ttl = args.negative_ttl.get().and_then(|&(negative_ttl, span)| {
         if args.cache_none.get().is_none() && args.cache_err.get().is_none() {
@@ -99,9 +128,15 @@ fn policy(args: &Args, info: &FnInfo, errors: &mut Errors) -> Option<PolicySourc
 
 /// The names in `skip(...)`, each checked to be a parameter or `self`.
 fn skipped(args: &Args, info: &FnInfo, errors: &mut Errors) -> Vec<Ident> {
-    let Some((names, _)) = args.skip.get() else { return Vec::new() };
+    let Some((names, _)) = args.skip.get() else {
+        return Vec::new();
+    };
     for name in names {
-        let known = if name == "self" { info.receiver.is_some() } else { info.param(&name.to_string()).is_some() };
+        let known = if name == "self" {
+            info.receiver.is_some()
+        } else {
+            info.param(&name.to_string()).is_some()
+        };
         if !known {
             let valid: Vec<String> = info
                 .receiver
@@ -109,7 +144,13 @@ fn skipped(args: &Args, info: &FnInfo, errors: &mut Errors) -> Vec<Ident> {
                 .into_iter()
                 .chain(info.params.iter().map(|param| param.ident.to_string()))
                 .collect();
-            errors.on(name, format_args!("`skip({name})`: no parameter `{name}`; parameters: {}", valid.join(", ")));
+            errors.on(
+                name,
+                format_args!(
+                    "`skip({name})`: no parameter `{name}`; parameters: {}",
+                    valid.join(", ")
+                ),
+            );
         }
     }
     names.clone()
@@ -140,12 +181,31 @@ fn key(args: &Args, info: &FnInfo, skipped: &[Ident], errors: &mut Errors) -> Op
     };
     let span = template.span;
     for root in template.roots() {
-        let known = if root == "self" { info.receiver.is_some() } else { info.param(root).is_some() };
+        let known = if root == "self" {
+            info.receiver.is_some()
+        } else {
+            info.param(root).is_some()
+        };
         if !known {
-            let names: Vec<String> = info.params.iter().map(|param| param.ident.to_string()).collect();
-            errors.at(span, format_args!("`{{{root}}}` in `key` names no parameter; parameters: {}", names.join(", ")));
+            let names: Vec<String> = info
+                .params
+                .iter()
+                .map(|param| param.ident.to_string())
+                .collect();
+            errors.at(
+                span,
+                format_args!(
+                    "`{{{root}}}` in `key` names no parameter; parameters: {}",
+                    names.join(", ")
+                ),
+            );
         } else if skipped.iter().any(|name| name == root) {
-            errors.at(span, format_args!("`{{{root}}}` in `key` names a parameter that `skip` leaves out of the key"));
+            errors.at(
+                span,
+                format_args!(
+                    "`{{{root}}}` in `key` names a parameter that `skip` leaves out of the key"
+                ),
+            );
         }
     }
     let named: Vec<&str> = template.roots().collect();
@@ -162,7 +222,10 @@ fn key(args: &Args, info: &FnInfo, skipped: &[Ident], errors: &mut Errors) -> Op
         }
     }
     if let (Some(receiver), true) = (info.receiver, !named.contains(&"self") && !self_skipped) {
-        errors.on(receiver, "`self` is not in `key`: add `skip(self)` or name a field, as in `{self.tenant}`");
+        errors.on(
+            receiver,
+            "`self` is not in `key`: add `skip(self)` or name a field, as in `{self.tenant}`",
+        );
     }
     Some(KeySource::Template(template))
 }

@@ -52,18 +52,37 @@ pub(crate) enum Namespace {
 
 pub(crate) fn function(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
     let p = private(config);
-    let ItemFn { attrs, vis, sig, block } = func;
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = func;
     let name = sig.ident.to_string();
-    let (mode, site, miss, value) = (local("__mode"), local("__site"), local("__miss"), local("__value"));
+    let (mode, site, miss, value) = (
+        local("__mode"),
+        local("__site"),
+        local("__miss"),
+        local("__value"),
+    );
     let site_expr = if info.receiver.is_some() {
         quote!(SITE.named_method::<Self>(#name))
     } else {
         quote!(SITE.named(::core::concat!(::core::module_path!(), "::", #name)))
     };
-    let namespace = if info.receiver.is_some() { Namespace::Method } else { Namespace::Function };
+    let namespace = if info.receiver.is_some() {
+        Namespace::Method
+    } else {
+        Namespace::Function
+    };
     let policy_and_kind = policy_and_kind(info, config);
     let cache_and_key = cache_and_key(info, config, &namespace, func, true);
-    let (policy, kind, cache, key) = (local("__policy"), local("__kind"), local("__cache"), local("__key"));
+    let (policy, kind, cache, key) = (
+        local("__policy"),
+        local("__kind"),
+        local("__cache"),
+        local("__key"),
+    );
     let output = &info.output;
     let begin = quote_spanned!(info.output_span()=> #p::begin::<_, #output>);
     // Bounds on the return type are reported on the return type.
@@ -148,8 +167,15 @@ fn policy_value(info: &FnInfo, config: &Config) -> TokenStream {
             };
             quote!(#p::#check(#path))
         }
-        PolicySource::Options { ttl, negative_ttl, cache_none, cache_err } => {
-            let nanos = |duration: &std::time::Duration| u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        PolicySource::Options {
+            ttl,
+            negative_ttl,
+            cache_none,
+            cache_err,
+        } => {
+            let nanos = |duration: &std::time::Duration| {
+                u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+            };
             let ttl = nanos(ttl);
             let mut value = quote!(#p::CachePolicy::new(#p::Duration::from_nanos(#ttl)));
             if *cache_none {
@@ -167,28 +193,44 @@ fn policy_value(info: &FnInfo, config: &Config) -> TokenStream {
     }
 }
 
-fn key_value(info: &FnInfo, config: &Config, namespace: &Namespace, func: &ItemFn, in_function: bool) -> TokenStream {
+fn key_value(
+    info: &FnInfo,
+    config: &Config,
+    namespace: &Namespace,
+    func: &ItemFn,
+    in_function: bool,
+) -> TokenStream {
     let p = private(config);
     let (builder, cache) = (local("__builder"), local("__cache"));
     let name = func.sig.ident.to_string();
-    let borrow = info.params.iter().filter(|param| config.key_params.contains(&param.ident)).filter_map(|param| {
-        let ident = &param.ident;
-        (in_function || matches!(param.ty, syn::Type::Reference(_))).then(|| quote!(let #ident = &#ident;))
-    });
+    let borrow = info
+        .params
+        .iter()
+        .filter(|param| config.key_params.contains(&param.ident))
+        .filter_map(|param| {
+            let ident = &param.ident;
+            (in_function || matches!(param.ty, syn::Type::Reference(_)))
+                .then(|| quote!(let #ident = &#ident;))
+        });
     let borrow: TokenStream = borrow.collect();
     let steps = match &config.key {
         KeySource::Digest { version } => {
             let version = format!(":v{version}:");
             let head = match namespace {
-                Namespace::Function => quote!(&[::core::concat!(::core::module_path!(), "::", #name, #version)]),
-                Namespace::Companion => quote!(&[::core::concat!(::core::module_path!(), #version)]),
+                Namespace::Function => {
+                    quote!(&[::core::concat!(::core::module_path!(), "::", #name, #version)])
+                }
+                Namespace::Companion => {
+                    quote!(&[::core::concat!(::core::module_path!(), #version)])
+                }
                 Namespace::Method => {
                     let tail = format!("::{name}{version}");
                     quote!(&[::core::any::type_name::<Self>(), #tail])
                 }
             };
             let returns = type_name(&info.output);
-            let mut steps = quote!(let mut #builder = #p::KeyBuilder::digest(#cache, #head, #returns););
+            let mut steps =
+                quote!(let mut #builder = #p::KeyBuilder::digest(#cache, #head, #returns););
             for param in &func.sig.generics.params {
                 steps.extend(match param {
                     GenericParam::Type(ty) => {
@@ -202,7 +244,11 @@ fn key_value(info: &FnInfo, config: &Config, namespace: &Namespace, func: &ItemF
                     GenericParam::Lifetime(_) => TokenStream::new(),
                 });
             }
-            for param in info.params.iter().filter(|param| config.key_params.contains(&param.ident)) {
+            for param in info
+                .params
+                .iter()
+                .filter(|param| config.key_params.contains(&param.ident))
+            {
                 let ident = &param.ident;
                 steps.extend(quote_spanned!(param.ty.span()=> #builder.arg(#ident);));
             }

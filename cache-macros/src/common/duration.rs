@@ -12,16 +12,34 @@ pub(crate) fn parse(name: &str, value: &Expr) -> syn::Result<Duration> {
          (`{name} = \"250ms\"`, `\"10m\"`, `\"1h 30m\"`)"
     );
     let duration = match value {
-        Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) => Duration::from_secs(int.base10_parse::<u64>()?),
-        Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => humantime::parse_duration(&text.value())
-            .map_err(|error| syn::Error::new(text.span(), format!("`{name} = {:?}`: {error}; {valid}", text.value())))?,
-        Expr::Lit(ExprLit { lit: Lit::Float(float), .. }) => {
-            return Err(syn::Error::new(float.span(), format!("`{name} = {float}` is not whole seconds; {valid}")))
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => Duration::from_secs(int.base10_parse::<u64>()?),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => humantime::parse_duration(&text.value()).map_err(|error| {
+            syn::Error::new(
+                text.span(),
+                format!("`{name} = {:?}`: {error}; {valid}", text.value()),
+            )
+        })?,
+        Expr::Lit(ExprLit {
+            lit: Lit::Float(float),
+            ..
+        }) => {
+            return Err(syn::Error::new(
+                float.span(),
+                format!("`{name} = {float}` is not whole seconds; {valid}"),
+            ))
         }
         other => return Err(syn::Error::new_spanned(other, valid)),
     };
     if duration.is_zero() {
-        return Err(syn::Error::new_spanned(value, format!("`{name}` must be greater than zero")));
+        return Err(syn::Error::new_spanned(
+            value,
+            format!("`{name}` must be greater than zero"),
+        ));
     }
     Ok(duration)
 }

@@ -48,7 +48,10 @@ impl<'a> FnInfo<'a> {
                 FnArg::Receiver(recv) => receiver = Some(recv),
                 FnArg::Typed(typed) => match &*typed.pat {
                     Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
-                        params.push(Param { ident: pat.ident.clone(), ty: (*typed.ty).clone() })
+                        params.push(Param {
+                            ident: pat.ident.clone(),
+                            ty: (*typed.ty).clone(),
+                        })
                     }
                     other => errors.on(
                         other,
@@ -63,7 +66,12 @@ impl<'a> FnInfo<'a> {
             ReturnType::Type(_, ty) => (**ty).clone(),
         };
         let shape = shape_of(&output);
-        FnInfo { receiver, params, output, shape }
+        FnInfo {
+            receiver,
+            params,
+            output,
+            shape,
+        }
     }
 
     pub(crate) fn param(&self, name: &str) -> Option<&Param> {
@@ -76,7 +84,9 @@ impl<'a> FnInfo<'a> {
 }
 
 fn shape_of(ty: &Type) -> Shape {
-    let Type::Path(path) = ty else { return Shape::Plain };
+    let Type::Path(path) = ty else {
+        return Shape::Plain;
+    };
     match path.path.segments.last() {
         Some(last) if last.ident == "Option" => Shape::Option,
         Some(last) if last.ident == "Result" => Shape::Result,

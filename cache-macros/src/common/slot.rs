@@ -17,7 +17,10 @@ impl<T> Slot<T> {
 
     pub(crate) fn set(&mut self, errors: &mut Errors, span: Span, value: T) {
         if self.value.is_some() {
-            errors.at(span, format_args!("duplicate `{}`: give it once", self.name));
+            errors.at(
+                span,
+                format_args!("duplicate `{}`: give it once", self.name),
+            );
         } else {
             self.value = Some((value, span));
         }

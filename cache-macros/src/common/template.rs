@@ -36,7 +36,9 @@ pub(crate) fn parse(lit: &LitStr) -> syn::Result<Template> {
     let text = lit.value();
     let error = |message: String| syn::Error::new(lit.span(), message);
     if text.trim().is_empty() {
-        return Err(error("`key` is empty; write a template such as `key = \"user:{id}\"`".into()));
+        return Err(error(
+            "`key` is empty; write a template such as `key = \"user:{id}\"`".into(),
+        ));
     }
     let mut segments = Vec::new();
     let mut rest = text.as_str();
@@ -47,16 +49,24 @@ pub(crate) fn parse(lit: &LitStr) -> syn::Result<Template> {
                 rest = "";
             }
             Some(at) if rest.as_bytes()[at] == b'}' => {
-                return Err(error(format!("unbalanced braces in `key`: `}}` at `{}` closes nothing", &rest[at..])));
+                return Err(error(format!(
+                    "unbalanced braces in `key`: `}}` at `{}` closes nothing",
+                    &rest[at..]
+                )));
             }
             Some(at) => {
                 if at > 0 {
                     segments.push(Segment::Text(rest[..at].to_owned()));
                 }
                 let inner_and_rest = &rest[at + 1..];
-                let close = inner_and_rest.find(['{', '}']).filter(|&c| inner_and_rest.as_bytes()[c] == b'}');
+                let close = inner_and_rest
+                    .find(['{', '}'])
+                    .filter(|&c| inner_and_rest.as_bytes()[c] == b'}');
                 let Some(close) = close else {
-                    return Err(error(format!("unbalanced braces in `key`: `{{` at `{}` is never closed", &rest[at..])));
+                    return Err(error(format!(
+                        "unbalanced braces in `key`: `{{` at `{}` is never closed",
+                        &rest[at..]
+                    )));
                 };
                 segments.push(placeholder(inner_and_rest[..close].trim()).map_err(error)?);
                 rest = &inner_and_rest[close + 1..];
@@ -64,7 +74,10 @@ pub(crate) fn parse(lit: &LitStr) -> syn::Result<Template> {
         }
     }
     check_separators(&segments).map_err(error)?;
-    Ok(Template { segments, span: lit.span() })
+    Ok(Template {
+        segments,
+        span: lit.span(),
+    })
 }
 
 fn placeholder(inner: &str) -> Result<Segment, String> {
@@ -75,10 +88,14 @@ fn placeholder(inner: &str) -> Result<Segment, String> {
     let root = parts.next().unwrap_or_default().to_owned();
     let path: Vec<String> = parts.map(str::to_owned).collect();
     let is_ident = |part: &str| {
-        part.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        part.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
             && part.chars().all(|c| c.is_alphanumeric() || c == '_')
     };
-    let is_field = |part: &str| is_ident(part) || (!part.is_empty() && part.chars().all(|c| c.is_ascii_digit()));
+    let is_field = |part: &str| {
+        is_ident(part) || (!part.is_empty() && part.chars().all(|c| c.is_ascii_digit()))
+    };
     if !is_ident(&root) || !path.iter().all(|part| is_field(part)) {
         return Err(format!(
             "placeholder `{{{inner}}}` in `key` is not a parameter or a field path such as `{{user.id}}`"
@@ -143,8 +160,12 @@ mod tests {
     fn mistakes_are_named() {
         assert!(parse_str("").unwrap_err().contains("empty"));
         assert!(parse_str("user:{id").unwrap_err().contains("never closed"));
-        assert!(parse_str("user:id}").unwrap_err().contains("closes nothing"));
-        assert!(parse_str("user:{}").unwrap_err().contains("empty placeholder"));
+        assert!(parse_str("user:id}")
+            .unwrap_err()
+            .contains("closes nothing"));
+        assert!(parse_str("user:{}")
+            .unwrap_err()
+            .contains("empty placeholder"));
         assert!(parse_str("{a}{b}").unwrap_err().contains("separator"));
         assert!(parse_str("{a}-{b}").unwrap_err().contains("separator"));
         assert!(parse_str("{a}/{b}").is_ok());

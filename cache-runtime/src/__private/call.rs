@@ -48,7 +48,14 @@ impl<'a, K> Call<'a, K> {
         mode: CallMode,
     ) -> Self {
         let _ = kind;
-        Call { site, cache, policy, kind: PhantomData, key, mode }
+        Call {
+            site,
+            cache,
+            policy,
+            kind: PhantomData,
+            key,
+            mode,
+        }
     }
 }
 
@@ -95,7 +102,10 @@ where
         }
         (Ok(_), CallMode::Refresh) => {}
     }
-    Begin::Miss(Miss { call, follower: None })
+    Begin::Miss(Miss {
+        call,
+        follower: None,
+    })
 }
 
 /// Drives a miss of an `async fn`.
@@ -193,10 +203,19 @@ impl<'a, K> Miss<'a, K> {
         let counters = self.call.site.counters();
         Counters::bump(&counters.computes);
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        counters.compute_nanos.fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
+        counters
+            .compute_nanos
+            .fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
         if let (Ok(key), Some((stored, negative))) = (self.call.key, K::to_stored(&value)) {
             let compute_micros = u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX);
-            store::<K::Stored>(self.call.cache, self.call.policy, key, stored, negative, compute_micros);
+            store::<K::Stored>(
+                self.call.cache,
+                self.call.policy,
+                key,
+                stored,
+                negative,
+                compute_micros,
+            );
             Counters::bump(&counters.stores);
         }
         if let Some(leader) = leader {
@@ -206,7 +225,11 @@ impl<'a, K> Miss<'a, K> {
     }
 
     fn span(&self) -> tracing::Span {
-        tracing::debug_span!("cache.compute", function = self.call.site.name(), refresh = matches!(self.call.mode, CallMode::Refresh))
+        tracing::debug_span!(
+            "cache.compute",
+            function = self.call.site.name(),
+            refresh = matches!(self.call.mode, CallMode::Refresh)
+        )
     }
 }
 
@@ -221,14 +244,16 @@ where
     let now = cache.now_millis();
     let entry = cache.store().get(key.as_bytes(), now)?;
     match entry.value {
-        StoredValue::Decoded(decoded) => match decoded.as_any().downcast_ref::<Decoded<K::Stored>>() {
-            Some(decoded) => Some(K::from_stored(decoded.value.clone())),
-            None => {
-                Counters::bump(&counters.decode_failures);
-                tracing::warn!(%key, "stored value is of another type; recomputing");
-                None
+        StoredValue::Decoded(decoded) => {
+            match decoded.as_any().downcast_ref::<Decoded<K::Stored>>() {
+                Some(decoded) => Some(K::from_stored(decoded.value.clone())),
+                None => {
+                    Counters::bump(&counters.decode_failures);
+                    tracing::warn!(%key, "stored value is of another type; recomputing");
+                    None
+                }
             }
-        },
+        }
         StoredValue::Encoded(bytes) => match entry::decode::<K::Stored>(&bytes) {
             Ok((header, stored)) if header.stale_until > now => Some(K::from_stored(stored)),
             Ok(_) => None,
@@ -261,7 +286,9 @@ fn store<S: super::kind::Storable>(
         compute_micros,
     };
     let value = StoredValue::Decoded(Arc::new(Decoded { header, value }));
-    cache.store().insert(key.as_bytes(), StoredEntry::new(expires, value));
+    cache
+        .store()
+        .insert(key.as_bytes(), StoredEntry::new(expires, value));
 }
 
 /// The stored value under `key` without computing or counting anything.

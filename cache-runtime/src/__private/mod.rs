@@ -27,7 +27,9 @@ impl FnSite {
     /// A site not yet named; it is named on first use.
     #[allow(clippy::new_without_default)]
     pub const fn new() -> Self {
-        FnSite { registered: Registered::new() }
+        FnSite {
+            registered: Registered::new(),
+        }
     }
 
     /// Names a free function (`module::function`) and registers it for [`crate::stats`].
@@ -40,7 +42,8 @@ impl FnSite {
     /// Names a method (`Type::method`) and registers it for [`crate::stats`].
     #[inline]
     pub fn named_method<SelfTy: ?Sized>(&'static self, method: &'static str) -> &'static Self {
-        self.registered.register(|| method_name::<SelfTy>(method).into());
+        self.registered
+            .register(|| method_name::<SelfTy>(method).into());
         self
     }
 

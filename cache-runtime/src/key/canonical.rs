@@ -61,7 +61,10 @@ impl Sink for Vec<u8> {
 }
 
 /// Appends the canonical encoding of `value` to `out`.
-pub(crate) fn encode<T: Serialize + ?Sized, S: Sink>(value: &T, out: &mut S) -> Result<(), KeyError> {
+pub(crate) fn encode<T: Serialize + ?Sized, S: Sink>(
+    value: &T,
+    out: &mut S,
+) -> Result<(), KeyError> {
     value.serialize(Canonical { out })
 }
 
@@ -111,7 +114,9 @@ struct Compound<'a, S: Sink> {
 
 impl<S: Sink> Compound<'_, S> {
     fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), KeyError> {
-        value.serialize(Canonical { out: &mut *self.out })
+        value.serialize(Canonical {
+            out: &mut *self.out,
+        })
     }
 
     fn field<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> Result<(), KeyError> {
@@ -181,7 +186,11 @@ impl<'a, S: Sink> ser::Serializer for Canonical<'a, S> {
     }
     fn serialize_f64(self, v: f64) -> Result<(), KeyError> {
         // Every NaN is the same key; -0.0 and 0.0 stay distinct values.
-        let bits = if v.is_nan() { f64::NAN.to_bits() } else { v.to_bits() };
+        let bits = if v.is_nan() {
+            f64::NAN.to_bits()
+        } else {
+            v.to_bits()
+        };
         self.tagged(FLOAT, bits.to_le_bytes())
     }
     fn serialize_char(self, v: char) -> Result<(), KeyError> {
@@ -257,12 +266,22 @@ impl<'a, S: Sink> ser::Serializer for Canonical<'a, S> {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'a, S>, KeyError> {
-        Ok(Compound { out: self.named(TUPLE_VARIANT, variant).out })
+        Ok(Compound {
+            out: self.named(TUPLE_VARIANT, variant).out,
+        })
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<SortedMap<'a, S>, KeyError> {
-        Ok(SortedMap { out: self.out, entries: Vec::new(), current: Vec::new() })
+        Ok(SortedMap {
+            out: self.out,
+            entries: Vec::new(),
+            current: Vec::new(),
+        })
     }
-    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Compound<'a, S>, KeyError> {
+    fn serialize_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> Result<Compound<'a, S>, KeyError> {
         self.out.put(&[STRUCT]);
         Ok(Compound { out: self.out })
     }
@@ -273,7 +292,9 @@ impl<'a, S: Sink> ser::Serializer for Canonical<'a, S> {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'a, S>, KeyError> {
-        Ok(Compound { out: self.named(STRUCT_VARIANT, variant).out })
+        Ok(Compound {
+            out: self.named(STRUCT_VARIANT, variant).out,
+        })
     }
 }
 
@@ -396,8 +417,14 @@ mod tests {
     #[test]
     fn argument_boundaries_never_blur() {
         assert_ne!(bytes(&("ab", "c")), bytes(&("a", "bc")));
-        assert_ne!(bytes(&(vec![1u8, 2], vec![3u8])), bytes(&(vec![1u8], vec![2u8, 3])));
-        assert_ne!(bytes(&(None::<u8>, Some(0u8))), bytes(&(Some(0u8), None::<u8>)));
+        assert_ne!(
+            bytes(&(vec![1u8, 2], vec![3u8])),
+            bytes(&(vec![1u8], vec![2u8, 3]))
+        );
+        assert_ne!(
+            bytes(&(None::<u8>, Some(0u8))),
+            bytes(&(Some(0u8), None::<u8>))
+        );
     }
 
     #[test]

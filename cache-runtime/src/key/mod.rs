@@ -41,7 +41,10 @@ pub struct KeyError {
 impl KeyError {
     /// Internal: a placeholder value that must be written in its canonical form instead.
     pub(crate) fn not_scalar() -> KeyError {
-        KeyError { message: String::new(), not_scalar: true }
+        KeyError {
+            message: String::new(),
+            not_scalar: true,
+        }
     }
 
     pub(crate) fn is_not_scalar(&self) -> bool {
@@ -51,7 +54,10 @@ impl KeyError {
 
 impl serde::ser::Error for KeyError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        KeyError { message: msg.to_string(), not_scalar: false }
+        KeyError {
+            message: msg.to_string(),
+            not_scalar: false,
+        }
     }
 }
 
@@ -112,7 +118,11 @@ impl KeyBuilder {
         let digested_from = bytes.len();
         bytes.push(DIGESTED);
         canonical::put_str(&mut bytes, returns.as_bytes());
-        KeyBuilder { bytes, digested_from: Some(digested_from), error: None }
+        KeyBuilder {
+            bytes,
+            digested_from: Some(digested_from),
+            error: None,
+        }
     }
 
     /// A key rendered from a template.
@@ -120,7 +130,11 @@ impl KeyBuilder {
         let mut bytes = KeyBytes::new();
         bytes.put(cache.prefix().as_bytes());
         bytes.push(b':');
-        KeyBuilder { bytes, digested_from: None, error: None }
+        KeyBuilder {
+            bytes,
+            digested_from: None,
+            error: None,
+        }
     }
 
     /// Default keys: a generic type argument, by its type name.
@@ -160,7 +174,10 @@ impl KeyBuilder {
     pub fn finish(self) -> Result<Key, KeyError> {
         match self.error {
             Some(error) => Err(error),
-            None => Ok(Key { bytes: self.bytes, digested_from: self.digested_from }),
+            None => Ok(Key {
+                bytes: self.bytes,
+                digested_from: self.digested_from,
+            }),
         }
     }
 }

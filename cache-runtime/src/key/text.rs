@@ -19,9 +19,15 @@ use super::canonical::{self, Sink};
 use super::KeyError;
 
 /// Appends the placeholder text of `value` to `out`.
-pub(crate) fn render<T: Serialize + ?Sized, S: Sink + Truncate>(value: &T, out: &mut S) -> Result<(), KeyError> {
+pub(crate) fn render<T: Serialize + ?Sized, S: Sink + Truncate>(
+    value: &T,
+    out: &mut S,
+) -> Result<(), KeyError> {
     let start = out.len();
-    match value.serialize(Text { out: &mut *out, inside_some: false }) {
+    match value.serialize(Text {
+        out: &mut *out,
+        inside_some: false,
+    }) {
         Err(error) if error.is_not_scalar() => {
             out.truncate(start);
             let mut encoded = Vec::new();
@@ -52,7 +58,10 @@ impl<A: smallvec::Array<Item = u8>> Truncate for smallvec::SmallVec<A> {
 pub(crate) fn put_hex<S: Sink + ?Sized>(out: &mut S, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for byte in bytes {
-        out.put(&[DIGITS[usize::from(byte >> 4)], DIGITS[usize::from(byte & 0xf)]]);
+        out.put(&[
+            DIGITS[usize::from(byte >> 4)],
+            DIGITS[usize::from(byte & 0xf)],
+        ]);
     }
 }
 
@@ -62,7 +71,11 @@ fn put_escaped<S: Sink>(out: &mut S, text: &str) {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-') {
             out.put(&[byte]);
         } else {
-            out.put(&[b'%', DIGITS[usize::from(byte >> 4)], DIGITS[usize::from(byte & 0xf)]]);
+            out.put(&[
+                b'%',
+                DIGITS[usize::from(byte >> 4)],
+                DIGITS[usize::from(byte & 0xf)],
+            ]);
         }
     }
 }
@@ -76,7 +89,8 @@ struct Text<'a, S: Sink> {
 impl<S: Sink> Text<'_, S> {
     fn display(self, value: impl std::fmt::Display) -> Result<(), KeyError> {
         let mut buf = smallvec::SmallVec::<[u8; 48]>::new();
-        std::io::Write::write_fmt(&mut buf, format_args!("{value}")).map_err(|_| KeyError::not_scalar())?;
+        std::io::Write::write_fmt(&mut buf, format_args!("{value}"))
+            .map_err(|_| KeyError::not_scalar())?;
         self.out.put(&buf);
         Ok(())
     }
@@ -154,7 +168,10 @@ impl<S: Sink> ser::Serializer for Text<'_, S> {
         Ok(())
     }
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), KeyError> {
-        value.serialize(Text { out: self.out, inside_some: true })
+        value.serialize(Text {
+            out: self.out,
+            inside_some: true,
+        })
     }
     fn serialize_unit(self) -> Result<(), KeyError> {
         Ok(())
@@ -193,7 +210,11 @@ impl<S: Sink> ser::Serializer for Text<'_, S> {
     fn serialize_tuple(self, _len: usize) -> Result<Compound, KeyError> {
         Err(KeyError::not_scalar())
     }
-    fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Compound, KeyError> {
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> Result<Compound, KeyError> {
         Err(KeyError::not_scalar())
     }
     fn serialize_tuple_variant(

@@ -65,7 +65,11 @@ pub(crate) struct StoredEntry {
 
 impl StoredEntry {
     pub(crate) fn new(expires_at: u64, value: StoredValue) -> Self {
-        StoredEntry { expires_at, value, weight: 1 }
+        StoredEntry {
+            expires_at,
+            value,
+            weight: 1,
+        }
     }
 
     /// The entry in the format of [`crate::entry`].
@@ -107,7 +111,10 @@ impl MemoryStore {
             MemoryBound::Bytes(bytes) => ((bytes / 256).max(1), bytes.max(ENTRY_OVERHEAD)),
         };
         let items = usize::try_from(items).unwrap_or(usize::MAX);
-        MemoryStore { map: Arc::new(QuickCache::with_weighter(items, weight, EntryWeighter)), bound }
+        MemoryStore {
+            map: Arc::new(QuickCache::with_weighter(items, weight, EntryWeighter)),
+            bound,
+        }
     }
 
     /// At most `entries` entries.
@@ -162,7 +169,10 @@ impl MemoryStore {
 
 impl fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryStore").field("bound", &self.bound).field("len", &self.len()).finish()
+        f.debug_struct("MemoryStore")
+            .field("bound", &self.bound)
+            .field("len", &self.len())
+            .finish()
     }
 }
 
@@ -196,13 +206,20 @@ mod tests {
         for i in 0u32..1_000 {
             store.insert(&i.to_le_bytes(), bytes_entry(1_000));
         }
-        assert!(store.len() <= 100, "{} entries of ~1,100 bytes", store.len());
+        assert!(
+            store.len() <= 100,
+            "{} entries of ~1,100 bytes",
+            store.len()
+        );
     }
 
     #[test]
     fn expired_entries_are_not_returned() {
         let store = MemoryStore::default();
-        store.insert(b"k", StoredEntry::new(1_000, StoredValue::Encoded(Arc::from(&b"v"[..]))));
+        store.insert(
+            b"k",
+            StoredEntry::new(1_000, StoredValue::Encoded(Arc::from(&b"v"[..]))),
+        );
         assert!(store.get(b"k", 999).is_some());
         assert!(store.get(b"k", 1_000).is_none());
     }

@@ -6,5 +6,5 @@
 
 mod memory;
 
-pub use memory::{MemoryBound, MemoryStore};
 pub(crate) use memory::{Decoded, StoredEntry, StoredValue};
+pub use memory::{MemoryBound, MemoryStore};
