@@ -111,20 +111,20 @@ fn module(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
             /// The full stored key of a call, prefix included.
             pub fn key #generics (#key_params) -> ::core::result::Result<::std::string::String, #p::KeyError> #where_clause {
                     #cache_and_key
-                #key.map(|#key| #key.to_string())
+                #p::key_string(&#key)
             }
 
             /// Removes the stored result of a call; whether there was one.
             pub #asyncness fn invalidate #generics (#key_params) -> bool #where_clause {
                 #cache_and_key
-                #p::invalidate(#cache, #key)
+                #p::invalidate(#cache, &#key)
             }
 
             /// The stored result of a call, without computing it.
             pub #asyncness fn peek #generics (#key_params) -> ::core::option::Option<#output> #where_clause {
                 #policy_and_kind
                 #cache_and_key
-                #peek(#cache, #kind_arg, #key)
+                #peek(#cache, #kind_arg, &#key)
             }
 
             /// Computes a call and stores its result, whatever is stored.
@@ -184,14 +184,14 @@ fn methods(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
         #[allow(dead_code)]
         #vis fn #key_fn #generics (&self, #key_params) -> ::core::result::Result<::std::string::String, #p::KeyError> #where_clause {
             #cache_and_key
-            #key.map(|#key| #key.to_string())
+            #p::key_string(&#key)
         }
 
         /// Removes the stored result of a call; whether there was one.
         #[allow(dead_code)]
         #vis #asyncness fn #invalidate_fn #generics (&self, #key_params) -> bool #where_clause {
             #cache_and_key
-            #p::invalidate(#cache, #key)
+            #p::invalidate(#cache, &#key)
         }
 
         /// The stored result of a call, without computing it.
@@ -199,7 +199,7 @@ fn methods(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
         #vis #asyncness fn #peek_fn #generics (&self, #key_params) -> ::core::option::Option<#output> #where_clause {
             #policy_and_kind
             #cache_and_key
-            #peek(#cache, #kind_arg, #key)
+            #peek(#cache, #kind_arg, &#key)
         }
 
         /// Computes a call and stores its result, whatever is stored.

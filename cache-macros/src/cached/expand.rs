@@ -229,8 +229,7 @@ fn key_value(
                 }
             };
             let returns = type_name(&info.output);
-            let mut steps =
-                quote!(let mut #builder = #p::KeyBuilder::digest(#cache, #head, #returns););
+            let mut steps = quote!(let mut #builder = #p::Key::digest(#cache, #head, #returns););
             for param in &func.sig.generics.params {
                 steps.extend(match param {
                     GenericParam::Type(ty) => {
@@ -256,7 +255,7 @@ fn key_value(
         }
         KeySource::Template(template) => {
             let span = template.span;
-            let mut steps = quote!(let mut #builder = #p::KeyBuilder::template(#cache););
+            let mut steps = quote!(let mut #builder = #p::Key::template(#cache););
             for segment in &template.segments {
                 steps.extend(match segment {
                     Segment::Text(text) => quote!(#builder.text(#text);),
@@ -283,5 +282,5 @@ fn key_value(
             steps
         }
     };
-    quote!({ #borrow #steps #builder.finish() })
+    quote!({ #borrow #steps #builder })
 }

@@ -22,6 +22,7 @@ use super::{CallMode, FnSite};
 use crate::entry::{self, EntryHeader};
 use crate::flight::{Follower, Joined, Leader, Outcome};
 use crate::key::{Key, KeyError};
+
 use crate::stats::Counters;
 use crate::store::{Decoded, StoredEntry, StoredValue};
 use crate::{Cache, CachePolicy, Codec};
@@ -33,7 +34,7 @@ pub struct Call<'a, K> {
     cache: &'a Cache,
     policy: &'static CachePolicy,
     kind: PhantomData<K>,
-    key: &'a Result<Key, KeyError>,
+    key: &'a Key,
     mode: CallMode,
 }
 
@@ -44,7 +45,7 @@ impl<'a, K> Call<'a, K> {
         cache: &'a Cache,
         policy: &'static CachePolicy,
         kind: K,
-        key: &'a Result<Key, KeyError>,
+        key: &'a Key,
         mode: CallMode,
     ) -> Self {
         let _ = kind;
@@ -88,7 +89,7 @@ where
     R: Clone + Send + Sync + 'static,
 {
     let counters = call.site.counters();
-    match (call.key, call.mode) {
+    match (call.key.checked(), call.mode) {
         (Ok(key), CallMode::Normal) => {
             if let Some(value) = lookup::<K, R>(call.cache, key, counters) {
                 Counters::bump(&counters.hits);
@@ -155,7 +156,7 @@ impl<'a, K> Miss<'a, K> {
         K: ReturnKind<R>,
         R: Clone + Send + Sync + 'static,
     {
-        let key = match (self.call.key, self.call.mode) {
+        let key = match (self.call.key.checked(), self.call.mode) {
             (Ok(key), CallMode::Normal) => key,
             _ => return Step::Run(None),
         };
@@ -206,7 +207,8 @@ impl<'a, K> Miss<'a, K> {
         counters
             .compute_nanos
             .fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
-        if let (Ok(key), Some((stored, negative))) = (self.call.key, K::to_stored(&value)) {
+        if let (Ok(key), Some((stored, negative))) = (self.call.key.checked(), K::to_stored(&value))
+        {
             let compute_micros = u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX);
             store::<K::Stored>(
                 self.call.cache,
@@ -292,14 +294,20 @@ fn store<S: super::kind::Storable>(
 }
 
 /// The stored value under `key` without computing or counting anything.
-pub fn peek<K, R>(cache: &Cache, _kind: K, key: Result<Key, KeyError>) -> Option<R>
+pub fn peek<K, R>(cache: &Cache, _kind: K, key: &Key) -> Option<R>
 where
     K: ReturnKind<R>,
 {
-    lookup::<K, R>(cache, &key.ok()?, &UNCOUNTED)
+    lookup::<K, R>(cache, key.checked().ok()?, &UNCOUNTED)
 }
 
 /// Removes the entry under `key`; whether there was one.
-pub fn invalidate(cache: &Cache, key: Result<Key, KeyError>) -> bool {
-    key.is_ok_and(|key| cache.store().remove(key.as_bytes()))
+pub fn invalidate(cache: &Cache, key: &Key) -> bool {
+    key.checked()
+        .is_ok_and(|key| cache.store().remove(key.as_bytes()))
+}
+
+/// The full stored key, or why there is none.
+pub fn key_string(key: &Key) -> Result<String, KeyError> {
+    key.checked().map(Key::to_string).map_err(Clone::clone)
 }

@@ -6,10 +6,10 @@ mod kind;
 
 use std::cell::Cell;
 
-pub use call::{begin, invalidate, miss_async, miss_blocking, peek, Begin, Call, Miss};
+pub use call::{begin, invalidate, key_string, miss_async, miss_blocking, peek, Begin, Call, Miss};
 pub use kind::{OptionKind, PlainKind, ResultKind, ReturnKind, Storable};
 
-pub use crate::key::{KeyBuilder, KeyError};
+pub use crate::key::{Key, KeyError};
 pub use crate::policy::CachePolicy;
 pub use crate::stats::FnStats;
 pub use crate::{AsCache, Cache};

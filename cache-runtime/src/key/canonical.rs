@@ -45,18 +45,13 @@ pub(crate) trait Sink {
     fn put(&mut self, bytes: &[u8]);
 }
 
-impl<A: smallvec::Array<Item = u8>> Sink for smallvec::SmallVec<A> {
+impl Sink for Vec<u8> {
     #[inline]
     fn put(&mut self, bytes: &[u8]) {
-        // `extend` copies in place; `extend_from_slice` is an insert, with a memmove call even
-        // for one byte, and keys are built from many short pieces.
-        self.extend(bytes.iter().copied());
-    }
-}
-
-impl Sink for Vec<u8> {
-    fn put(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
+        match bytes {
+            [byte] => self.push(*byte),
+            _ => self.extend_from_slice(bytes),
+        }
     }
 }
 

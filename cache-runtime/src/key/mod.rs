@@ -15,13 +15,12 @@ pub(crate) mod text;
 use std::fmt;
 
 use serde::Serialize;
-use smallvec::SmallVec;
 
 use canonical::Sink;
 
 use crate::Cache;
 
-type KeyBytes = SmallVec<[u8; 128]>;
+type KeyBytes = Vec<u8>;
 
 /// Marks where the digested part of a default key starts; `0xFF` never appears in UTF-8 text, so
 /// no template or plain key can equal a default key's bytes.
@@ -61,14 +60,92 @@ impl serde::ser::Error for KeyError {
     }
 }
 
-/// The key of one cached call.
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// The key of one cached call, built in place by the expansion of `#[cached]`.
+///
+/// A serialization failure is kept in the key rather than returned by each step, so the key is
+/// never moved while it is built; [`Key::checked`] reports it.
+#[derive(Clone)]
 pub struct Key {
     bytes: KeyBytes,
     digested_from: Option<usize>,
+    error: Option<KeyError>,
 }
 
 impl Key {
+    /// A default key whose readable head is `head` (in parts: `["app::users::get_user:v0:"]`,
+    /// or `[type_name, "::load:v0:"]` for a method) and whose return type is written `returns`.
+    pub fn digest(cache: &Cache, head: &[&str], returns: &str) -> Self {
+        let mut bytes = KeyBytes::with_capacity(96);
+        bytes.put(cache.prefix().as_bytes());
+        bytes.put(b":");
+        for part in head {
+            bytes.put(part.as_bytes());
+        }
+        let digested_from = bytes.len();
+        bytes.put(&[DIGESTED]);
+        canonical::put_str(&mut bytes, returns.as_bytes());
+        Key {
+            bytes,
+            digested_from: Some(digested_from),
+            error: None,
+        }
+    }
+
+    /// A key rendered from a template.
+    pub fn template(cache: &Cache) -> Self {
+        let mut bytes = KeyBytes::with_capacity(96);
+        bytes.put(cache.prefix().as_bytes());
+        bytes.put(b":");
+        Key {
+            bytes,
+            digested_from: None,
+            error: None,
+        }
+    }
+
+    /// Default keys: a generic type argument, by its type name.
+    pub fn type_arg<T: ?Sized>(&mut self) {
+        canonical::put_str(&mut self.bytes, std::any::type_name::<T>().as_bytes());
+    }
+
+    /// Default keys: a const generic argument.
+    pub fn const_arg<T: Serialize>(&mut self, value: T) {
+        self.arg(&value);
+    }
+
+    /// Default keys: a key argument, by its canonical encoding.
+    #[inline]
+    pub fn arg<T: Serialize + ?Sized>(&mut self, value: &T) {
+        if self.error.is_none() {
+            if let Err(error) = canonical::encode(value, &mut self.bytes) {
+                self.error = Some(error);
+            }
+        }
+    }
+
+    /// Templates: literal text.
+    pub fn text(&mut self, text: &str) {
+        self.bytes.put(text.as_bytes());
+    }
+
+    /// Templates: a placeholder's value.
+    pub fn value<T: Serialize + ?Sized>(&mut self, value: &T) {
+        if self.error.is_none() {
+            if let Err(error) = text::render(value, &mut self.bytes) {
+                self.error = Some(error);
+            }
+        }
+    }
+
+    /// The key, or the first argument that failed to serialize.
+    #[inline]
+    pub fn checked(&self) -> Result<&Key, &KeyError> {
+        match &self.error {
+            Some(error) => Err(error),
+            None => Ok(self),
+        }
+    }
+
     /// The exact bytes that identify the entry in the embedded store.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
@@ -93,103 +170,29 @@ impl fmt::Display for Key {
 
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Key({self})")
-    }
-}
-
-/// Builds a [`Key`] piece by piece; what `#[cached]` expands to.
-#[derive(Debug)]
-pub struct KeyBuilder {
-    bytes: KeyBytes,
-    digested_from: Option<usize>,
-    error: Option<KeyError>,
-}
-
-impl KeyBuilder {
-    /// A default key whose readable head is `head` (in parts: `["app::users::get_user:v0:"]`,
-    /// or `[type_name, "::load:v0:"]` for a method) and whose return type is written `returns`.
-    pub fn digest(cache: &Cache, head: &[&str], returns: &str) -> Self {
-        let mut bytes = KeyBytes::new();
-        bytes.put(cache.prefix().as_bytes());
-        bytes.push(b':');
-        for part in head {
-            bytes.put(part.as_bytes());
-        }
-        let digested_from = bytes.len();
-        bytes.push(DIGESTED);
-        canonical::put_str(&mut bytes, returns.as_bytes());
-        KeyBuilder {
-            bytes,
-            digested_from: Some(digested_from),
-            error: None,
-        }
-    }
-
-    /// A key rendered from a template.
-    pub fn template(cache: &Cache) -> Self {
-        let mut bytes = KeyBytes::new();
-        bytes.put(cache.prefix().as_bytes());
-        bytes.push(b':');
-        KeyBuilder {
-            bytes,
-            digested_from: None,
-            error: None,
-        }
-    }
-
-    /// Default keys: a generic type argument, by its type name.
-    pub fn type_arg<T: ?Sized>(&mut self) {
-        canonical::put_str(&mut self.bytes, std::any::type_name::<T>().as_bytes());
-    }
-
-    /// Default keys: a const generic argument.
-    pub fn const_arg<T: Serialize>(&mut self, value: T) {
-        self.arg(&value);
-    }
-
-    /// Default keys: a key argument, by its canonical encoding.
-    pub fn arg<T: Serialize + ?Sized>(&mut self, value: &T) {
-        if self.error.is_none() {
-            if let Err(error) = canonical::encode(value, &mut self.bytes) {
-                self.error = Some(error);
-            }
-        }
-    }
-
-    /// Templates: literal text.
-    pub fn text(&mut self, text: &str) {
-        self.bytes.put(text.as_bytes());
-    }
-
-    /// Templates: a placeholder's value.
-    pub fn value<T: Serialize + ?Sized>(&mut self, value: &T) {
-        if self.error.is_none() {
-            if let Err(error) = text::render(value, &mut self.bytes) {
-                self.error = Some(error);
-            }
-        }
-    }
-
-    /// The key, or the first argument that failed to serialize.
-    pub fn finish(self) -> Result<Key, KeyError> {
-        match self.error {
-            Some(error) => Err(error),
-            None => Ok(Key {
-                bytes: self.bytes,
-                digested_from: self.digested_from,
-            }),
+        match &self.error {
+            Some(error) => write!(f, "Key(error: {error})"),
+            None => write!(f, "Key({self})"),
         }
     }
 }
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.bytes == other.bytes && self.error == other.error
+    }
+}
+
+impl Eq for Key {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn default_key(cache: &Cache, id: u64) -> Key {
-        let mut builder = KeyBuilder::digest(cache, &["app::users::get_user:v0:"], "User");
-        builder.arg(&id);
-        builder.finish().unwrap()
+        let mut key = Key::digest(cache, &["app::users::get_user:v0:"], "User");
+        key.arg(&id);
+        key
     }
 
     #[test]
@@ -206,12 +209,12 @@ mod tests {
     #[test]
     fn template_key_is_readable() {
         let cache = Cache::builder().prefix("svc").build().unwrap();
-        let mut builder = KeyBuilder::template(&cache);
-        builder.text("user:");
-        builder.value(&42u64);
-        builder.text(":");
-        builder.value("a b");
-        let key = builder.finish().unwrap();
+        let mut key = Key::template(&cache);
+        key.text("user:");
+        key.value(&42u64);
+        key.text(":");
+        key.value("a b");
+        assert!(key.checked().is_ok());
         assert_eq!(key.to_string(), "svc:user:42:a%20b");
         assert_eq!(key.as_bytes(), b"svc:user:42:a%20b");
     }

@@ -46,12 +46,12 @@ pub(crate) trait Truncate {
     fn truncate(&mut self, len: usize);
 }
 
-impl<A: smallvec::Array<Item = u8>> Truncate for smallvec::SmallVec<A> {
+impl Truncate for Vec<u8> {
     fn len(&self) -> usize {
-        smallvec::SmallVec::len(self)
+        Vec::len(self)
     }
     fn truncate(&mut self, len: usize) {
-        smallvec::SmallVec::truncate(self, len);
+        Vec::truncate(self, len);
     }
 }
 
@@ -88,11 +88,15 @@ struct Text<'a, S: Sink> {
 
 impl<S: Sink> Text<'_, S> {
     fn display(self, value: impl std::fmt::Display) -> Result<(), KeyError> {
-        let mut buf = smallvec::SmallVec::<[u8; 48]>::new();
-        std::io::Write::write_fmt(&mut buf, format_args!("{value}"))
-            .map_err(|_| KeyError::not_scalar())?;
-        self.out.put(&buf);
-        Ok(())
+        struct Writer<'a, S: Sink>(&'a mut S);
+        impl<S: Sink> std::fmt::Write for Writer<'_, S> {
+            fn write_str(&mut self, text: &str) -> std::fmt::Result {
+                self.0.put(text.as_bytes());
+                Ok(())
+            }
+        }
+        std::fmt::Write::write_fmt(&mut Writer(self.out), format_args!("{value}"))
+            .map_err(|_| KeyError::not_scalar())
     }
 }
 
@@ -246,12 +250,11 @@ impl<S: Sink> ser::Serializer for Text<'_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use smallvec::SmallVec;
 
     fn text<T: Serialize + ?Sized>(value: &T) -> String {
-        let mut out = SmallVec::<[u8; 64]>::new();
+        let mut out = Vec::new();
         render(value, &mut out).unwrap();
-        String::from_utf8(out.to_vec()).unwrap()
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
