@@ -2,8 +2,9 @@
 //!
 //! MessagePack with named struct fields (rmp-serde). It is self-describing, so it round-trips
 //! every serde shape, including untagged enums, `#[serde(flatten)]` and `serde_json::Value`,
-//! which a non-self-describing format (bincode, postcard) cannot; and it is several times faster
-//! and smaller than JSON (see `tests/benches/codec.rs`). Named fields keep entries readable
+//! which a non-self-describing format (bincode, postcard) cannot. Measured on a typical record
+//! (`tests/benches/codec.rs`): encode + decode 458 ns and 106 bytes, against JSON's 649 ns and
+//! 135 bytes and CBOR's (ciborium) 1,226 ns and 101 bytes. Named fields keep entries readable
 //! after a field is added with `#[serde(default)]`.
 
 use serde::de::DeserializeOwned;

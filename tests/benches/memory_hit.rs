@@ -32,6 +32,11 @@ async fn theirs(id: u64) -> String {
     value(id)
 }
 
+#[cached::proc_macro::cached(ttl_secs = 600)]
+async fn theirs_timed(id: u64) -> String {
+    value(id)
+}
+
 #[cached::proc_macro::cached]
 fn theirs_plain(id: u64) -> String {
     value(id)
@@ -56,6 +61,7 @@ fn hits(c: &mut Criterion) {
         for id in 0..HOT_KEYS {
             ours(id).await;
             theirs(id).await;
+            theirs_timed(id).await;
             ours_plain(id);
             theirs_plain(id);
             moka.insert(id, value(id)).await;
@@ -72,6 +78,9 @@ fn hits(c: &mut Criterion) {
     group.bench_function("cached crate #[cached]", |b| {
         b.to_async(&runtime)
             .iter(|| async { black_box(theirs(black_box(key())).await) })
+    });
+    group.bench_function("cached crate #[cached(ttl_secs = 600)]", |b| {
+        b.to_async(&runtime).iter(|| async { black_box(theirs_timed(black_box(key())).await) })
     });
     group.bench_function("moka::future::Cache::get", |b| {
         b.to_async(&runtime)
