@@ -80,7 +80,8 @@ fn hits(c: &mut Criterion) {
             .iter(|| async { black_box(theirs(black_box(key())).await) })
     });
     group.bench_function("cached crate #[cached(ttl_secs = 600)]", |b| {
-        b.to_async(&runtime).iter(|| async { black_box(theirs_timed(black_box(key())).await) })
+        b.to_async(&runtime)
+            .iter(|| async { black_box(theirs_timed(black_box(key())).await) })
     });
     group.bench_function("moka::future::Cache::get", |b| {
         b.to_async(&runtime)

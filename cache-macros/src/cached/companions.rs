@@ -12,91 +12,129 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
-use syn::{FnArg, ItemFn};
+use syn::{FnArg, GenericParam, ItemFn, Type};
 
 use super::config::Config;
 use super::expand::{cache_and_key, local, local_at, policy_and_kind, private, Namespace};
 use crate::common::signature::FnInfo;
 
 pub(crate) fn companions(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
-    if info.receiver.is_some() {
-        methods(func, info, config)
+    let method = info.receiver.is_some();
+    let namespace = if method {
+        Namespace::Method
     } else {
-        module(func, info, config)
+        Namespace::Companion
+    };
+    let bodies = Bodies::new(func, info, config, &namespace);
+    if method {
+        methods(func, info, &bodies)
+    } else {
+        module(func, info, &bodies)
     }
 }
 
-struct Parts {
+/// What the companions take and do, the same for a free function and a method.
+struct Bodies {
+    /// `id: &u64, name: &str`: the key parameters, borrowed.
     key_params: TokenStream,
-    call_args: TokenStream,
-    /// `::<T, N>` for the call `refresh` makes, unless `impl Trait` parameters forbid it.
-    turbofish: TokenStream,
     asyncness: Option<syn::token::Async>,
-    dot_await: TokenStream,
+    key: TokenStream,
+    invalidate: TokenStream,
+    peek: TokenStream,
+    /// `refresh`'s body, given the path of the function (`super::get_user`, `Self::load`) and
+    /// the receiver argument, if any.
+    refresh: Box<dyn Fn(TokenStream, Option<TokenStream>) -> TokenStream>,
+    private: TokenStream,
 }
 
-fn parts(func: &ItemFn, info: &FnInfo, config: &Config) -> Parts {
-    let key_params = info
-        .params
-        .iter()
-        .filter(|param| config.key_params.contains(&param.ident))
-        .map(|param| {
-            let (ident, ty) = (&param.ident, param.borrowed_ty());
-            quote!(#ident: #ty)
-        });
-    let call_args = info.params.iter().map(|param| &param.ident);
-    let asyncness = func.sig.asyncness;
-    let has_impl_trait = info
-        .params
-        .iter()
-        .any(|param| matches!(param.ty, syn::Type::ImplTrait(_)));
-    let generic_args: Vec<&syn::Ident> = func
+impl Bodies {
+    fn new(func: &ItemFn, info: &FnInfo, config: &Config, namespace: &Namespace) -> Bodies {
+        let p = private(config);
+        let (cache, key) = (local("__cache"), local("__key"));
+        let cache_and_key = cache_and_key(info, config, namespace, func, false);
+        let policy_and_kind = policy_and_kind(info, config);
+        let (peek_fn, kind) = (
+            quote_spanned!(info.output_span()=> #p::peek),
+            local_at("__kind", info.output_span()),
+        );
+        let key_params = info
+            .params
+            .iter()
+            .filter(|param| config.key_params.contains(&param.ident))
+            .map(|param| {
+                let (ident, ty) = (&param.ident, param.borrowed_ty());
+                quote!(#ident: #ty)
+            });
+        let args: Vec<_> = info
+            .params
+            .iter()
+            .map(|param| param.ident.clone())
+            .collect();
+        let turbofish = turbofish(func, info);
+        let dot_await = func.sig.asyncness.map(|_| quote!(.await));
+        let refresh_p = p.clone();
+        Bodies {
+            key_params: quote!(#(#key_params),*),
+            asyncness: func.sig.asyncness,
+            key: quote!(#cache_and_key #p::key_string(&#key)),
+            invalidate: quote!(#cache_and_key #p::invalidate(#cache, &#key)),
+            peek: quote!(#policy_and_kind #cache_and_key #peek_fn(#cache, #kind, &#key)),
+            refresh: Box::new(move |function, receiver| {
+                let args = receiver
+                    .into_iter()
+                    .chain(args.iter().map(|arg| quote!(#arg)));
+                quote! {
+                    #refresh_p::refresh_next_call();
+                    #function #turbofish (#(#args),*) #dot_await
+                }
+            }),
+            private: p,
+        }
+    }
+}
+
+/// `::<T, N>` for the call `refresh` makes, unless `impl Trait` parameters forbid naming them.
+fn turbofish(func: &ItemFn, info: &FnInfo) -> TokenStream {
+    let generic_args: Vec<_> = func
         .sig
         .generics
         .params
         .iter()
         .filter_map(|param| match param {
-            syn::GenericParam::Type(ty) => Some(&ty.ident),
-            syn::GenericParam::Const(konst) => Some(&konst.ident),
-            syn::GenericParam::Lifetime(_) => None,
+            GenericParam::Type(ty) => Some(&ty.ident),
+            GenericParam::Const(konst) => Some(&konst.ident),
+            GenericParam::Lifetime(_) => None,
         })
         .collect();
-    let turbofish = if has_impl_trait || generic_args.is_empty() {
+    let impl_trait = info
+        .params
+        .iter()
+        .any(|param| matches!(param.ty, Type::ImplTrait(_)));
+    if impl_trait || generic_args.is_empty() {
         TokenStream::new()
     } else {
         quote!(::<#(#generic_args),*>)
-    };
-    Parts {
-        key_params: quote!(#(#key_params),*),
-        call_args: quote!(#(#call_args),*),
-        turbofish,
-        asyncness,
-        dot_await: if asyncness.is_some() {
-            quote!(.await)
-        } else {
-            TokenStream::new()
-        },
     }
 }
 
-fn module(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
-    let p = private(config);
-    let Parts {
+fn module(func: &ItemFn, info: &FnInfo, bodies: &Bodies) -> TokenStream {
+    let Bodies {
         key_params,
-        call_args,
-        turbofish,
         asyncness,
-        dot_await,
-    } = parts(func, info, config);
+        key,
+        invalidate,
+        peek,
+        refresh,
+        private: p,
+    } = bodies;
     let (vis, name, sig) = (&func.vis, &func.sig.ident, &func.sig);
-    let (generics, where_clause) = (&sig.generics, &sig.generics.where_clause);
-    let inputs = &sig.inputs;
-    let output = &info.output;
-    let cache_and_key = cache_and_key(info, config, &Namespace::Companion, func, false);
-    let policy_and_kind = policy_and_kind(info, config);
-    let peek = quote_spanned!(info.output_span()=> #p::peek);
-    let kind_arg = local_at("__kind", info.output_span());
-    let (cache, key) = (local("__cache"), local("__key"));
+    let (generics, where_clause, inputs, output) = (
+        &sig.generics,
+        &sig.generics.where_clause,
+        &sig.inputs,
+        &info.output,
+    );
+    let refresh = refresh(quote!(super::#name), None);
     let doc = format!(
         "Companions of [`{name}`](fn@{name}), generated by `#[cached]`: its stored key, and \
          invalidate, peek, refresh and stats."
@@ -110,27 +148,22 @@ fn module(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
 
             /// The full stored key of a call, prefix included.
             pub fn key #generics (#key_params) -> ::core::result::Result<::std::string::String, #p::KeyError> #where_clause {
-                    #cache_and_key
-                #p::key_string(&#key)
+                #key
             }
 
             /// Removes the stored result of a call; whether there was one.
             pub #asyncness fn invalidate #generics (#key_params) -> bool #where_clause {
-                #cache_and_key
-                #p::invalidate(#cache, &#key)
+                #invalidate
             }
 
             /// The stored result of a call, without computing it.
             pub #asyncness fn peek #generics (#key_params) -> ::core::option::Option<#output> #where_clause {
-                #policy_and_kind
-                #cache_and_key
-                #peek(#cache, #kind_arg, &#key)
+                #peek
             }
 
             /// Computes a call and stores its result, whatever is stored.
             pub #asyncness fn refresh #generics (#inputs) -> #output #where_clause {
-                #p::refresh_next_call();
-                super::#name #turbofish (#call_args) #dot_await
+                #refresh
             }
 
             /// What this function has done: hits, misses, waits, compute time.
@@ -141,29 +174,25 @@ fn module(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
     }
 }
 
-fn methods(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
-    let p = private(config);
-    let Parts {
+fn methods(func: &ItemFn, info: &FnInfo, bodies: &Bodies) -> TokenStream {
+    let Bodies {
         key_params,
-        call_args,
-        turbofish,
         asyncness,
-        dot_await,
-    } = parts(func, info, config);
+        key,
+        invalidate,
+        peek,
+        refresh,
+        private: p,
+    } = bodies;
     let (vis, name, sig) = (&func.vis, &func.sig.ident, &func.sig);
-    let (generics, where_clause) = (&sig.generics, &sig.generics.where_clause);
-    let inputs = &sig.inputs;
-    let receiver_name = quote!(self);
-    let typed_inputs = inputs
+    let (generics, where_clause, output) =
+        (&sig.generics, &sig.generics.where_clause, &info.output);
+    let receiver = info.receiver;
+    let typed_inputs = sig
+        .inputs
         .iter()
         .filter(|input| matches!(input, FnArg::Typed(_)));
-    let receiver = info.receiver;
-    let output = &info.output;
-    let cache_and_key = cache_and_key(info, config, &Namespace::Method, func, false);
-    let policy_and_kind = policy_and_kind(info, config);
-    let peek = quote_spanned!(info.output_span()=> #p::peek);
-    let kind_arg = local_at("__kind", info.output_span());
-    let (cache, key) = (local("__cache"), local("__key"));
+    let refresh = refresh(quote!(Self::#name), Some(quote!(self)));
     let companion = |suffix: &str| format_ident!("{}_{}", name, suffix);
     let (key_fn, invalidate_fn, peek_fn, refresh_fn, stats_fn) = (
         companion("key"),
@@ -173,40 +202,31 @@ fn methods(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
         companion("stats"),
     );
     let name_str = name.to_string();
-    let call_args = if call_args.is_empty() {
-        quote!(#receiver_name)
-    } else {
-        quote!(#receiver_name, #call_args)
-    };
+    let key_doc =
+        format!("The full stored key of a call of [`{name}`](Self::{name}), prefix included.");
     quote! {
-        /// The full stored key of a call of
-        #[doc = concat!("[`", #name_str, "`](Self::", #name_str, "), prefix included.")]
-        #[allow(dead_code)]
+        #[doc = #key_doc]
+        #[allow(dead_code, clippy::ptr_arg)]
         #vis fn #key_fn #generics (&self, #key_params) -> ::core::result::Result<::std::string::String, #p::KeyError> #where_clause {
-            #cache_and_key
-            #p::key_string(&#key)
+            #key
         }
 
         /// Removes the stored result of a call; whether there was one.
-        #[allow(dead_code)]
+        #[allow(dead_code, clippy::ptr_arg)]
         #vis #asyncness fn #invalidate_fn #generics (&self, #key_params) -> bool #where_clause {
-            #cache_and_key
-            #p::invalidate(#cache, &#key)
+            #invalidate
         }
 
         /// The stored result of a call, without computing it.
-        #[allow(dead_code)]
+        #[allow(dead_code, clippy::ptr_arg)]
         #vis #asyncness fn #peek_fn #generics (&self, #key_params) -> ::core::option::Option<#output> #where_clause {
-            #policy_and_kind
-            #cache_and_key
-            #peek(#cache, #kind_arg, &#key)
+            #peek
         }
 
         /// Computes a call and stores its result, whatever is stored.
         #[allow(dead_code)]
         #vis #asyncness fn #refresh_fn #generics (#receiver, #(#typed_inputs),*) -> #output #where_clause {
-            #p::refresh_next_call();
-            Self::#name #turbofish (#call_args) #dot_await
+            #refresh
         }
 
         /// What this method has done: hits, misses, waits, compute time.
