@@ -20,6 +20,13 @@ async fn until_misses(stats: fn() -> cache_runtime::FnStats, misses: u64) {
     }
 }
 
+/// Waits until a body has started `runs` times: its caller leads the flight.
+async fn until_runs(counter: &Runs, runs: usize) {
+    while counter.count() < runs {
+        tokio::task::yield_now().await;
+    }
+}
+
 #[cached(ttl = 600)]
 async fn cold(id: u64) -> u64 {
     COLD_RUNS.record();
@@ -83,7 +90,7 @@ async fn slow(id: u64) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_leader_hands_over_to_a_waiter() {
     let leader = tokio::spawn(slow(1));
-    until_misses(slow::stats, 1).await;
+    until_runs(&CANCEL_RUNS, 1).await;
     let follower = tokio::spawn(slow(1));
     until_misses(slow::stats, 2).await;
     leader.abort();
@@ -112,7 +119,7 @@ async fn fragile(id: u64) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_leader_hands_over_to_a_waiter() {
     let leader = tokio::spawn(fragile(5));
-    until_misses(fragile::stats, 1).await;
+    until_runs(&PANIC_RUNS, 1).await;
     let follower = tokio::spawn(fragile(5));
     assert!(leader.await.unwrap_err().is_panic());
     assert_eq!(follower.await.unwrap(), 5);
