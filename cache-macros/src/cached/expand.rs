@@ -87,12 +87,17 @@ pub(crate) fn function(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenSt
     let begin = quote_spanned!(info.output_span()=> #p::begin::<_, #output>);
     // Bounds on the return type are reported on the return type.
     let miss_arg = local_at("__miss", info.output_span());
+    // The body is typed as the return type, so a mistake in it is reported in it.
     let run_miss = if sig.asyncness.is_some() {
         let miss_async = quote_spanned!(info.output_span()=> #p::miss_async);
-        quote!(#miss_async(#miss_arg, async move #block).await)
+        let returned = local("__returned");
+        quote!(#miss_async(#miss_arg, async move {
+            let #returned: #output = #block;
+            #returned
+        }).await)
     } else {
         let miss_blocking = quote_spanned!(info.output_span()=> #p::miss_blocking);
-        quote!(#miss_blocking(#miss_arg, move || #block))
+        quote!(#miss_blocking(#miss_arg, move || -> #output #block))
     };
     quote! {
         #(#attrs)*
