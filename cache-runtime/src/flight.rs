@@ -8,7 +8,10 @@
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use event_listener::{Event, EventListener};
@@ -18,7 +21,7 @@ pub(crate) type Shared = Arc<dyn Any + Send + Sync>;
 
 const SHARDS: usize = 16;
 
-type FlightMap = HashMap<Box<[u8]>, Arc<Flight>>;
+type FlightMap = HashMap<Box<[u8]>, Arc<Flight>, RandomState>;
 
 /// The flights under way in one `Cache`.
 #[derive(Debug)]
@@ -31,6 +34,8 @@ pub(crate) struct Flights {
 pub(crate) struct Flight {
     state: Mutex<State>,
     done: Event,
+    /// Callers that joined as followers; changed and read under the shard's lock.
+    followers: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -87,8 +92,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Flights {
     pub(crate) fn new() -> Self {
         Flights {
-            shards: std::array::from_fn(|_| Mutex::default()),
-            hasher: RandomState::new(),
+            shards: std::array::from_fn(|_| {
+                Mutex::new(HashMap::with_hasher(RandomState::default()))
+            }),
+            hasher: RandomState::default(),
         }
     }
 
@@ -99,6 +106,7 @@ impl Flights {
     pub(crate) fn join(&self, key: &[u8]) -> Joined<'_> {
         let mut map = lock(self.shard(key));
         if let Some(flight) = map.get(key) {
+            flight.followers.fetch_add(1, Ordering::Relaxed);
             return Joined::Follower(Follower {
                 flight: flight.clone(),
             });
@@ -113,7 +121,8 @@ impl Flights {
         })
     }
 
-    fn remove(&self, key: &[u8], flight: &Arc<Flight>) {
+    /// Ends `flight`: no caller can join it any more. Returns how many did.
+    fn remove(&self, key: &[u8], flight: &Arc<Flight>) -> usize {
         let mut map = lock(self.shard(key));
         if map
             .get(key)
@@ -121,6 +130,7 @@ impl Flights {
         {
             map.remove(key);
         }
+        flight.followers.load(Ordering::Relaxed)
     }
 
     /// How many flights are under way (for tests).
@@ -131,23 +141,26 @@ impl Flights {
 }
 
 impl Leader<'_> {
-    /// Hands the value to every follower and ends the flight.
-    pub(crate) fn finish(mut self, value: Shared) {
-        self.end(State::Finished(value));
+    /// Ends the flight and hands the value to every follower; `value` is only made if there is
+    /// one (an uncontended miss shares nothing).
+    pub(crate) fn finish(mut self, value: impl FnOnce() -> Shared) {
+        self.end(|| State::Finished(value()));
     }
 
-    fn end(&mut self, state: State) {
+    fn end(&mut self, state: impl FnOnce() -> State) {
         self.finished = true;
-        *lock(&self.flight.state) = state;
-        self.flights.remove(&self.key, &self.flight);
-        self.flight.done.notify(usize::MAX);
+        // Removed first: once it is out of the map, the followers counted are all there are.
+        if self.flights.remove(&self.key, &self.flight) > 0 {
+            *lock(&self.flight.state) = state();
+            self.flight.done.notify(usize::MAX);
+        }
     }
 }
 
 impl Drop for Leader<'_> {
     fn drop(&mut self) {
         if !self.finished {
-            self.end(State::Abandoned);
+            self.end(|| State::Abandoned);
         }
     }
 }
@@ -180,7 +193,7 @@ mod tests {
             panic!("second caller follows")
         };
         assert!(matches!(follower.poll(), Outcome::Wait(_)));
-        leader.finish(Arc::new(7u32));
+        leader.finish(|| Arc::new(7u32));
         let Outcome::Value(value) = follower.poll() else {
             panic!("value expected")
         };

@@ -185,7 +185,7 @@ impl<'a, K> Miss<'a, K> {
                     // (A decode failure here was counted by the first lookup.)
                     return match lookup::<K, R>(self.call.cache, key, &UNCOUNTED) {
                         Some(value) => {
-                            leader.finish(Arc::new(value.clone()));
+                            leader.finish(|| Arc::new(value.clone()));
                             Step::Done(value)
                         }
                         None => Step::Run(Some(leader)),
@@ -221,7 +221,7 @@ impl<'a, K> Miss<'a, K> {
             Counters::bump(&counters.stores);
         }
         if let Some(leader) = leader {
-            leader.finish(Arc::new(value.clone()));
+            leader.finish(|| Arc::new(value.clone()));
         }
         value
     }
