@@ -293,79 +293,50 @@ impl<'a, S: Sink> ser::Serializer for Canonical<'a, S> {
     }
 }
 
-impl<S: Sink> ser::SerializeSeq for Compound<'_, S> {
-    type Ok = ();
-    type Error = KeyError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), KeyError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), KeyError> {
-        Compound::end(self)
-    }
+/// The element-wise serde traits: each element is written as it comes, then the end marker.
+macro_rules! elements {
+    ($($trait:ident :: $method:ident),*) => {$(
+        impl<S: Sink> ser::$trait for Compound<'_, S> {
+            type Ok = ();
+            type Error = KeyError;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), KeyError> {
+                self.element(value)
+            }
+            fn end(self) -> Result<(), KeyError> {
+                Compound::end(self)
+            }
+        }
+    )*};
 }
 
-impl<S: Sink> ser::SerializeTuple for Compound<'_, S> {
-    type Ok = ();
-    type Error = KeyError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), KeyError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), KeyError> {
-        Compound::end(self)
-    }
+elements!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
+
+/// The field-wise serde traits: each field is written with its name.
+macro_rules! fields {
+    ($($trait:ident),*) => {$(
+        impl<S: Sink> ser::$trait for Compound<'_, S> {
+            type Ok = ();
+            type Error = KeyError;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                name: &'static str,
+                value: &T,
+            ) -> Result<(), KeyError> {
+                self.field(name, value)
+            }
+            fn end(self) -> Result<(), KeyError> {
+                Compound::end(self)
+            }
+        }
+    )*};
 }
 
-impl<S: Sink> ser::SerializeTupleStruct for Compound<'_, S> {
-    type Ok = ();
-    type Error = KeyError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), KeyError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), KeyError> {
-        Compound::end(self)
-    }
-}
-
-impl<S: Sink> ser::SerializeTupleVariant for Compound<'_, S> {
-    type Ok = ();
-    type Error = KeyError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), KeyError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), KeyError> {
-        Compound::end(self)
-    }
-}
-
-impl<S: Sink> ser::SerializeStruct for Compound<'_, S> {
-    type Ok = ();
-    type Error = KeyError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        name: &'static str,
-        value: &T,
-    ) -> Result<(), KeyError> {
-        self.field(name, value)
-    }
-    fn end(self) -> Result<(), KeyError> {
-        Compound::end(self)
-    }
-}
-
-impl<S: Sink> ser::SerializeStructVariant for Compound<'_, S> {
-    type Ok = ();
-    type Error = KeyError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        name: &'static str,
-        value: &T,
-    ) -> Result<(), KeyError> {
-        self.field(name, value)
-    }
-    fn end(self) -> Result<(), KeyError> {
-        Compound::end(self)
-    }
-}
+fields!(SerializeStruct, SerializeStructVariant);
 
 impl<S: Sink> ser::SerializeMap for SortedMap<'_, S> {
     type Ok = ();
