@@ -10,26 +10,18 @@
 //! `key`, `invalidate` and `peek` take the key parameters (owned ones by reference); `refresh`
 //! takes the function's own parameters. They are `async` when the function is.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use syn::{FnArg, GenericParam, ItemFn, Type};
+use syn::{FnArg, GenericParam, Type};
 
-use super::config::Config;
-use super::expand::{cache_and_key, local, local_at, policy_and_kind, private, Namespace};
-use crate::common::signature::FnInfo;
+use super::expand::{local, local_at, Expansion, Namespace};
 
-pub(crate) fn companions(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
-    let method = info.receiver.is_some();
-    let namespace = if method {
-        Namespace::Method
+pub(crate) fn companions(x: &Expansion) -> TokenStream {
+    let bodies = Bodies::new(x);
+    if x.info.receiver.is_some() {
+        methods(x, &bodies)
     } else {
-        Namespace::Companion
-    };
-    let bodies = Bodies::new(func, info, config, &namespace);
-    if method {
-        methods(func, info, &bodies)
-    } else {
-        module(func, info, &bodies)
+        module(x, &bodies)
     }
 }
 
@@ -41,61 +33,69 @@ struct Bodies {
     key: TokenStream,
     invalidate: TokenStream,
     peek: TokenStream,
-    /// `refresh`'s body, given the path of the function (`super::get_user`, `Self::load`) and
-    /// the receiver argument, if any.
-    refresh: Box<dyn Fn(TokenStream, Option<TokenStream>) -> TokenStream>,
-    private: TokenStream,
+    /// The function's own parameters, which `refresh` passes on.
+    args: Vec<Ident>,
+    turbofish: TokenStream,
 }
 
 impl Bodies {
-    fn new(func: &ItemFn, info: &FnInfo, config: &Config, namespace: &Namespace) -> Bodies {
-        let p = private(config);
+    fn new(x: &Expansion) -> Bodies {
+        let (p, info) = (&x.private, x.info);
+        let namespace = if info.receiver.is_some() {
+            Namespace::Method
+        } else {
+            Namespace::Companion
+        };
         let (cache, key) = (local("__cache"), local("__key"));
-        let cache_and_key = cache_and_key(info, config, namespace, func, false);
-        let policy_and_kind = policy_and_kind(info, config);
+        let cache_and_key = x.cache_and_key(&namespace, false);
+        let policy_and_kind = x.policy_and_kind();
         let (peek_fn, kind) = (
             quote_spanned!(info.output_span()=> #p::peek),
             local_at("__kind", info.output_span()),
         );
-        let key_params = info
-            .params
-            .iter()
-            .filter(|param| config.key_params.contains(&param.ident))
-            .map(|param| {
-                let (ident, ty) = (&param.ident, param.borrowed_ty());
-                quote!(#ident: #ty)
-            });
-        let args: Vec<_> = info
-            .params
-            .iter()
-            .map(|param| param.ident.clone())
-            .collect();
-        let turbofish = turbofish(func, info);
-        let dot_await = func.sig.asyncness.map(|_| quote!(.await));
-        let refresh_p = p.clone();
+        let key_params = x.key_params().map(|param| {
+            let (ident, ty) = (&param.ident, param.borrowed_ty());
+            quote!(#ident: #ty)
+        });
         Bodies {
             key_params: quote!(#(#key_params),*),
-            asyncness: func.sig.asyncness,
+            asyncness: x.func.sig.asyncness,
             key: quote!(#cache_and_key #p::key_string(&#key)),
             invalidate: quote!(#cache_and_key #p::invalidate(#cache, &#key)),
             peek: quote!(#policy_and_kind #cache_and_key #peek_fn(#cache, #kind, &#key)),
-            refresh: Box::new(move |function, receiver| {
-                let args = receiver
-                    .into_iter()
-                    .chain(args.iter().map(|arg| quote!(#arg)));
-                quote! {
-                    #refresh_p::refresh_next_call();
-                    #function #turbofish (#(#args),*) #dot_await
-                }
-            }),
-            private: p,
+            args: info
+                .params
+                .iter()
+                .map(|param| param.ident.clone())
+                .collect(),
+            turbofish: turbofish(x),
+        }
+    }
+
+    /// `refresh`'s body: mark the next call a refresh, then call `function` (`super::get_user`,
+    /// `Self::load`) with the receiver, if any, and the parameters.
+    fn refresh(
+        &self,
+        x: &Expansion,
+        function: TokenStream,
+        receiver: Option<TokenStream>,
+    ) -> TokenStream {
+        let (p, turbofish) = (&x.private, &self.turbofish);
+        let args = receiver
+            .into_iter()
+            .chain(self.args.iter().map(|arg| quote!(#arg)));
+        let dot_await = self.asyncness.map(|_| quote!(.await));
+        quote! {
+            #p::refresh_next_call();
+            #function #turbofish (#(#args),*) #dot_await
         }
     }
 }
 
 /// `::<T, N>` for the call `refresh` makes, unless `impl Trait` parameters forbid naming them.
-fn turbofish(func: &ItemFn, info: &FnInfo) -> TokenStream {
-    let generic_args: Vec<_> = func
+fn turbofish(x: &Expansion) -> TokenStream {
+    let generic_args: Vec<_> = x
+        .func
         .sig
         .generics
         .params
@@ -106,7 +106,8 @@ fn turbofish(func: &ItemFn, info: &FnInfo) -> TokenStream {
             GenericParam::Lifetime(_) => None,
         })
         .collect();
-    let impl_trait = info
+    let impl_trait = x
+        .info
         .params
         .iter()
         .any(|param| matches!(param.ty, Type::ImplTrait(_)));
@@ -117,15 +118,15 @@ fn turbofish(func: &ItemFn, info: &FnInfo) -> TokenStream {
     }
 }
 
-fn module(func: &ItemFn, info: &FnInfo, bodies: &Bodies) -> TokenStream {
+fn module(x: &Expansion, bodies: &Bodies) -> TokenStream {
+    let (p, info, func) = (&x.private, x.info, x.func);
     let Bodies {
         key_params,
         asyncness,
         key,
         invalidate,
         peek,
-        refresh,
-        private: p,
+        ..
     } = bodies;
     let (vis, name, sig) = (&func.vis, &func.sig.ident, &func.sig);
     let (generics, where_clause, inputs, output) = (
@@ -134,7 +135,7 @@ fn module(func: &ItemFn, info: &FnInfo, bodies: &Bodies) -> TokenStream {
         &sig.inputs,
         &info.output,
     );
-    let refresh = refresh(quote!(super::#name), None);
+    let refresh = bodies.refresh(x, quote!(super::#name), None);
     let doc = format!(
         "Companions of [`{name}`](fn@{name}), generated by `#[cached]`: its stored key, and \
          invalidate, peek, refresh and stats."
@@ -174,15 +175,15 @@ fn module(func: &ItemFn, info: &FnInfo, bodies: &Bodies) -> TokenStream {
     }
 }
 
-fn methods(func: &ItemFn, info: &FnInfo, bodies: &Bodies) -> TokenStream {
+fn methods(x: &Expansion, bodies: &Bodies) -> TokenStream {
+    let (p, info, func) = (&x.private, x.info, x.func);
     let Bodies {
         key_params,
         asyncness,
         key,
         invalidate,
         peek,
-        refresh,
-        private: p,
+        ..
     } = bodies;
     let (vis, name, sig) = (&func.vis, &func.sig.ident, &func.sig);
     let (generics, where_clause, output) =
@@ -192,7 +193,7 @@ fn methods(func: &ItemFn, info: &FnInfo, bodies: &Bodies) -> TokenStream {
         .inputs
         .iter()
         .filter(|input| matches!(input, FnArg::Typed(_)));
-    let refresh = refresh(quote!(Self::#name), Some(quote!(self)));
+    let refresh = bodies.refresh(x, quote!(Self::#name), Some(quote!(self)));
     let companion = |suffix: &str| format_ident!("{}_{}", name, suffix);
     let (key_fn, invalidate_fn, peek_fn, refresh_fn, stats_fn) = (
         companion("key"),

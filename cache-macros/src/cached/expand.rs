@@ -6,7 +6,7 @@
 //!     -> Result<User, E> { BODY }              let site = { static SITE; SITE.named(..) };
 //!                                              let (policy, kind) = { const POLICY; .. };
 //!                                              let cache = default_cache();
-//!                                              let key = { KeyBuilder::digest(..).arg(&id) };
+//!                                              let key = { Key::digest(..); key.arg(id) };
 //!                                              match begin(Call::new(..)) {
 //!                                                  Hit(value) => value,
 //!                                                  Miss(miss) => miss_async(miss, async move { BODY }).await,
@@ -21,7 +21,7 @@ use syn::spanned::Spanned;
 use syn::{GenericParam, Ident, ItemFn};
 
 use super::config::{Config, KeySource, PolicySource};
-use crate::common::signature::{type_name, FnInfo, Shape};
+use crate::common::signature::{type_name, FnInfo, Param, Shape};
 use crate::common::template::Segment;
 
 /// Internal locals, resolved at mixed-site hygiene.
@@ -34,10 +34,13 @@ pub(crate) fn local_at(name: &str, span: Span) -> Ident {
     Ident::new(name, Span::mixed_site().located_at(span))
 }
 
-/// `crate::__private`, or its path under `crate = "…"`.
-pub(crate) fn private(config: &Config) -> TokenStream {
-    let krate = &config.krate;
-    quote!(#krate::__private)
+/// One function being expanded: what the function and its companions are built from.
+pub(crate) struct Expansion<'a> {
+    pub(crate) func: &'a ItemFn,
+    pub(crate) info: &'a FnInfo<'a>,
+    pub(crate) config: &'a Config,
+    /// `::cache_runtime::__private`, or its path under `crate = "…"`.
+    pub(crate) private: TokenStream,
 }
 
 /// Where the function's name comes from in a key: the module path at the function, or `Self`.
@@ -50,242 +53,246 @@ pub(crate) enum Namespace {
     Method,
 }
 
-pub(crate) fn function(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
-    let p = private(config);
-    let ItemFn {
-        attrs,
-        vis,
-        sig,
-        block,
-    } = func;
-    let name = sig.ident.to_string();
-    let (mode, site, miss, value) = (
-        local("__mode"),
-        local("__site"),
-        local("__miss"),
-        local("__value"),
-    );
-    let site_expr = if info.receiver.is_some() {
-        quote!(SITE.named_method::<Self>(#name))
-    } else {
-        quote!(SITE.named(::core::concat!(::core::module_path!(), "::", #name)))
-    };
-    let namespace = if info.receiver.is_some() {
-        Namespace::Method
-    } else {
-        Namespace::Function
-    };
-    let policy_and_kind = policy_and_kind(info, config);
-    let cache_and_key = cache_and_key(info, config, &namespace, func, true);
-    let (policy, kind, cache, key) = (
-        local("__policy"),
-        local("__kind"),
-        local("__cache"),
-        local("__key"),
-    );
-    let output = &info.output;
-    let begin = quote_spanned!(info.output_span()=> #p::begin::<_, #output>);
-    // Bounds on the return type are reported on the return type.
-    let miss_arg = local_at("__miss", info.output_span());
-    // The body is typed as the return type, so a mistake in it is reported in it.
-    let run_miss = if sig.asyncness.is_some() {
-        let miss_async = quote_spanned!(info.output_span()=> #p::miss_async);
-        let returned = local("__returned");
-        quote!(#miss_async(#miss_arg, async move {
+impl<'a> Expansion<'a> {
+    pub(crate) fn new(func: &'a ItemFn, info: &'a FnInfo<'a>, config: &'a Config) -> Self {
+        let krate = &config.krate;
+        Expansion {
+            func,
+            info,
+            config,
+            private: quote!(#krate::__private),
+        }
+    }
+
+    /// The parameters that are part of the key, in signature order.
+    pub(crate) fn key_params(&self) -> impl Iterator<Item = &'a Param> + '_ {
+        let config = self.config;
+        self.info
+            .params
+            .iter()
+            .filter(move |param| config.key_params.contains(&param.ident))
+    }
+
+    pub(crate) fn function(&self) -> TokenStream {
+        let (func, info, p) = (self.func, self.info, &self.private);
+        let ItemFn {
+            attrs,
+            vis,
+            sig,
+            block,
+        } = func;
+        let name = sig.ident.to_string();
+        let (mode, site, miss, value) = (
+            local("__mode"),
+            local("__site"),
+            local("__miss"),
+            local("__value"),
+        );
+        let site_expr = if info.receiver.is_some() {
+            quote!(SITE.named_method::<Self>(#name))
+        } else {
+            quote!(SITE.named(::core::concat!(::core::module_path!(), "::", #name)))
+        };
+        let namespace = if info.receiver.is_some() {
+            Namespace::Method
+        } else {
+            Namespace::Function
+        };
+        let policy_and_kind = self.policy_and_kind();
+        let cache_and_key = self.cache_and_key(&namespace, true);
+        let (policy, kind, cache, key) = (
+            local("__policy"),
+            local("__kind"),
+            local("__cache"),
+            local("__key"),
+        );
+        let output = &info.output;
+        let begin = quote_spanned!(info.output_span()=> #p::begin::<_, #output>);
+        // Bounds on the return type are reported on the return type.
+        let miss_arg = local_at("__miss", info.output_span());
+        // The body is typed as the return type, so a mistake in it is reported in it.
+        let run_miss = if sig.asyncness.is_some() {
+            let miss_async = quote_spanned!(info.output_span()=> #p::miss_async);
+            let returned = local("__returned");
+            quote!(#miss_async(#miss_arg, async move {
             let #returned: #output = #block;
             #returned
         }).await)
-    } else {
-        let miss_blocking = quote_spanned!(info.output_span()=> #p::miss_blocking);
-        quote!(#miss_blocking(#miss_arg, move || -> #output #block))
-    };
-    quote! {
-        #(#attrs)*
-        #vis #sig {
-            let #mode = #p::take_call_mode();
-            let #site: &'static #p::FnSite = {
-                static SITE: #p::FnSite = #p::FnSite::new();
-                #site_expr
-            };
-            #policy_and_kind
-            #cache_and_key
-            match #begin(#p::Call::new(#site, #cache, #policy, #kind, &#key, #mode)) {
-                #p::Begin::Hit(#value) => #value,
-                #p::Begin::Miss(#miss) => #run_miss,
-            }
-        }
-    }
-}
-
-/// `let (__policy, __kind) = …;`: the policy as a `const`, and the return-kind adapter.
-pub(crate) fn policy_and_kind(info: &FnInfo, config: &Config) -> TokenStream {
-    let p = private(config);
-    let (policy, kind) = (local("__policy"), local("__kind"));
-    let policy_value = policy_value(info, config);
-    let kind_value = match info.shape {
-        Shape::Plain => quote!(#p::PlainKind),
-        Shape::Option => quote!(#p::OptionKind::<{ POLICY.caches_none() }>),
-        Shape::Result => quote!(#p::ResultKind::<{ POLICY.caches_err() }>),
-    };
-    quote! {
-        let (#policy, #kind) = {
-            const POLICY: #p::CachePolicy = #policy_value;
-            (&POLICY, #kind_value)
+        } else {
+            let miss_blocking = quote_spanned!(info.output_span()=> #p::miss_blocking);
+            quote!(#miss_blocking(#miss_arg, move || -> #output #block))
         };
-    }
-}
-
-/// `let __cache = …; let __key = …;`. In the function itself the key parameters are owned and
-/// are borrowed first; companions take them borrowed already. Either way the key code sees the
-/// same types, so a mistake in it is reported once, not once per companion.
-pub(crate) fn cache_and_key(
-    info: &FnInfo,
-    config: &Config,
-    namespace: &Namespace,
-    func: &ItemFn,
-    in_function: bool,
-) -> TokenStream {
-    let p = private(config);
-    let (cache, store, key) = (local("__cache"), local("__store"), local("__key"));
-    let cache_stmts = match &config.store {
-        Some(expr) => quote! {
-            let #store = &(#expr);
-            let #cache: &#p::Cache = #p::AsCache::as_cache(#store);
-        },
-        None => quote!(let #cache: &'static #p::Cache = #p::default_cache();),
-    };
-    let key_value = key_value(info, config, namespace, func, in_function);
-    quote! {
-        #cache_stmts
-        let #key = #key_value;
-    }
-}
-
-fn policy_value(info: &FnInfo, config: &Config) -> TokenStream {
-    let p = private(config);
-    match &config.policy {
-        PolicySource::Named(path) => {
-            let check = match info.shape {
-                Shape::Plain => format_ident!("policy_for_plain"),
-                Shape::Option => format_ident!("policy_for_option"),
-                Shape::Result => format_ident!("policy_for_result"),
-            };
-            quote!(#p::#check(#path))
-        }
-        PolicySource::Options {
-            ttl,
-            negative_ttl,
-            cache_none,
-            cache_err,
-        } => {
-            let nanos = |duration: &std::time::Duration| {
-                u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
-            };
-            let ttl = nanos(ttl);
-            let mut value = quote!(#p::CachePolicy::new(#p::Duration::from_nanos(#ttl)));
-            if *cache_none {
-                value.extend(quote!(.cache_none()));
+        quote! {
+            #(#attrs)*
+            #vis #sig {
+                let #mode = #p::take_call_mode();
+                let #site: &'static #p::FnSite = {
+                    static SITE: #p::FnSite = #p::FnSite::new();
+                    #site_expr
+                };
+                #policy_and_kind
+                #cache_and_key
+                match #begin(#p::Call::new(#site, #cache, #policy, #kind, &#key, #mode)) {
+                    #p::Begin::Hit(#value) => #value,
+                    #p::Begin::Miss(#miss) => #run_miss,
+                }
             }
-            if *cache_err {
-                value.extend(quote!(.cache_err()));
-            }
-            if let Some(negative_ttl) = negative_ttl {
-                let negative_ttl = nanos(negative_ttl);
-                value.extend(quote!(.negative_ttl(#p::Duration::from_nanos(#negative_ttl))));
-            }
-            value
         }
     }
-}
 
-fn key_value(
-    info: &FnInfo,
-    config: &Config,
-    namespace: &Namespace,
-    func: &ItemFn,
-    in_function: bool,
-) -> TokenStream {
-    let p = private(config);
-    let (builder, cache) = (local("__builder"), local("__cache"));
-    let name = func.sig.ident.to_string();
-    let borrow = info
-        .params
-        .iter()
-        .filter(|param| config.key_params.contains(&param.ident))
-        .filter_map(|param| {
+    /// `let (__policy, __kind) = …;`: the policy as a `const`, and the return-kind adapter.
+    pub(crate) fn policy_and_kind(&self) -> TokenStream {
+        let p = &self.private;
+        let (policy, kind) = (local("__policy"), local("__kind"));
+        let policy_value = self.policy_value();
+        let kind_value = match self.info.shape {
+            Shape::Plain => quote!(#p::PlainKind),
+            Shape::Option => quote!(#p::OptionKind::<{ POLICY.caches_none() }>),
+            Shape::Result => quote!(#p::ResultKind::<{ POLICY.caches_err() }>),
+        };
+        quote! {
+            let (#policy, #kind) = {
+                const POLICY: #p::CachePolicy = #policy_value;
+                (&POLICY, #kind_value)
+            };
+        }
+    }
+
+    /// `let __cache = …; let __key = …;`. In the function itself the key parameters are owned and
+    /// are borrowed first; companions take them borrowed already. Either way the key code sees the
+    /// same types, so a mistake in it is reported once, not once per companion.
+    pub(crate) fn cache_and_key(&self, namespace: &Namespace, in_function: bool) -> TokenStream {
+        let p = &self.private;
+        let (cache, store, key) = (local("__cache"), local("__store"), local("__key"));
+        let cache_stmts = match &self.config.store {
+            Some(expr) => quote! {
+                let #store = &(#expr);
+                let #cache: &#p::Cache = #p::AsCache::as_cache(#store);
+            },
+            None => quote!(let #cache: &'static #p::Cache = #p::default_cache();),
+        };
+        let key_value = self.key_value(namespace, in_function);
+        quote! {
+            #cache_stmts
+            let #key = #key_value;
+        }
+    }
+
+    fn policy_value(&self) -> TokenStream {
+        let p = &self.private;
+        match &self.config.policy {
+            PolicySource::Named(path) => {
+                let check = match self.info.shape {
+                    Shape::Plain => format_ident!("policy_for_plain"),
+                    Shape::Option => format_ident!("policy_for_option"),
+                    Shape::Result => format_ident!("policy_for_result"),
+                };
+                quote!(#p::#check(#path))
+            }
+            PolicySource::Options {
+                ttl,
+                negative_ttl,
+                cache_none,
+                cache_err,
+            } => {
+                let nanos = |duration: &std::time::Duration| {
+                    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+                };
+                let ttl = nanos(ttl);
+                let mut value = quote!(#p::CachePolicy::new(#p::Duration::from_nanos(#ttl)));
+                if *cache_none {
+                    value.extend(quote!(.cache_none()));
+                }
+                if *cache_err {
+                    value.extend(quote!(.cache_err()));
+                }
+                if let Some(negative_ttl) = negative_ttl {
+                    let negative_ttl = nanos(negative_ttl);
+                    value.extend(quote!(.negative_ttl(#p::Duration::from_nanos(#negative_ttl))));
+                }
+                value
+            }
+        }
+    }
+
+    /// `{ let mut __builder = Key::digest(..); __builder.arg(id); __builder }`, or the same from a
+    /// template. In the function itself the owned key parameters are borrowed first.
+    fn key_value(&self, namespace: &Namespace, in_function: bool) -> TokenStream {
+        let (p, info, func) = (&self.private, self.info, self.func);
+        let (builder, cache) = (local("__builder"), local("__cache"));
+        let name = func.sig.ident.to_string();
+        let borrow = self.key_params().filter_map(|param| {
             let ident = &param.ident;
             (in_function || matches!(param.ty, syn::Type::Reference(_)))
                 .then(|| quote!(let #ident = &#ident;))
         });
-    let borrow: TokenStream = borrow.collect();
-    let steps = match &config.key {
-        KeySource::Digest { version } => {
-            let version = format!(":v{version}:");
-            let head = match namespace {
-                Namespace::Function => {
-                    quote!(&[::core::concat!(::core::module_path!(), "::", #name, #version)])
-                }
-                Namespace::Companion => {
-                    quote!(&[::core::concat!(::core::module_path!(), #version)])
-                }
-                Namespace::Method => {
-                    let tail = format!("::{name}{version}");
-                    quote!(&[::core::any::type_name::<Self>(), #tail])
-                }
-            };
-            let returns = type_name(&info.output);
-            let mut steps = quote!(let mut #builder = #p::Key::digest(#cache, #head, #returns););
-            for param in &func.sig.generics.params {
-                steps.extend(match param {
-                    GenericParam::Type(ty) => {
-                        let ident = &ty.ident;
-                        quote!(#builder.type_arg::<#ident>();)
+        let borrow: TokenStream = borrow.collect();
+        let steps = match &self.config.key {
+            KeySource::Digest { version } => {
+                let version = format!(":v{version}:");
+                let head = match namespace {
+                    Namespace::Function => {
+                        quote!(&[::core::concat!(::core::module_path!(), "::", #name, #version)])
                     }
-                    GenericParam::Const(konst) => {
-                        let ident = &konst.ident;
-                        quote!(#builder.const_arg(#ident);)
+                    Namespace::Companion => {
+                        quote!(&[::core::concat!(::core::module_path!(), #version)])
                     }
-                    GenericParam::Lifetime(_) => TokenStream::new(),
-                });
-            }
-            for param in info
-                .params
-                .iter()
-                .filter(|param| config.key_params.contains(&param.ident))
-            {
-                let ident = &param.ident;
-                steps.extend(quote_spanned!(param.ty.span()=> #builder.arg(#ident);));
-            }
-            steps
-        }
-        KeySource::Template(template) => {
-            let span = template.span;
-            let mut steps = quote!(let mut #builder = #p::Key::template(#cache););
-            for segment in &template.segments {
-                steps.extend(match segment {
-                    Segment::Text(text) => quote!(#builder.text(#text);),
-                    Segment::Field { root, path } => {
-                        // Parameters were borrowed above; `self` is borrowed here.
-                        let borrowed_param = root != "self" && path.is_empty();
-                        let root = if root == "self" {
-                            quote_spanned!(span=> self)
-                        } else {
-                            Ident::new(root, span).into_token_stream()
-                        };
-                        let path = path.iter().map(|part| match part.parse::<u32>() {
-                            Ok(index) => syn::Index { index, span }.into_token_stream(),
-                            Err(_) => Ident::new(part, span).into_token_stream(),
-                        });
-                        if borrowed_param {
-                            quote_spanned!(span=> #builder.value(#root);)
-                        } else {
-                            quote_spanned!(span=> #builder.value(&#root #(.#path)*);)
+                    Namespace::Method => {
+                        let tail = format!("::{name}{version}");
+                        quote!(&[::core::any::type_name::<Self>(), #tail])
+                    }
+                };
+                let returns = type_name(&info.output);
+                let mut steps =
+                    quote!(let mut #builder = #p::Key::digest(#cache, #head, #returns););
+                for param in &func.sig.generics.params {
+                    steps.extend(match param {
+                        GenericParam::Type(ty) => {
+                            let ident = &ty.ident;
+                            quote!(#builder.type_arg::<#ident>();)
                         }
-                    }
-                });
+                        GenericParam::Const(konst) => {
+                            let ident = &konst.ident;
+                            quote!(#builder.const_arg(#ident);)
+                        }
+                        GenericParam::Lifetime(_) => TokenStream::new(),
+                    });
+                }
+                for param in self.key_params() {
+                    let ident = &param.ident;
+                    steps.extend(quote_spanned!(param.ty.span()=> #builder.arg(#ident);));
+                }
+                steps
             }
-            steps
-        }
-    };
-    quote!({ #borrow #steps #builder })
+            KeySource::Template(template) => {
+                let span = template.span;
+                let mut steps = quote!(let mut #builder = #p::Key::template(#cache););
+                for segment in &template.segments {
+                    steps.extend(match segment {
+                        Segment::Text(text) => quote!(#builder.text(#text);),
+                        Segment::Field { root, path } => {
+                            // Parameters were borrowed above; `self` is borrowed here.
+                            let borrowed_param = root != "self" && path.is_empty();
+                            let root = if root == "self" {
+                                quote_spanned!(span=> self)
+                            } else {
+                                Ident::new(root, span).into_token_stream()
+                            };
+                            let path = path.iter().map(|part| match part.parse::<u32>() {
+                                Ok(index) => syn::Index { index, span }.into_token_stream(),
+                                Err(_) => Ident::new(part, span).into_token_stream(),
+                            });
+                            if borrowed_param {
+                                quote_spanned!(span=> #builder.value(#root);)
+                            } else {
+                                quote_spanned!(span=> #builder.value(&#root #(.#path)*);)
+                            }
+                        }
+                    });
+                }
+                steps
+            }
+        };
+        quote!({ #borrow #steps #builder })
+    }
 }

@@ -33,8 +33,9 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let config = config::Config::build(args, &info, &mut errors);
     match (errors.is_empty(), config) {
         (true, Some(config)) => {
-            let function = expand::function(&func, &info, &config);
-            let companions = companions::companions(&func, &info, &config);
+            let expansion = expand::Expansion::new(&func, &info, &config);
+            let function = expansion.function();
+            let companions = companions::companions(&expansion);
             quote!(#function #companions)
         }
         _ => with_errors(quote!(#func), errors),
