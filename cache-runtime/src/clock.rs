@@ -4,8 +4,9 @@
 //! them agrees on freshness. On every hit the system clock is read coarsely: the kernel's coarse
 //! monotonic clock (through `coarsetime`, a few ns instead of ~25 for a precise read) plus the
 //! wall-clock offset taken once at start-up. Expiry is exact to one clock tick (1–4 ms), and a
-//! wall-clock jump after start-up does not expire or revive entries in this process. Tests install a [`ManualClock`] on one `Cache` and move it by hand: no
-//! global, no sleeping.
+//! wall-clock jump after start-up does not expire or revive entries in this process.
+//!
+//! Tests install a [`ManualClock`] on one `Cache` and move it by hand: no global, no sleeping.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};

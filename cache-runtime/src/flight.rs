@@ -9,12 +9,11 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-
-use foldhash::fast::RandomState;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use event_listener::{Event, EventListener};
+use foldhash::fast::RandomState;
 
 /// The leader's value, shared with followers.
 pub(crate) type Shared = Arc<dyn Any + Send + Sync>;

@@ -22,7 +22,6 @@ use super::{CallMode, FnSite};
 use crate::entry::{self, EntryHeader};
 use crate::flight::{Follower, Joined, Leader, Outcome};
 use crate::key::{Key, KeyError};
-
 use crate::stats::Counters;
 use crate::store::{Decoded, StoredEntry, StoredValue};
 use crate::{Cache, CachePolicy, Codec};
