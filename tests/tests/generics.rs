@@ -45,4 +45,11 @@ fn a_type_only_in_the_return_type_separates_entries() {
     assert_eq!(default_of::<u32>("x"), 0u32);
     assert_eq!(default_of::<String>("x"), String::new());
     assert_eq!(default_of::peek::<String>("x"), Some(String::new()));
+    // Had the two shared one key, the String entry would have replaced the u32 one.
+    assert_eq!(default_of::peek::<u32>("x"), Some(0));
+    assert_ne!(
+        default_of::key::<u32>("x").unwrap(),
+        default_of::key::<String>("x").unwrap()
+    );
+    assert_eq!(default_of::stats().decode_failures, 0);
 }
