@@ -2,27 +2,31 @@
 
 use std::fmt;
 use std::sync::{Arc, LazyLock, OnceLock};
-use std::time::Duration;
 
+use crate::cache_url::{self, UrlStore};
 use crate::clock::{Clock, ManualClock};
 use crate::error::ConfigError;
 use crate::flight::Flights;
-use crate::store::{MemoryBound, MemoryStore, StoredEntry, StoredValue};
+use crate::store::{Backend, MemoryStore, RedisConfig, RedisStats, RedisStore};
 
 /// The key prefix when none is given.
 pub const DEFAULT_PREFIX: &str = "cache";
 
-/// A handle on a store, shared by clones. `#[cached]` functions use the process-wide
+/// A handle on a store, shared by clones: the memory store or Redis, a key prefix, and the
+/// plain operations (`get`, `set`, `incr` …). `#[cached]` functions use the process-wide
 /// [`Cache::global`] unless given `store = …`.
 ///
 /// ```
 /// use cache_runtime::Cache;
 /// use std::time::Duration;
 ///
-/// let cache = Cache::builder().prefix("svc").build()?;
-/// cache.set_bytes("greeting", b"hello", Duration::from_secs(60));
-/// assert_eq!(cache.get_bytes("greeting").as_deref(), Some(&b"hello"[..]));
-/// # Ok::<(), cache_runtime::ConfigError>(())
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let cache = Cache::builder().prefix("svc").build()?; // or Cache::from_url("redis://…")?
+/// cache.set("greeting", &"hello", Some(Duration::from_secs(60))).await?;
+/// assert_eq!(cache.get::<String>("greeting").await?.as_deref(), Some("hello"));
+/// # Ok(())
+/// # }
 /// ```
 #[derive(Clone)]
 pub struct Cache {
@@ -31,7 +35,7 @@ pub struct Cache {
 
 struct Inner {
     prefix: Box<str>,
-    store: MemoryStore,
+    backend: Backend,
     clock: Clock,
     flights: Flights,
 }
@@ -40,8 +44,14 @@ struct Inner {
 #[derive(Debug, Default)]
 pub struct CacheBuilder {
     prefix: Option<String>,
-    store: Option<MemoryStore>,
+    store: Option<StoreChoice>,
     clock: Clock,
+}
+
+#[derive(Debug)]
+enum StoreChoice {
+    Memory(MemoryStore),
+    Redis(RedisConfig),
 }
 
 impl CacheBuilder {
@@ -52,9 +62,17 @@ impl CacheBuilder {
         self
     }
 
-    /// The store (default: a [`MemoryStore`] of 100,000 entries).
+    /// The memory store (the default: a [`MemoryStore`] of 100,000 entries).
     pub fn store(mut self, store: MemoryStore) -> Self {
-        self.store = Some(store);
+        self.store = Some(StoreChoice::Memory(store));
+        self
+    }
+
+    /// Redis, as `config` says. Caches built from equal configurations share one connection.
+    /// Building does not connect: the connection is made on first use and remade whenever it
+    /// drops. Check it at start-up with [`Cache::ping`].
+    pub fn redis(mut self, config: RedisConfig) -> Self {
+        self.store = Some(StoreChoice::Redis(config));
         self
     }
 
@@ -68,10 +86,15 @@ impl CacheBuilder {
     pub fn build(self) -> Result<Cache, ConfigError> {
         let prefix = self.prefix.unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
         check_prefix(&prefix)?;
+        let backend = match self.store {
+            None => Backend::Memory(MemoryStore::default()),
+            Some(StoreChoice::Memory(store)) => Backend::Memory(store),
+            Some(StoreChoice::Redis(config)) => Backend::Redis(RedisStore::open(&config)?),
+        };
         Ok(Cache {
             inner: Arc::new(Inner {
                 prefix: prefix.into(),
-                store: self.store.unwrap_or_default(),
+                backend,
                 clock: self.clock,
                 flights: Flights::new(),
             }),
@@ -116,58 +139,26 @@ impl Cache {
         CacheBuilder::default()
     }
 
-    /// A cache over `url`: `memory://`, with optional `max_entries=N` or `max_bytes=N` and
-    /// `prefix=P` parameters (`memory://?max_bytes=67108864&prefix=svc`).
+    /// A cache over `url`: `memory://` (parameters `max_entries=N` or `max_bytes=N`),
+    /// `redis://`, `rediss://`, `redis+cluster://` or `rediss+cluster://` (see
+    /// [`RedisConfig::from_url`]); all take `prefix=P`.
     ///
     /// ```
-    /// let cache = cache_runtime::Cache::from_url("memory://?max_entries=1000")?;
+    /// let memory = cache_runtime::Cache::from_url("memory://?max_entries=1000&prefix=svc")?;
+    /// let redis = cache_runtime::Cache::from_url("redis://127.0.0.1:6379/0?prefix=svc")?;
     /// # Ok::<(), cache_runtime::ConfigError>(())
     /// ```
     pub fn from_url(url: &str) -> Result<Cache, ConfigError> {
-        let (scheme, rest) = url.split_once("://").ok_or(ConfigError::NoScheme)?;
-        if scheme != "memory" {
-            return Err(ConfigError::UnsupportedScheme {
-                scheme: scheme.to_owned(),
-            });
-        }
-        let query = match rest.split_once('?') {
-            Some(("", query)) => query,
-            None if rest.is_empty() => "",
-            _ => {
-                return Err(ConfigError::BadParameter {
-                    name: "host".to_owned(),
-                    problem: "`memory://` takes no host or path, only `?parameters`".to_owned(),
-                })
-            }
-        };
+        let url = cache_url::parse(url)?;
         let mut builder = Cache::builder();
-        let mut bound = None;
-        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let bad = |problem: &str| ConfigError::BadParameter {
-                name: name.to_owned(),
-                problem: problem.to_owned(),
-            };
-            let number = || {
-                value.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    bad(&format!(
-                        "`{value}` is not a whole number greater than zero"
-                    ))
-                })
-            };
-            match name {
-                "max_entries" if bound.is_none() => bound = Some(MemoryBound::Entries(number()?)),
-                "max_bytes" if bound.is_none() => bound = Some(MemoryBound::Bytes(number()?)),
-                "max_entries" | "max_bytes" => {
-                    return Err(bad("give one of `max_entries` and `max_bytes`, once"))
-                }
-                "prefix" => builder = builder.prefix(value),
-                _ => return Err(bad("unknown; valid: `max_entries`, `max_bytes`, `prefix`")),
-            }
+        if let Some(prefix) = url.prefix {
+            builder = builder.prefix(prefix);
         }
-        if let Some(bound) = bound {
-            builder = builder.store(MemoryStore::new(bound));
-        }
+        builder = match url.store {
+            UrlStore::Memory(None) => builder,
+            UrlStore::Memory(Some(bound)) => builder.store(MemoryStore::new(bound)),
+            UrlStore::Redis(config) => builder.redis(config),
+        };
         builder.build()
     }
 
@@ -195,7 +186,7 @@ impl Cache {
         static FALLBACK: LazyLock<Cache> = LazyLock::new(|| Cache {
             inner: Arc::new(Inner {
                 prefix: DEFAULT_PREFIX.into(),
-                store: MemoryStore::default(),
+                backend: Backend::Memory(MemoryStore::default()),
                 clock: Clock::System,
                 flights: Flights::new(),
             }),
@@ -208,40 +199,24 @@ impl Cache {
         &self.inner.prefix
     }
 
-    /// The store.
-    pub fn store(&self) -> &MemoryStore {
-        &self.inner.store
+    /// The memory store, if this cache is on one.
+    pub fn memory_store(&self) -> Option<&MemoryStore> {
+        match &self.inner.backend {
+            Backend::Memory(store) => Some(store),
+            Backend::Redis(_) => None,
+        }
     }
 
-    /// Stores `value` under `key` (the prefix is added) for `ttl`.
-    pub fn set_bytes(&self, key: &str, value: &[u8], ttl: Duration) {
-        let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-        let expires_at = self.now_millis().saturating_add(ttl);
-        let entry = StoredEntry::new(expires_at, StoredValue::Encoded(value.into()));
-        self.inner.store.insert(&self.full_key(key), entry);
+    /// The Redis connection's failure counts and circuit state, if this cache is on Redis.
+    pub fn redis_stats(&self) -> Option<RedisStats> {
+        match &self.inner.backend {
+            Backend::Memory(_) => None,
+            Backend::Redis(store) => Some(store.stats()),
+        }
     }
 
-    /// The bytes under `key` (the prefix is added). An entry written by `#[cached]` comes back
-    /// in the [entry format](crate::entry).
-    pub fn get_bytes(&self, key: &str) -> Option<Vec<u8>> {
-        self.inner
-            .store
-            .get(&self.full_key(key), self.now_millis())?
-            .to_bytes()
-    }
-
-    /// Removes `key` (the prefix is added); whether it was there.
-    pub fn delete(&self, key: &str) -> bool {
-        self.inner.store.remove(&self.full_key(key))
-    }
-
-    /// Removes every entry of this cache's store.
-    pub fn clear(&self) {
-        self.inner.store.clear();
-    }
-
-    fn full_key(&self, key: &str) -> Vec<u8> {
-        [self.prefix().as_bytes(), b":", key.as_bytes()].concat()
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.inner.backend
     }
 
     pub(crate) fn now_millis(&self) -> u64 {
@@ -257,7 +232,7 @@ impl fmt::Debug for Cache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cache")
             .field("prefix", &self.inner.prefix)
-            .field("store", &self.inner.store)
+            .field("store", &self.inner.backend)
             .field("clock", &self.inner.clock)
             .finish_non_exhaustive()
     }
@@ -298,51 +273,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_are_checked() {
-        assert!(Cache::from_url("memory://").is_ok());
+    fn urls_pick_the_store() {
         let cache = Cache::from_url("memory://?max_bytes=1048576&prefix=svc").unwrap();
+        assert_eq!(cache.prefix(), "svc");
         assert_eq!(
-            (cache.prefix(), cache.store().bound()),
-            ("svc", MemoryBound::Bytes(1 << 20))
+            cache.memory_store().map(MemoryStore::bound),
+            Some(crate::MemoryBound::Bytes(1 << 20))
         );
-        assert_eq!(
-            Cache::from_url("localhost").unwrap_err(),
-            ConfigError::NoScheme
-        );
-        let error = Cache::from_url("redis://user:secret@localhost")
-            .unwrap_err()
-            .to_string();
+        let cache = Cache::from_url("redis://user:secret@127.0.0.1:1/0?prefix=r").unwrap();
+        assert_eq!(cache.prefix(), "r");
+        assert!(cache.memory_store().is_none());
+        let debug = format!("{cache:?}");
         assert!(
-            error.contains("`redis://`") && !error.contains("secret"),
-            "{error}"
+            !debug.contains("secret") && debug.contains("user@"),
+            "{debug}"
         );
-        let error = Cache::from_url("memory://?max_entries=0")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("max_entries") && error.contains("greater than zero"),
-            "{error}"
-        );
-        let error = Cache::from_url("memory://?max_entrys=5")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("max_entrys") && error.contains("valid"),
-            "{error}"
-        );
-        assert!(Cache::from_url("memory://?max_entries=5&max_bytes=5").is_err());
         assert!(Cache::from_url("memory://?prefix=").is_err());
-    }
-
-    #[test]
-    fn plain_bytes_expire_with_the_clock() {
-        let clock = ManualClock::new();
-        let cache = Cache::builder().clock(clock.clone()).build().unwrap();
-        cache.set_bytes("k", b"v", Duration::from_secs(10));
-        clock.advance(Duration::from_secs(9));
-        assert!(cache.get_bytes("k").is_some());
-        clock.advance(Duration::from_secs(1));
-        assert!(cache.get_bytes("k").is_none());
-        assert!(!cache.delete("absent"));
     }
 }

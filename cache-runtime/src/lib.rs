@@ -28,12 +28,14 @@
 #![warn(missing_docs)]
 
 mod cache;
+mod cache_url;
 mod clock;
 pub mod codec;
 pub mod entry;
 mod error;
 mod flight;
 mod key;
+mod ops;
 mod policy;
 mod stats;
 pub mod store;
@@ -44,11 +46,12 @@ pub mod __private;
 pub use cache::{set_default, AsCache, Cache, CacheBuilder, DEFAULT_PREFIX};
 pub use clock::ManualClock;
 pub use codec::{Codec, CodecError};
-pub use error::ConfigError;
+pub use error::{CacheError, CacheErrorKind, ConfigError};
 pub use key::{Key, KeyError};
+pub use ops::{KeyStream, KeyTtl};
 pub use policy::CachePolicy;
 pub use stats::{stats, FnStats};
-pub use store::{MemoryBound, MemoryStore};
+pub use store::{MemoryBound, MemoryStore, RedisConfig, RedisStats};
 
 /// Caches a function's results. See the crate documentation and the README for the options.
 #[cfg(feature = "macros")]

@@ -30,6 +30,9 @@ pub struct FnStats {
     pub compute_time: Duration,
     /// Results written to the store.
     pub stores: u64,
+    /// Calls that could not use the store (Redis failed, timed out, or its circuit was open):
+    /// they ran the body and returned its value.
+    pub backend_errors: u64,
 }
 
 /// The counters of one function.
@@ -43,6 +46,7 @@ pub(crate) struct Counters {
     pub(crate) computes: AtomicU64,
     pub(crate) compute_nanos: AtomicU64,
     pub(crate) stores: AtomicU64,
+    pub(crate) backend_errors: AtomicU64,
 }
 
 impl Counters {
@@ -56,6 +60,7 @@ impl Counters {
             computes: AtomicU64::new(0),
             compute_nanos: AtomicU64::new(0),
             stores: AtomicU64::new(0),
+            backend_errors: AtomicU64::new(0),
         }
     }
 
@@ -74,6 +79,7 @@ impl Counters {
             computes: self.computes.load(Relaxed),
             compute_time: Duration::from_nanos(self.compute_nanos.load(Relaxed)),
             stores: self.stores.load(Relaxed),
+            backend_errors: self.backend_errors.load(Relaxed),
         }
     }
 }

@@ -2,7 +2,19 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use std::future::Future;
+
 use cache_runtime::{Cache, ManualClock};
+
+/// Runs `future` to completion on a fresh single-thread runtime: the cache's async operations
+/// from a plain `#[test]`.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(future)
+}
 
 /// Counts how many times a function body ran.
 #[derive(Debug, Default)]

@@ -1,7 +1,7 @@
 //! `key`, `invalidate`, `refresh`, `peek` and `stats` of a free function.
 
 use cache_runtime::cached;
-use cache_tests::Runs;
+use cache_tests::{block_on, Runs};
 
 static RUNS: Runs = Runs::new();
 static SYNC_RUNS: Runs = Runs::new();
@@ -66,8 +66,8 @@ fn key_names_the_stored_entry() {
 fn plain_fn_companions_are_plain() {
     assert_eq!(doubled(21), 42);
     assert_eq!(doubled::peek(&21), Some(42));
-    let bytes = cache_runtime::Cache::global()
-        .get_bytes("doubled:21")
+    let bytes = block_on(cache_runtime::Cache::global().get_bytes("doubled:21"))
+        .unwrap()
         .expect("the plain handle sees the entry");
     let (header, value): (_, u32) = cache_runtime::entry::decode(&bytes).unwrap();
     assert_eq!((value, header.negative), (42, false));
@@ -75,5 +75,6 @@ fn plain_fn_companions_are_plain() {
     assert!(doubled::invalidate(&21));
     assert_eq!(doubled::peek(&21), None);
     assert_eq!(SYNC_RUNS.count(), 2);
-    assert_eq!(cache_runtime::Cache::global().get_bytes("doubled:21"), None);
+    let gone = block_on(cache_runtime::Cache::global().get_bytes("doubled:21")).unwrap();
+    assert_eq!(gone, None);
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use cache_runtime::{cached, Cache};
-use cache_tests::Runs;
+use cache_tests::{block_on, Runs};
 
 static RUNS: Runs = Runs::new();
 static TYPED_RUNS: Runs = Runs::new();
@@ -20,7 +20,7 @@ fn profile(id: u64) -> Vec<String> {
 fn garbage_bytes_are_a_counted_miss_and_get_overwritten() {
     let cache = Cache::global();
     for garbage in [&b"not an entry"[..], b"", &[0xCA, 0xC4, 1, 1, 0]] {
-        cache.set_bytes("profile:1", garbage, Duration::from_secs(600));
+        block_on(cache.set_bytes("profile:1", garbage, Some(Duration::from_secs(600)))).unwrap();
         assert_eq!(profile(1), ["profile 1"]);
     }
     assert_eq!(RUNS.count(), 3);
@@ -28,7 +28,8 @@ fn garbage_bytes_are_a_counted_miss_and_get_overwritten() {
     assert_eq!(profile(1), ["profile 1"], "the healed entry is a hit");
     assert_eq!(RUNS.count(), 3);
     let (_, stored): (_, Vec<String>) =
-        cache_runtime::entry::decode(&cache.get_bytes("profile:1").unwrap()).unwrap();
+        cache_runtime::entry::decode(&block_on(cache.get_bytes("profile:1")).unwrap().unwrap())
+            .unwrap();
     assert_eq!(stored, ["profile 1"]);
 }
 
@@ -49,7 +50,8 @@ fn an_entry_of_another_type_is_a_counted_miss() {
         compute_micros: 0,
     };
     let bytes = cache_runtime::entry::encode(&header, &42u64).unwrap();
-    Cache::global().set_bytes("typed:2", &bytes, Duration::from_secs(600));
+    let ttl = Some(Duration::from_secs(600));
+    block_on(Cache::global().set_bytes("typed:2", &bytes, ttl)).unwrap();
     assert_eq!(typed(2), ["typed 2"]);
     assert_eq!(typed(2), ["typed 2"]);
     assert_eq!((TYPED_RUNS.count(), typed::stats().decode_failures), (1, 1));

@@ -16,8 +16,8 @@ fn cache_url_selects_the_default_store() {
     let cache = Cache::global();
     assert_eq!(cache.prefix(), "from-env");
     assert_eq!(
-        cache.store().bound(),
-        cache_runtime::MemoryBound::Entries(10)
+        cache.memory_store().map(cache_runtime::MemoryStore::bound),
+        Some(cache_runtime::MemoryBound::Entries(10))
     );
     assert!(answer::key()
         .unwrap()

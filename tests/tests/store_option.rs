@@ -31,11 +31,15 @@ async fn token(id: u32) -> String {
 #[tokio::test]
 async fn each_function_uses_the_named_cache() {
     assert_eq!(session(1), "session 1");
-    assert!(SESSIONS.get_bytes("session:1").is_some());
-    assert!(Cache::global().get_bytes("session:1").is_none());
+    assert!(SESSIONS.get_bytes("session:1").await.unwrap().is_some());
+    assert!(Cache::global()
+        .get_bytes("session:1")
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(session::key(&1).unwrap(), "sessions:session:1");
 
     assert_eq!(token(2).await, "token 2");
-    assert!(shared().get_bytes("token:2").is_some());
+    assert!(shared().get_bytes("token:2").await.unwrap().is_some());
     assert_eq!(token::peek(&2).await.as_deref(), Some("token 2"));
 }

@@ -49,8 +49,13 @@ impl Bodies {
         let (cache, key) = (local("__cache"), local("__key"));
         let cache_and_key = x.cache_and_key(&namespace, false);
         let policy_and_kind = x.policy_and_kind();
+        // An `async fn`'s companions await the store; a plain `fn`'s block on it.
+        let (peek_fn, invalidate_fn, dot_await) = match x.func.sig.asyncness {
+            Some(_) => (quote!(peek_async), quote!(invalidate_async), quote!(.await)),
+            None => (quote!(peek), quote!(invalidate), TokenStream::new()),
+        };
         let (peek_fn, kind) = (
-            quote_spanned!(info.output_span()=> #p::peek),
+            quote_spanned!(info.output_span()=> #p::#peek_fn),
             local_at("__kind", info.output_span()),
         );
         let key_params = x.key_params().map(|param| {
@@ -61,8 +66,8 @@ impl Bodies {
             key_params: quote!(#(#key_params),*),
             asyncness: x.func.sig.asyncness,
             key: quote!(#cache_and_key #p::key_string(&#key)),
-            invalidate: quote!(#cache_and_key #p::invalidate(#cache, &#key)),
-            peek: quote!(#policy_and_kind #cache_and_key #peek_fn(#cache, #kind, &#key)),
+            invalidate: quote!(#cache_and_key #p::#invalidate_fn(#cache, &#key) #dot_await),
+            peek: quote!(#policy_and_kind #cache_and_key #peek_fn(#cache, #kind, &#key) #dot_await),
             args: info
                 .params
                 .iter()

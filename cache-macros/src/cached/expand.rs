@@ -9,7 +9,7 @@
 //!                                              let key = { Key::digest(..); key.arg(id) };
 //!                                              match begin(Call::new(..)) {
 //!                                                  Hit(value) => value,
-//!                                                  Miss(miss) => miss_async(miss, async move { BODY }).await,
+//!                                                  Fetch(fetch) => fetch_async(fetch, async move { BODY }).await,
 //!                                              }
 //!                                          }
 //! ```
@@ -82,10 +82,10 @@ impl<'a> Expansion<'a> {
             block,
         } = func;
         let name = sig.ident.to_string();
-        let (mode, site, miss, value) = (
+        let (mode, site, fetch, value) = (
             local("__mode"),
             local("__site"),
-            local("__miss"),
+            local("__fetch"),
             local("__value"),
         );
         let site_expr = if info.receiver.is_some() {
@@ -109,18 +109,18 @@ impl<'a> Expansion<'a> {
         let output = &info.output;
         let begin = quote_spanned!(info.output_span()=> #p::begin::<_, #output>);
         // Bounds on the return type are reported on the return type.
-        let miss_arg = local_at("__miss", info.output_span());
+        let fetch_arg = local_at("__fetch", info.output_span());
         // The body is typed as the return type, so a mistake in it is reported in it.
-        let run_miss = if sig.asyncness.is_some() {
-            let miss_async = quote_spanned!(info.output_span()=> #p::miss_async);
+        let run_fetch = if sig.asyncness.is_some() {
+            let fetch_async = quote_spanned!(info.output_span()=> #p::fetch_async);
             let returned = local("__returned");
-            quote!(#miss_async(#miss_arg, async move {
+            quote!(#fetch_async(#fetch_arg, async move {
             let #returned: #output = #block;
             #returned
         }).await)
         } else {
-            let miss_blocking = quote_spanned!(info.output_span()=> #p::miss_blocking);
-            quote!(#miss_blocking(#miss_arg, move || -> #output #block))
+            let fetch_blocking = quote_spanned!(info.output_span()=> #p::fetch_blocking);
+            quote!(#fetch_blocking(#fetch_arg, move || -> #output #block))
         };
         quote! {
             #(#attrs)*
@@ -134,7 +134,7 @@ impl<'a> Expansion<'a> {
                 #cache_and_key
                 match #begin(#p::Call::new(#site, #cache, #policy, #kind, &#key, #mode)) {
                     #p::Begin::Hit(#value) => #value,
-                    #p::Begin::Miss(#miss) => #run_miss,
+                    #p::Begin::Fetch(#fetch) => #run_fetch,
                 }
             }
         }

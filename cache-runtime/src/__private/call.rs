@@ -1,14 +1,18 @@
 //! One cached call: look up, or compute once per key and store.
 //!
 //! ```text
-//! begin ── hit ──────────────────────────────────────────────► value
-//!   └─ miss ─► join flight ─┬─ leader ─► re-check ─► run body ─► store ─► share ─► value
-//!                           └─ follower ─► wait ─┬─ value ─────────────────────────► value
-//!                                                └─ abandoned ─► join flight again
+//! begin ── memory hit ───────────────────────────────────────────────────────► value
+//!   └─ fetch ─► (Redis: GET ── hit ──────────────────────────────────────────► value)
+//!                 └─► join flight ─┬─ leader ─► (memory: re-check) ─► run body ─► store ─► value
+//!                                  └─ follower ─► wait ─┬─ value ─────────────────────► value
+//!                                                       └─ abandoned ─► join again
 //! ```
 //!
-//! [`begin`] is synchronous, so a hit never builds the body's future or closure. The miss path
-//! has an async and a blocking driver over the same [`Miss::step`].
+//! [`begin`] is synchronous, so a memory hit never builds the body's future or closure. Anything
+//! that needs I/O or computing is a [`Fetch`], with an async and a blocking driver over the same
+//! steps. On Redis a hit is one `GET` and a miss one `GET` and one `SET … PX`: the leader does
+//! not read again (a value stored between its `GET` and its turn is recomputed, not lost). When
+//! Redis fails or its circuit is open the call runs the body and returns its value (fail-open).
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -23,7 +27,7 @@ use crate::entry::{self, EntryHeader};
 use crate::flight::{Follower, Joined, Leader, Outcome};
 use crate::key::{Key, KeyError};
 use crate::stats::Counters;
-use crate::store::{Decoded, StoredEntry, StoredValue};
+use crate::store::{Backend, Decoded, Failure, Link, RedisStore, StoredEntry, StoredValue};
 use crate::{Cache, CachePolicy, Codec};
 
 /// Everything one call needs besides its body.
@@ -62,15 +66,15 @@ impl<'a, K> Call<'a, K> {
 /// What [`begin`] found.
 #[derive(Debug)]
 pub enum Begin<'a, K, R> {
-    /// A stored value.
+    /// A value from the memory store.
     Hit(R),
-    /// Nothing usable: run [`miss_async`] or [`miss_blocking`].
-    Miss(Miss<'a, K>),
+    /// Not answered without I/O or computing: run [`fetch_async`] or [`fetch_blocking`].
+    Fetch(Fetch<'a, K>),
 }
 
-/// A call that missed, on its way to a value.
+/// A call on its way to a value: reading Redis, waiting for another caller, or computing.
 #[derive(Debug)]
-pub struct Miss<'a, K> {
+pub struct Fetch<'a, K> {
     call: Call<'a, K>,
     follower: Option<Follower>,
 }
@@ -88,68 +92,195 @@ where
     R: Clone + Send + Sync + 'static,
 {
     let counters = call.site.counters();
-    match (call.key.checked(), call.mode) {
-        (Ok(key), CallMode::Normal) => {
+    match (call.key.checked(), call.mode, call.cache.backend()) {
+        (Ok(key), CallMode::Normal, Backend::Memory(_)) => {
             if let Some(value) = lookup::<K, R>(call.cache, key, counters) {
                 Counters::bump(&counters.hits);
                 return Begin::Hit(value);
             }
             Counters::bump(&counters.misses);
         }
-        (Err(error), _) => {
+        (Err(error), _, _) => {
             Counters::bump(&counters.key_failures);
             tracing::warn!(function = call.site.name(), %error, "running uncached");
         }
-        (Ok(_), CallMode::Refresh) => {}
+        (Ok(_), CallMode::Normal, Backend::Redis(_)) | (Ok(_), CallMode::Refresh, _) => {}
     }
-    Begin::Miss(Miss {
+    Begin::Fetch(Fetch {
         call,
         follower: None,
     })
 }
 
-/// Drives a miss of an `async fn`.
-pub async fn miss_async<K, R, F>(mut miss: Miss<'_, K>, body: F) -> R
+/// What a read of Redis gave.
+enum RemoteRead<R> {
+    /// A usable value.
+    Hit(R),
+    /// Nothing usable (absent, expired, or not decodable); the body runs and stores.
+    Miss,
+    /// Redis failed or was skipped; the body runs, and its value is not stored.
+    Unavailable,
+}
+
+/// Drives a fetch of an `async fn`.
+pub async fn fetch_async<K, R, F>(mut fetch: Fetch<'_, K>, body: F) -> R
 where
     K: ReturnKind<R>,
     R: Clone + Send + Sync + 'static,
     F: Future<Output = R>,
 {
+    let mut store_result = true;
+    if let Some((redis, key)) = fetch.remote_key() {
+        let key_text = key.to_string();
+        let read = redis.run(move |link| get_entry(link, key_text)).await;
+        match fetch.remote_read::<R>(read) {
+            RemoteRead::Hit(value) => return value,
+            RemoteRead::Miss => {}
+            RemoteRead::Unavailable => store_result = false,
+        }
+    }
     loop {
-        match miss.step::<R>() {
+        match fetch.step::<R>() {
             Step::Done(value) => return value,
             Step::Run(leader) => {
-                let span = miss.span();
+                let span = fetch.span();
                 let started = Instant::now();
                 let value = tracing::Instrument::instrument(body, span).await;
-                return miss.finish(leader, started, value);
+                let (value, write) = fetch.finish(leader, started, value, store_result);
+                if let Some(write) = write {
+                    write.record(write.redis.clone().run(write.command()).await);
+                }
+                return value;
             }
             Step::Wait(listener) => listener.await,
         }
     }
 }
 
-/// Drives a miss of a plain `fn`; waiting for another thread's computation blocks this thread.
-pub fn miss_blocking<K, R, F>(mut miss: Miss<'_, K>, body: F) -> R
+/// Drives a fetch of a plain `fn`. Waiting (for Redis, or for another thread's computation)
+/// blocks this thread; Redis itself is driven on a thread of its own, so this is safe inside a
+/// tokio runtime, though it holds that runtime's worker for the round trip.
+pub fn fetch_blocking<K, R, F>(mut fetch: Fetch<'_, K>, body: F) -> R
 where
     K: ReturnKind<R>,
     R: Clone + Send + Sync + 'static,
     F: FnOnce() -> R,
 {
+    let mut store_result = true;
+    if let Some((redis, key)) = fetch.remote_key() {
+        let key_text = key.to_string();
+        let read = redis.run_blocking(move |link| get_entry(link, key_text));
+        match fetch.remote_read::<R>(read) {
+            RemoteRead::Hit(value) => return value,
+            RemoteRead::Miss => {}
+            RemoteRead::Unavailable => store_result = false,
+        }
+    }
     loop {
-        match miss.step::<R>() {
+        match fetch.step::<R>() {
             Step::Done(value) => return value,
             Step::Run(leader) => {
                 let started = Instant::now();
-                let value = miss.span().in_scope(body);
-                return miss.finish(leader, started, value);
+                let value = fetch.span().in_scope(body);
+                let (value, write) = fetch.finish(leader, started, value, store_result);
+                if let Some(write) = write {
+                    write.record(write.redis.run_blocking(write.command()));
+                }
+                return value;
             }
             Step::Wait(listener) => listener.wait(),
         }
     }
 }
 
-impl<'a, K> Miss<'a, K> {
+async fn get_entry(mut link: Link, key: String) -> redis::RedisResult<Option<Vec<u8>>> {
+    redis::cmd("GET").arg(key).query_async(&mut link).await
+}
+
+/// A computed value on its way to Redis: one `SET … PX`.
+struct RemoteWrite<'s> {
+    redis: &'s RedisStore,
+    key: String,
+    bytes: Vec<u8>,
+    ttl_ms: u64,
+    site: &'static FnSite,
+}
+
+impl RemoteWrite<'_> {
+    fn command(
+        &self,
+    ) -> impl FnOnce(Link) -> std::pin::Pin<Box<dyn Future<Output = redis::RedisResult<()>> + Send>>
+    {
+        let (key, bytes, ttl_ms) = (self.key.clone(), self.bytes.clone(), self.ttl_ms);
+        move |mut link| {
+            Box::pin(async move {
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(bytes)
+                    .arg("PX")
+                    .arg(ttl_ms)
+                    .query_async(&mut link)
+                    .await
+            })
+        }
+    }
+
+    fn record(&self, outcome: Result<(), Failure>) {
+        let counters = self.site.counters();
+        match outcome {
+            Ok(()) => Counters::bump(&counters.stores),
+            Err(failure) => backend_error(self.site, &failure, "storing the result"),
+        }
+    }
+}
+
+fn backend_error(site: &FnSite, failure: &Failure, doing: &'static str) {
+    Counters::bump(&site.counters().backend_errors);
+    tracing::debug!(function = site.name(), %failure, doing, "Redis unusable; running uncached");
+}
+
+impl<'a, K> Fetch<'a, K> {
+    /// Redis and the key, when this call reads Redis first.
+    fn remote_key(&self) -> Option<(&'a RedisStore, &'a Key)> {
+        match (
+            self.call.cache.backend(),
+            self.call.key.checked(),
+            self.call.mode,
+        ) {
+            (Backend::Redis(redis), Ok(key), CallMode::Normal) => Some((redis, key)),
+            _ => None,
+        }
+    }
+
+    /// Counts and decodes what a `GET` gave.
+    fn remote_read<R>(&self, read: Result<Option<Vec<u8>>, Failure>) -> RemoteRead<R>
+    where
+        K: ReturnKind<R>,
+    {
+        let (site, counters) = (self.call.site, self.call.site.counters());
+        let found = match read {
+            Ok(Some(bytes)) => {
+                decode_entry::<K, R>(self.call.cache, self.call.key, &bytes, counters)
+            }
+            Ok(None) => None,
+            Err(failure) => {
+                backend_error(site, &failure, "reading");
+                Counters::bump(&counters.misses);
+                return RemoteRead::Unavailable;
+            }
+        };
+        match found {
+            Some(value) => {
+                Counters::bump(&counters.hits);
+                RemoteRead::Hit(value)
+            }
+            None => {
+                Counters::bump(&counters.misses);
+                RemoteRead::Miss
+            }
+        }
+    }
+
     fn step<R>(&mut self) -> Step<'a, R>
     where
         K: ReturnKind<R>,
@@ -179,6 +310,11 @@ impl<'a, K> Miss<'a, K> {
             }
             match self.call.cache.flights().join(key.as_bytes()) {
                 Joined::Follower(follower) => self.follower = Some(follower),
+                Joined::Leader(leader)
+                    if matches!(self.call.cache.backend(), Backend::Redis(_)) =>
+                {
+                    return Step::Run(Some(leader));
+                }
                 Joined::Leader(leader) => {
                     // A leader that finished between our lookup and our join stored its value.
                     // (A decode failure here was counted by the first lookup.)
@@ -194,35 +330,62 @@ impl<'a, K> Miss<'a, K> {
         }
     }
 
-    fn finish<R>(self, leader: Option<Leader<'_>>, started: Instant, value: R) -> R
+    /// Counts the run, stores the value in memory or prepares its Redis write, and shares it
+    /// with the followers. `store_result` is false when Redis just failed: no write is tried.
+    fn finish<R>(
+        self,
+        leader: Option<Leader<'_>>,
+        started: Instant,
+        value: R,
+        store_result: bool,
+    ) -> (R, Option<RemoteWrite<'a>>)
     where
         K: ReturnKind<R>,
         R: Clone + Send + Sync + 'static,
     {
         let elapsed = started.elapsed();
-        let counters = self.call.site.counters();
+        let (site, cache) = (self.call.site, self.call.cache);
+        let counters = site.counters();
         Counters::bump(&counters.computes);
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         counters
             .compute_nanos
             .fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
-        if let (Ok(key), Some((stored, negative))) = (self.call.key.checked(), K::to_stored(&value))
+        let mut write = None;
+        if let (Ok(key), Some((stored, negative)), true) =
+            (self.call.key.checked(), K::to_stored(&value), store_result)
         {
             let compute_micros = u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX);
-            store::<K::Stored>(
-                self.call.cache,
-                self.call.policy,
-                key,
-                stored,
-                negative,
-                compute_micros,
-            );
-            Counters::bump(&counters.stores);
+            let (header, ttl_ms) = header_for(cache, self.call.policy, negative, compute_micros);
+            match cache.backend() {
+                Backend::Memory(memory) => {
+                    let value = StoredValue::Decoded(Arc::new(Decoded {
+                        header,
+                        value: stored,
+                    }));
+                    memory.insert(key.as_bytes(), StoredEntry::new(header.stale_until, value));
+                    Counters::bump(&counters.stores);
+                }
+                Backend::Redis(redis) => match entry::encode(&header, &stored) {
+                    Ok(bytes) => {
+                        write = Some(RemoteWrite {
+                            redis,
+                            key: key.to_string(),
+                            bytes,
+                            ttl_ms,
+                            site,
+                        })
+                    }
+                    Err(error) => {
+                        tracing::warn!(function = site.name(), %error, "result does not encode; not stored")
+                    }
+                },
+            }
         }
         if let Some(leader) = leader {
             leader.finish(|| Arc::new(value.clone()));
         }
-        value
+        (value, write)
     }
 
     fn span(&self) -> tracing::Span {
@@ -237,13 +400,16 @@ impl<'a, K> Miss<'a, K> {
 /// Counters for lookups that must not count: peeks and a leader's re-check.
 static UNCOUNTED: Counters = Counters::new();
 
-/// The stored value under `key`, if it is there, fresh and of the expected type.
+/// The stored value under `key` in the memory store, if it is there, fresh and of the expected
+/// type.
 fn lookup<K, R>(cache: &Cache, key: &Key, counters: &Counters) -> Option<R>
 where
     K: ReturnKind<R>,
 {
-    let now = cache.now_millis();
-    let entry = cache.store().get(key.as_bytes(), now)?;
+    let Backend::Memory(memory) = cache.backend() else {
+        return None;
+    };
+    let entry = memory.get(key.as_bytes(), cache.now_millis())?;
     match entry.value {
         StoredValue::Decoded(decoded) => {
             match decoded.as_any().downcast_ref::<Decoded<K::Stored>>() {
@@ -255,29 +421,40 @@ where
                 }
             }
         }
-        StoredValue::Encoded(bytes) => match entry::decode::<K::Stored>(&bytes) {
-            Ok((header, stored)) if header.stale_until > now => Some(K::from_stored(stored)),
-            Ok(_) => None,
-            Err(error) => {
-                Counters::bump(&counters.decode_failures);
-                tracing::warn!(%key, %error, "stored entry does not decode; recomputing");
-                None
-            }
-        },
+        StoredValue::Encoded(bytes) => decode_entry::<K, R>(cache, key, &bytes, counters),
     }
 }
 
-fn store<S: super::kind::Storable>(
+/// The value in the entry `bytes`, if they decode to the expected type and are still fresh.
+fn decode_entry<K, R>(cache: &Cache, key: &Key, bytes: &[u8], counters: &Counters) -> Option<R>
+where
+    K: ReturnKind<R>,
+{
+    match entry::decode::<K::Stored>(bytes) {
+        Ok((header, stored)) if header.stale_until > cache.now_millis() => {
+            Some(K::from_stored(stored))
+        }
+        Ok(_) => None,
+        Err(error) => {
+            Counters::bump(&counters.decode_failures);
+            tracing::warn!(%key, %error, "stored entry does not decode; recomputing");
+            None
+        }
+    }
+}
+
+/// The header of an entry stored now, and its time to live in milliseconds.
+fn header_for(
     cache: &Cache,
     policy: &CachePolicy,
-    key: &Key,
-    value: S,
     negative: bool,
     compute_micros: u32,
-) {
+) -> (EntryHeader, u64) {
     let now = cache.now_millis();
-    let ttl = u64::try_from(policy.ttl_for(negative).as_millis()).unwrap_or(u64::MAX);
-    let expires = now.saturating_add(ttl);
+    let ttl_ms = u64::try_from(policy.ttl_for(negative).as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let expires = now.saturating_add(ttl_ms);
     let header = EntryHeader {
         codec: Codec::MessagePack,
         negative,
@@ -286,24 +463,82 @@ fn store<S: super::kind::Storable>(
         stale_until: expires,
         compute_micros,
     };
-    let value = StoredValue::Decoded(Arc::new(Decoded { header, value }));
-    cache
-        .store()
-        .insert(key.as_bytes(), StoredEntry::new(expires, value));
+    (header, ttl_ms)
 }
 
-/// The stored value under `key` without computing or counting anything.
+/// The stored value under `key` without computing or counting anything (a plain `fn`'s `peek`).
 pub fn peek<K, R>(cache: &Cache, _kind: K, key: &Key) -> Option<R>
 where
     K: ReturnKind<R>,
 {
-    lookup::<K, R>(cache, key.checked().ok()?, &UNCOUNTED)
+    let key = key.checked().ok()?;
+    match cache.backend() {
+        Backend::Memory(_) => lookup::<K, R>(cache, key, &UNCOUNTED),
+        Backend::Redis(redis) => {
+            let key_text = key.to_string();
+            let bytes = redis
+                .run_blocking(move |link| get_entry(link, key_text))
+                .ok()??;
+            decode_entry::<K, R>(cache, key, &bytes, &UNCOUNTED)
+        }
+    }
 }
 
-/// Removes the entry under `key`; whether there was one.
+/// The stored value under `key` without computing or counting anything (an `async fn`'s `peek`).
+pub async fn peek_async<K, R>(cache: &Cache, _kind: K, key: &Key) -> Option<R>
+where
+    K: ReturnKind<R>,
+{
+    let key = key.checked().ok()?;
+    match cache.backend() {
+        Backend::Memory(_) => lookup::<K, R>(cache, key, &UNCOUNTED),
+        Backend::Redis(redis) => {
+            let key_text = key.to_string();
+            let bytes = redis
+                .run(move |link| get_entry(link, key_text))
+                .await
+                .ok()??;
+            decode_entry::<K, R>(cache, key, &bytes, &UNCOUNTED)
+        }
+    }
+}
+
+/// Removes the entry under `key`; whether there was one (a plain `fn`'s `invalidate`). `false`
+/// also when Redis cannot be reached.
 pub fn invalidate(cache: &Cache, key: &Key) -> bool {
-    key.checked()
-        .is_ok_and(|key| cache.store().remove(key.as_bytes()))
+    let Ok(key) = key.checked() else {
+        return false;
+    };
+    match cache.backend() {
+        Backend::Memory(memory) => memory.remove(key.as_bytes()),
+        Backend::Redis(redis) => {
+            let key_text = key.to_string();
+            redis
+                .run_blocking(move |link| unlink(link, key_text))
+                .is_ok_and(|removed| removed == 1)
+        }
+    }
+}
+
+/// Removes the entry under `key`; whether there was one (an `async fn`'s `invalidate`).
+pub async fn invalidate_async(cache: &Cache, key: &Key) -> bool {
+    let Ok(key) = key.checked() else {
+        return false;
+    };
+    match cache.backend() {
+        Backend::Memory(memory) => memory.remove(key.as_bytes()),
+        Backend::Redis(redis) => {
+            let key_text = key.to_string();
+            redis
+                .run(move |link| unlink(link, key_text))
+                .await
+                .is_ok_and(|removed| removed == 1)
+        }
+    }
+}
+
+async fn unlink(mut link: Link, key: String) -> redis::RedisResult<u64> {
+    redis::cmd("UNLINK").arg(key).query_async(&mut link).await
 }
 
 /// The full stored key, or why there is none.

@@ -6,7 +6,10 @@ mod kind;
 
 use std::cell::Cell;
 
-pub use call::{begin, invalidate, key_string, miss_async, miss_blocking, peek, Begin, Call, Miss};
+pub use call::{
+    begin, fetch_async, fetch_blocking, invalidate, invalidate_async, key_string, peek, peek_async,
+    Begin, Call, Fetch,
+};
 pub use kind::{OptionKind, PlainKind, ResultKind, ReturnKind, Storable};
 
 pub use crate::key::{Key, KeyError};

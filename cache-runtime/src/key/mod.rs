@@ -155,15 +155,33 @@ impl Key {
 impl fmt::Display for Key {
     /// The full stored key, as a shared store holds it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.digested_from {
-            None => f.write_str(&String::from_utf8_lossy(&self.bytes)),
-            Some(at) => {
-                f.write_str(&String::from_utf8_lossy(&self.bytes[..at]))?;
-                let digest = blake3::hash(&self.bytes[at + 1..]);
-                let mut hex = Vec::with_capacity(DIGEST_BYTES * 2);
-                text::put_hex(&mut hex, &digest.as_bytes()[..DIGEST_BYTES]);
-                f.write_str(&String::from_utf8_lossy(&hex))
-            }
+        write_key_text(f, &self.bytes, self.digested_from)
+    }
+}
+
+/// The text of a key as the memory store holds it (the bytes of [`Key::as_bytes`], or a plain
+/// operation's key): what Redis would hold.
+pub(crate) fn stored_key_text(bytes: &[u8]) -> String {
+    // Prefixes, module paths and rendered templates are ASCII: 0xFF only marks a digest.
+    let digested_from = bytes.iter().position(|&b| b == DIGESTED);
+    let mut text = String::with_capacity(bytes.len());
+    let _ = write_key_text(&mut text, bytes, digested_from);
+    text
+}
+
+fn write_key_text(
+    out: &mut impl fmt::Write,
+    bytes: &[u8],
+    digested_from: Option<usize>,
+) -> fmt::Result {
+    match digested_from {
+        None => out.write_str(&String::from_utf8_lossy(bytes)),
+        Some(at) => {
+            out.write_str(&String::from_utf8_lossy(&bytes[..at]))?;
+            let digest = blake3::hash(&bytes[at + 1..]);
+            let mut hex = Vec::with_capacity(DIGEST_BYTES * 2);
+            text::put_hex(&mut hex, &digest.as_bytes()[..DIGEST_BYTES]);
+            out.write_str(&String::from_utf8_lossy(&hex))
         }
     }
 }

@@ -4,7 +4,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
-use quick_cache::sync::Cache as QuickCache;
+use quick_cache::sync::{Cache as QuickCache, EntryAction, EntryResult};
 use quick_cache::Weighter;
 
 use crate::entry::{self, EntryHeader};
@@ -147,7 +147,13 @@ impl MemoryStore {
         self.map.get(key).filter(|entry| entry.expires_at > now)
     }
 
-    pub(crate) fn insert(&self, key: &[u8], mut entry: StoredEntry) {
+    pub(crate) fn insert(&self, key: &[u8], entry: StoredEntry) {
+        let entry = self.weighed(key, entry);
+        self.map.insert(key.into(), entry);
+    }
+
+    /// `entry` with its weight set for this store's bound.
+    fn weighed(&self, key: &[u8], mut entry: StoredEntry) -> StoredEntry {
         if let MemoryBound::Bytes(_) = self.bound {
             let value_bytes = match &entry.value {
                 StoredValue::Encoded(bytes) => bytes.len(),
@@ -155,15 +161,61 @@ impl MemoryStore {
             };
             entry.weight = ENTRY_OVERHEAD + key.len() as u64 + value_bytes as u64;
         }
-        self.map.insert(key.into(), entry);
+        entry
+    }
+
+    /// Reads and writes `key` atomically: `update` sees the live entry (`None` if absent or
+    /// expired by `now`) and returns what to store instead (`None`: leave it) and a result.
+    pub(crate) fn update<T>(
+        &self,
+        key: &[u8],
+        now: u64,
+        mut update: impl FnMut(Option<&StoredEntry>) -> (Option<StoredEntry>, T),
+    ) -> T {
+        let mut result = None;
+        let owned: Box<[u8]> = key.into();
+        let outcome = self.map.entry(&owned, None, |_, current| {
+            let live = (current.expires_at > now).then_some(&*current);
+            let (replacement, value) = update(live);
+            if let Some(replacement) = replacement {
+                *current = self.weighed(key, replacement);
+            }
+            result = Some(value);
+            EntryAction::Retain(())
+        });
+        if let Some(value) = result {
+            return value;
+        }
+        // Absent: the callback did not run, and the guard holds the key until we insert.
+        let (replacement, value) = update(None);
+        if let Some(replacement) = replacement {
+            let replacement = self.weighed(key, replacement);
+            match outcome {
+                EntryResult::Vacant(guard) => drop(guard.insert(replacement)),
+                _ => self.map.insert(key.into(), replacement),
+            }
+        }
+        value
+    }
+
+    /// Removes `key`; whether a live entry was there.
+    pub(crate) fn remove_live(&self, key: &[u8], now: u64) -> bool {
+        self.map
+            .remove(key)
+            .is_some_and(|(_, entry)| entry.expires_at > now)
+    }
+
+    /// The keys that start with `prefix`, live at `now`.
+    pub(crate) fn keys_with_prefix(&self, prefix: &[u8], now: u64) -> Vec<Box<[u8]>> {
+        self.map
+            .iter()
+            .filter(|(key, entry)| key.starts_with(prefix) && entry.expires_at > now)
+            .map(|(key, _)| key)
+            .collect()
     }
 
     pub(crate) fn remove(&self, key: &[u8]) -> bool {
         self.map.remove(key).is_some()
-    }
-
-    pub(crate) fn clear(&self) {
-        self.map.clear();
     }
 }
 

@@ -1,0 +1,360 @@
+//! Cache URLs: `memory://?…`, `redis://…`, `rediss://…`, `redis+cluster://…`.
+//!
+//! Parsed by hand so that every error names the part of the URL at fault, and so that the
+//! password is never echoed back.
+
+use std::time::Duration;
+
+use crate::error::ConfigError;
+use crate::store::{MemoryBound, RedisConfig};
+
+/// The store a URL names.
+#[derive(Debug)]
+pub(crate) enum UrlStore {
+    /// `memory://`, with its bound if one was given.
+    Memory(Option<MemoryBound>),
+    /// `redis://` and its kin.
+    Redis(RedisConfig),
+}
+
+/// A parsed cache URL.
+#[derive(Debug)]
+pub(crate) struct CacheUrl {
+    pub(crate) store: UrlStore,
+    /// The `prefix` parameter.
+    pub(crate) prefix: Option<String>,
+}
+
+fn bad(name: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::BadParameter {
+        name: name.to_owned(),
+        problem: problem.into(),
+    }
+}
+
+pub(crate) fn parse(url: &str) -> Result<CacheUrl, ConfigError> {
+    let (scheme, rest) = url.split_once("://").ok_or(ConfigError::NoScheme)?;
+    let (tls, cluster) = match scheme {
+        "memory" => return parse_memory(rest),
+        "redis" => (false, false),
+        "rediss" => (true, false),
+        "redis+cluster" => (false, true),
+        "rediss+cluster" => (true, true),
+        _ => {
+            return Err(ConfigError::UnsupportedScheme {
+                scheme: scheme.to_owned(),
+            })
+        }
+    };
+    let (config, prefix) = parse_redis_rest(rest, tls, cluster)?;
+    Ok(CacheUrl {
+        store: UrlStore::Redis(config),
+        prefix,
+    })
+}
+
+/// A Redis URL and its `prefix` parameter.
+pub(crate) fn parse_redis(url: &str) -> Result<(RedisConfig, Option<String>), ConfigError> {
+    match parse(url)? {
+        CacheUrl {
+            store: UrlStore::Redis(config),
+            prefix,
+        } => Ok((config, prefix)),
+        CacheUrl {
+            store: UrlStore::Memory(_),
+            ..
+        } => Err(ConfigError::UnsupportedScheme {
+            scheme: "memory".to_owned(),
+        }),
+    }
+}
+
+fn parse_memory(rest: &str) -> Result<CacheUrl, ConfigError> {
+    let query = match rest.split_once('?') {
+        Some(("", query)) => query,
+        None if rest.is_empty() => "",
+        _ => {
+            return Err(bad(
+                "host",
+                "`memory://` takes no host or path, only `?parameters`",
+            ))
+        }
+    };
+    let mut bound = None;
+    let mut prefix = None;
+    for (name, value) in pairs(query) {
+        match name {
+            "max_entries" | "max_bytes" if bound.is_some() => {
+                return Err(bad(name, "give one of `max_entries` and `max_bytes`, once"))
+            }
+            "max_entries" => bound = Some(MemoryBound::Entries(count(name, value)?)),
+            "max_bytes" => bound = Some(MemoryBound::Bytes(count(name, value)?)),
+            "prefix" => prefix = Some(value.to_owned()),
+            _ => {
+                return Err(bad(
+                    name,
+                    "unknown; valid: `max_entries`, `max_bytes`, `prefix`",
+                ))
+            }
+        }
+    }
+    Ok(CacheUrl {
+        store: UrlStore::Memory(bound),
+        prefix,
+    })
+}
+
+fn parse_redis_rest(
+    rest: &str,
+    tls: bool,
+    cluster: bool,
+) -> Result<(RedisConfig, Option<String>), ConfigError> {
+    let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (userinfo, location) = match location.rsplit_once('@') {
+        Some((userinfo, location)) => (Some(userinfo), location),
+        None => (None, location),
+    };
+    let (hosts, db) = location.split_once('/').unwrap_or((location, ""));
+    let nodes = hosts
+        .split(',')
+        .map(parse_host)
+        .collect::<Result<Vec<_>, _>>()?;
+    if !cluster && nodes.len() > 1 {
+        return Err(bad(
+            "host",
+            "a single-node URL takes one host; for a cluster use `redis+cluster://h1,h2,…`",
+        ));
+    }
+    let mut config = match cluster {
+        true => RedisConfig::cluster(nodes),
+        false => {
+            let (host, port) = nodes.into_iter().next().unwrap_or_default();
+            RedisConfig::node(host, port)
+        }
+    };
+    if tls {
+        config = config.tls();
+    }
+    if let Some(userinfo) = userinfo {
+        let (user, password) = match userinfo.split_once(':') {
+            Some((user, password)) => (user, Some(password)),
+            None => (userinfo, None),
+        };
+        if !user.is_empty() {
+            config = config.username(percent_decode("username", user)?);
+        }
+        if let Some(password) = password {
+            // The password itself is never part of an error.
+            let password = percent_decode("password", password).map_err(|_| {
+                bad(
+                    "password",
+                    "has a bad `%` escape; valid: `%` + two hex digits",
+                )
+            })?;
+            config = config.password(password);
+        }
+    }
+    if !db.is_empty() {
+        let index = db.parse::<i64>().map_err(|_| {
+            bad(
+                "db",
+                format!("`{db}` is not a database index; valid: a whole number 0 or more, as `/0`"),
+            )
+        })?;
+        config = config.db(index);
+    }
+    let mut prefix = None;
+    for (name, value) in pairs(query) {
+        match name {
+            "prefix" => prefix = Some(value.to_owned()),
+            "connect_timeout" => config.connect_timeout = duration(name, value)?,
+            "response_timeout" => config.response_timeout = duration(name, value)?,
+            "circuit_cooldown" => config.circuit_cooldown = duration(name, value)?,
+            "circuit_failures" => {
+                config.circuit_failures = u32::try_from(count(name, value)?)
+                    .map_err(|_| bad(name, format!("`{value}` is too large")))?
+            }
+            "ca_file" if !tls => return Err(bad(name, "is for TLS; valid with `rediss://` only")),
+            "ca_file" => {
+                let pem = std::fs::read(value)
+                    .map_err(|error| bad(name, format!("`{value}` cannot be read: {error}")))?;
+                config = config.root_certificate(pem);
+            }
+            _ => {
+                return Err(bad(
+                    name,
+                    "unknown; valid: `prefix`, `connect_timeout`, `response_timeout`, \
+                     `circuit_failures`, `circuit_cooldown`, `ca_file`",
+                ))
+            }
+        }
+    }
+    config.check()?;
+    Ok((config, prefix))
+}
+
+/// `host`, `host:port` or `[v6]:port`; the port defaults to 6379.
+fn parse_host(text: &str) -> Result<(String, u16), ConfigError> {
+    let (host, port) = match text.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((host, "")) => (host, None),
+            Some((host, port)) => (host, Some(port.strip_prefix(':').unwrap_or(port))),
+            None => return Err(bad("host", format!("`{text}` has no closing `]`"))),
+        },
+        None => match text.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (text, None),
+        },
+    };
+    if host.is_empty() {
+        return Err(bad("host", "is missing; valid: `redis://host[:port]`"));
+    }
+    let port = match port {
+        None => 6379,
+        Some(port) => port
+            .parse::<u16>()
+            .ok()
+            .filter(|port| *port > 0)
+            .ok_or_else(|| bad("port", format!("`{port}` is not a port; valid: 1 to 65535")))?,
+    };
+    Ok((host.to_owned(), port))
+}
+
+fn pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+}
+
+fn count(name: &str, value: &str) -> Result<u64, ConfigError> {
+    value.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        bad(
+            name,
+            format!("`{value}` is not a whole number greater than zero"),
+        )
+    })
+}
+
+fn duration(name: &str, value: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(value)
+        .ok()
+        .filter(|duration| !duration.is_zero())
+        .ok_or_else(|| {
+            bad(
+                name,
+                format!("`{value}` is not a duration above zero; valid: as `250ms`, `2s`"),
+            )
+        })
+}
+
+fn percent_decode(name: &str, text: &str) -> Result<String, ConfigError> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text
+                .get(i + 1..i + 3)
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                .ok_or_else(|| bad(name, "has a bad `%` escape; valid: `%` + two hex digits"))?;
+            decoded.push(hex);
+            i += 3;
+        } else {
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(decoded).map_err(|_| bad(name, "is not UTF-8 once `%` escapes are decoded"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redis(url: &str) -> RedisConfig {
+        parse_redis(url).unwrap().0
+    }
+
+    fn error(url: &str) -> String {
+        parse(url).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn redis_urls_parse() {
+        let config = redis("redis://127.0.0.1");
+        assert_eq!(config.nodes, [("127.0.0.1".to_owned(), 6379)]);
+        let config = redis("rediss://app:p%40ss@cache.internal:6380/3?response_timeout=50ms");
+        assert!(config.tls && !config.cluster);
+        assert_eq!(config.username.as_deref(), Some("app"));
+        assert_eq!(config.password.as_deref(), Some("p@ss"));
+        assert_eq!(config.db, 3);
+        assert_eq!(config.response_timeout, Duration::from_millis(50));
+        let config = redis("redis+cluster://:pw@10.0.0.1:7000,10.0.0.2,[::1]:7002");
+        assert!(config.cluster);
+        assert_eq!(config.username, None);
+        assert_eq!(config.nodes.len(), 3);
+        assert_eq!(config.nodes[2], ("::1".to_owned(), 7002));
+        let (_, prefix) = parse_redis("redis://h/0?prefix=svc").unwrap();
+        assert_eq!(prefix.as_deref(), Some("svc"));
+    }
+
+    #[test]
+    fn errors_name_the_part_and_hide_the_password() {
+        for (url, names) in [
+            ("redis://u:hunter2@h/x", ["`db`", "0 or more"]),
+            ("redis://u:hunter2@h/-1", ["`db`", "negative"]),
+            ("redis+cluster://u:hunter2@h/2", ["`db`", "only database 0"]),
+            ("redis://u:hunter2@h:0", ["`port`", "1 to 65535"]),
+            ("redis://u:hunter2@h:http", ["`port`", "1 to 65535"]),
+            ("redis://u:hunter2@", ["`host`", "missing"]),
+            ("redis://u:hunter2@a,b", ["`host`", "redis+cluster"]),
+            (
+                "redis://u:hunter2@h?response_timeout=0s",
+                ["`response_timeout`", "above zero"],
+            ),
+            (
+                "redis://u:hunter2@h?connect_timeout=soon",
+                ["`connect_timeout`", "250ms"],
+            ),
+            (
+                "redis://u:hunter2@h?circuit_failures=0",
+                ["`circuit_failures`", "greater than zero"],
+            ),
+            (
+                "redis://u:hunter2@h?ca_file=x.pem",
+                ["`ca_file`", "rediss://"],
+            ),
+            (
+                "redis://u:hunter2@h?timeout=1s",
+                ["`timeout`", "response_timeout"],
+            ),
+            ("redis://u:hunt%zz@h", ["`password`", "escape"]),
+            ("mysql://u:hunter2@h", ["`mysql://`", "redis+cluster://"]),
+        ] {
+            let message = error(url);
+            for name in names {
+                assert!(message.contains(name), "{url}: {message}");
+            }
+            assert!(
+                !message.contains("hunter2") && !message.contains("hunt"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn memory_urls_parse() {
+        let url = parse("memory://?max_bytes=1048576&prefix=svc").unwrap();
+        assert!(matches!(
+            url.store,
+            UrlStore::Memory(Some(MemoryBound::Bytes(1_048_576)))
+        ));
+        assert_eq!(url.prefix.as_deref(), Some("svc"));
+        assert!(error("memory://?max_entries=0").contains("greater than zero"));
+        assert!(error("memory://?max_entrys=5").contains("valid"));
+        assert!(error("memory://?max_entries=5&max_bytes=5").contains("once"));
+        assert!(error("memory://host").contains("`host`"));
+        assert_eq!(parse("localhost").unwrap_err(), ConfigError::NoScheme);
+    }
+}

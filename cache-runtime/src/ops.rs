@@ -1,0 +1,570 @@
+//! The plain operations of a [`Cache`]: typed `get`/`set` and friends, with the same meaning on
+//! the memory store and on Redis.
+//!
+//! Values are stored in the [entry format](crate::entry) (a header, then MessagePack), so a key
+//! that holds something else (a counter, a foreign value) is a [`CacheErrorKind::Decode`] error,
+//! never a wrong value. Counters (`incr`, `decr`) hold the decimal text Redis counts in.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::entry::{self, EntryHeader};
+use crate::error::{CacheError, CacheErrorKind};
+use crate::key::stored_key_text;
+use crate::store::{Backend, Failure, Link, RedisStore, StoredEntry, StoredValue};
+use crate::{Cache, Codec};
+
+mod scan;
+
+pub use scan::KeyStream;
+
+/// How long a key has left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyTtl {
+    /// There is no such key.
+    Missing,
+    /// The key never expires.
+    Persistent,
+    /// The key expires after this long.
+    Expires(Duration),
+}
+
+/// Adds the TTL to a counter only when the increment creates it, in one atomic step.
+const INCR_SCRIPT: &str = r"
+local created = redis.call('EXISTS', KEYS[1]) == 0
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+if created and ARGV[2] ~= '0' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return value
+";
+
+fn millis(ttl: Duration) -> u64 {
+    // Redis counts whole milliseconds; a sub-millisecond TTL rounds up rather than to "forever".
+    u64::try_from(ttl.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
+}
+
+impl Cache {
+    /// The full key: the prefix, `:`, then `key`.
+    fn full_key(&self, key: &str) -> String {
+        format!("{}:{key}", self.prefix())
+    }
+
+    fn check_ttl(
+        operation: &'static str,
+        key: &str,
+        ttl: Option<Duration>,
+    ) -> Result<(), CacheError> {
+        match ttl {
+            Some(ttl) if ttl.is_zero() => Err(CacheError::new(
+                operation,
+                Some(key),
+                CacheErrorKind::Encode(
+                    "a TTL must be above zero; give `None` for no expiry".into(),
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn expires_at(&self, ttl: Option<Duration>) -> u64 {
+        ttl.map_or(u64::MAX, |ttl| {
+            self.now_millis().saturating_add(millis(ttl))
+        })
+    }
+
+    fn encode_value<T: Serialize + ?Sized>(
+        &self,
+        operation: &'static str,
+        key: &str,
+        value: &T,
+        ttl: Option<Duration>,
+    ) -> Result<Vec<u8>, CacheError> {
+        let expires = self.expires_at(ttl);
+        let header = EntryHeader {
+            codec: Codec::MessagePack,
+            negative: false,
+            created_at: self.now_millis(),
+            fresh_until: expires,
+            stale_until: expires,
+            compute_micros: 0,
+        };
+        entry::encode(&header, value).map_err(|error| {
+            CacheError::new(
+                operation,
+                Some(key),
+                CacheErrorKind::Encode(error.to_string()),
+            )
+        })
+    }
+
+    fn decode_value<T: DeserializeOwned>(
+        operation: &'static str,
+        key: &str,
+        bytes: &[u8],
+    ) -> Result<T, CacheError> {
+        entry::decode::<T>(bytes)
+            .map(|(_, value)| value)
+            .map_err(|error| {
+                CacheError::new(
+                    operation,
+                    Some(key),
+                    CacheErrorKind::Decode(error.to_string()),
+                )
+            })
+    }
+
+    /// The value under `key`, if there is one.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, CacheError> {
+        match self.get_bytes(key).await? {
+            Some(bytes) => Self::decode_value("get", key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores `value` under `key`, for `ttl` (`None`: until removed or evicted).
+    pub async fn set<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Option<Duration>,
+    ) -> Result<(), CacheError> {
+        Self::check_ttl("set", key, ttl)?;
+        let bytes = self.encode_value("set", key, value, ttl)?;
+        self.set_bytes(key, &bytes, ttl).await
+    }
+
+    /// Stores `value` under `key` only if no live value is there; whether it was stored.
+    pub async fn add<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Option<Duration>,
+    ) -> Result<bool, CacheError> {
+        const OP: &str = "add";
+        Self::check_ttl(OP, key, ttl)?;
+        let bytes = self.encode_value(OP, key, value, ttl)?;
+        let full = self.full_key(key);
+        match self.backend() {
+            Backend::Memory(store) => {
+                let expires_at = self.expires_at(ttl);
+                Ok(store.update(
+                    full.as_bytes(),
+                    self.now_millis(),
+                    |current| match current {
+                        Some(_) => (None, false),
+                        None => (
+                            Some(StoredEntry::new(
+                                expires_at,
+                                StoredValue::Encoded(bytes.as_slice().into()),
+                            )),
+                            true,
+                        ),
+                    },
+                ))
+            }
+            Backend::Redis(store) => {
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(&full).arg(bytes).arg("NX");
+                if let Some(ttl) = ttl {
+                    cmd.arg("PX").arg(millis(ttl));
+                }
+                let reply: Option<String> = query(store, cmd).await.map_err(fail(OP, key))?;
+                Ok(reply.is_some())
+            }
+        }
+    }
+
+    /// The values under `keys`, in order, in one round trip (`MGET`).
+    pub async fn get_many<T: DeserializeOwned>(
+        &self,
+        keys: &[&str],
+    ) -> Result<Vec<Option<T>>, CacheError> {
+        const OP: &str = "get_many";
+        let found: Vec<Option<Vec<u8>>> = match self.backend() {
+            Backend::Memory(_) => keys.iter().map(|key| self.memory_bytes(key)).collect(),
+            Backend::Redis(_) if keys.is_empty() => Vec::new(),
+            Backend::Redis(store) => {
+                let mut cmd = redis::cmd("MGET");
+                for key in keys {
+                    cmd.arg(self.full_key(key));
+                }
+                query(store, cmd)
+                    .await
+                    .map_err(|failure| CacheError::new(OP, keys.first().copied(), failure.kind()))?
+            }
+        };
+        keys.iter()
+            .zip(found)
+            .map(|(key, bytes)| {
+                bytes
+                    .map(|bytes| Self::decode_value(OP, key, &bytes))
+                    .transpose()
+            })
+            .collect()
+    }
+
+    /// Stores every `(key, value)` for `ttl`, in one round trip (a pipeline of `SET`s; one per
+    /// node on a cluster).
+    pub async fn set_many<T: Serialize>(
+        &self,
+        items: &[(&str, T)],
+        ttl: Option<Duration>,
+    ) -> Result<(), CacheError> {
+        const OP: &str = "set_many";
+        let mut encoded = Vec::with_capacity(items.len());
+        for (key, value) in items {
+            Self::check_ttl(OP, key, ttl)?;
+            encoded.push((*key, self.encode_value(OP, key, value, ttl)?));
+        }
+        match self.backend() {
+            Backend::Memory(store) => {
+                let expires_at = self.expires_at(ttl);
+                for (key, bytes) in encoded {
+                    let entry = StoredEntry::new(expires_at, StoredValue::Encoded(bytes.into()));
+                    store.insert(self.full_key(key).as_bytes(), entry);
+                }
+                Ok(())
+            }
+            Backend::Redis(_) if encoded.is_empty() => Ok(()),
+            Backend::Redis(store) => {
+                let first = encoded.first().map(|(key, _)| *key);
+                let mut pipe = redis::pipe();
+                for (key, bytes) in encoded {
+                    let cmd = pipe.cmd("SET").arg(self.full_key(key)).arg(bytes);
+                    if let Some(ttl) = ttl {
+                        cmd.arg("PX").arg(millis(ttl));
+                    }
+                    cmd.ignore();
+                }
+                store
+                    .run(move |mut link| async move { pipe.query_async::<()>(&mut link).await })
+                    .await
+                    .map_err(|failure| CacheError::new(OP, first, failure.kind()))
+            }
+        }
+    }
+
+    /// Removes `key`; whether it was there.
+    pub async fn delete(&self, key: &str) -> Result<bool, CacheError> {
+        Ok(self
+            .delete_many(&[key])
+            .await
+            .map_err(|error| error.with_operation("delete"))?
+            == 1)
+    }
+
+    /// Removes `keys` in one round trip; how many were there.
+    pub async fn delete_many(&self, keys: &[&str]) -> Result<u64, CacheError> {
+        const OP: &str = "delete_many";
+        match self.backend() {
+            Backend::Memory(store) => {
+                let now = self.now_millis();
+                let removed = keys
+                    .iter()
+                    .filter(|key| store.remove_live(self.full_key(key).as_bytes(), now))
+                    .count();
+                Ok(removed as u64)
+            }
+            Backend::Redis(_) if keys.is_empty() => Ok(0),
+            Backend::Redis(store) => {
+                let mut cmd = redis::cmd("UNLINK");
+                for key in keys {
+                    cmd.arg(self.full_key(key));
+                }
+                query(store, cmd)
+                    .await
+                    .map_err(|failure| CacheError::new(OP, keys.first().copied(), failure.kind()))
+            }
+        }
+    }
+
+    /// Whether `key` holds a live value.
+    pub async fn exists(&self, key: &str) -> Result<bool, CacheError> {
+        match self.backend() {
+            Backend::Memory(_) => Ok(self.memory_bytes(key).is_some()),
+            Backend::Redis(store) => {
+                let mut cmd = redis::cmd("EXISTS");
+                cmd.arg(self.full_key(key));
+                query::<u64>(store, cmd)
+                    .await
+                    .map(|n| n == 1)
+                    .map_err(fail("exists", key))
+            }
+        }
+    }
+
+    /// Gives `key` a new TTL; whether the key was there.
+    pub async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, CacheError> {
+        const OP: &str = "expire";
+        Self::check_ttl(OP, key, Some(ttl))?;
+        match self.backend() {
+            Backend::Memory(store) => {
+                let expires_at = self.expires_at(Some(ttl));
+                Ok(store.update(
+                    self.full_key(key).as_bytes(),
+                    self.now_millis(),
+                    |current| match current {
+                        Some(entry) => {
+                            let mut entry = entry.clone();
+                            entry.expires_at = expires_at;
+                            (Some(entry), true)
+                        }
+                        None => (None, false),
+                    },
+                ))
+            }
+            Backend::Redis(store) => {
+                let mut cmd = redis::cmd("PEXPIRE");
+                cmd.arg(self.full_key(key)).arg(millis(ttl));
+                query::<u64>(store, cmd)
+                    .await
+                    .map(|n| n == 1)
+                    .map_err(fail(OP, key))
+            }
+        }
+    }
+
+    /// How long `key` has left.
+    pub async fn ttl(&self, key: &str) -> Result<KeyTtl, CacheError> {
+        match self.backend() {
+            Backend::Memory(store) => {
+                let now = self.now_millis();
+                Ok(match store.get(self.full_key(key).as_bytes(), now) {
+                    None => KeyTtl::Missing,
+                    Some(entry) if entry.expires_at == u64::MAX => KeyTtl::Persistent,
+                    Some(entry) => KeyTtl::Expires(Duration::from_millis(entry.expires_at - now)),
+                })
+            }
+            Backend::Redis(store) => {
+                let mut cmd = redis::cmd("PTTL");
+                cmd.arg(self.full_key(key));
+                let pttl: i64 = query(store, cmd).await.map_err(fail("ttl", key))?;
+                Ok(match pttl {
+                    -1 => KeyTtl::Persistent,
+                    ..0 => KeyTtl::Missing,
+                    ms => KeyTtl::Expires(Duration::from_millis(ms.unsigned_abs())),
+                })
+            }
+        }
+    }
+
+    /// Adds `by` to the counter under `key` (a missing counter starts at 0) and returns the new
+    /// value. A counter this call creates gets `ttl_on_create` in the same atomic step, so it can
+    /// never be left without its expiry; an existing counter keeps its TTL.
+    pub async fn incr(
+        &self,
+        key: &str,
+        by: i64,
+        ttl_on_create: Option<Duration>,
+    ) -> Result<i64, CacheError> {
+        self.add_to_counter("incr", key, by, ttl_on_create).await
+    }
+
+    /// Subtracts `by` from the counter under `key`; see [`incr`](Self::incr).
+    pub async fn decr(
+        &self,
+        key: &str,
+        by: i64,
+        ttl_on_create: Option<Duration>,
+    ) -> Result<i64, CacheError> {
+        let by = by
+            .checked_neg()
+            .ok_or_else(|| CacheError::new("decr", Some(key), CacheErrorKind::NotAnInteger))?;
+        self.add_to_counter("decr", key, by, ttl_on_create).await
+    }
+
+    async fn add_to_counter(
+        &self,
+        operation: &'static str,
+        key: &str,
+        by: i64,
+        ttl_on_create: Option<Duration>,
+    ) -> Result<i64, CacheError> {
+        Self::check_ttl(operation, key, ttl_on_create)?;
+        let not_integer = || CacheError::new(operation, Some(key), CacheErrorKind::NotAnInteger);
+        match self.backend() {
+            Backend::Memory(store) => {
+                let created_expiry = self.expires_at(ttl_on_create);
+                store
+                    .update(
+                        self.full_key(key).as_bytes(),
+                        self.now_millis(),
+                        |current| {
+                            let (count, expires_at) = match current {
+                                None => (Some(0), created_expiry),
+                                Some(entry) => (counter_value(&entry.value), entry.expires_at),
+                            };
+                            match count.and_then(|count| count.checked_add(by)) {
+                                Some(count) => {
+                                    let text = count.to_string().into_bytes();
+                                    let value = StoredValue::Encoded(text.into());
+                                    (Some(StoredEntry::new(expires_at, value)), Some(count))
+                                }
+                                None => (None, None),
+                            }
+                        },
+                    )
+                    .ok_or_else(not_integer)
+            }
+            Backend::Redis(store) => {
+                let full = self.full_key(key);
+                let ttl_ms = ttl_on_create.map_or(0, millis);
+                let outcome = store
+                    .run(move |mut link| async move {
+                        redis::Script::new(INCR_SCRIPT)
+                            .key(full)
+                            .arg(by)
+                            .arg(ttl_ms)
+                            .invoke_async::<i64>(&mut link)
+                            .await
+                    })
+                    .await;
+                match outcome {
+                    Ok(count) => Ok(count),
+                    Err(Failure::Redis(error))
+                        if error.to_string().contains("not an integer")
+                            || error.to_string().contains("overflow") =>
+                    {
+                        Err(not_integer())
+                    }
+                    Err(failure) => Err(CacheError::new(operation, Some(key), failure.kind())),
+                }
+            }
+        }
+    }
+
+    /// Removes every key under this cache's prefix, and nothing else (SCAN + UNLINK in batches;
+    /// never FLUSHDB, never KEYS); how many were removed.
+    pub async fn clear(&self) -> Result<u64, CacheError> {
+        match self.backend() {
+            Backend::Memory(store) => {
+                let prefix = format!("{}:", self.prefix());
+                let keys = store.keys_with_prefix(prefix.as_bytes(), 0);
+                Ok(keys.iter().filter(|key| store.remove(key)).count() as u64)
+            }
+            Backend::Redis(store) => {
+                let pattern = format!("{}:*", scan::escape_glob(self.prefix()));
+                scan::unlink_matching(store, pattern)
+                    .await
+                    .map_err(|failure| CacheError::new("clear", None, failure.kind()))
+            }
+        }
+    }
+
+    /// Checks that the store answers (`PING`): the start-up check of a Redis cache, which
+    /// reports an unreachable server or bad credentials.
+    pub async fn ping(&self) -> Result<(), CacheError> {
+        match self.backend() {
+            Backend::Memory(_) => Ok(()),
+            Backend::Redis(store) => query::<String>(store, redis::cmd("PING"))
+                .await
+                .map(drop)
+                .map_err(|failure| CacheError::new("ping", None, failure.kind())),
+        }
+    }
+
+    /// The bytes stored under `key`, as they are: an entry written by `#[cached]` or
+    /// [`set`](Self::set) comes back in the [entry format](crate::entry).
+    pub async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
+        match self.backend() {
+            Backend::Memory(_) => Ok(self.memory_bytes(key)),
+            Backend::Redis(store) => {
+                let mut cmd = redis::cmd("GET");
+                cmd.arg(self.full_key(key));
+                query(store, cmd).await.map_err(fail("get", key))
+            }
+        }
+    }
+
+    /// Stores `bytes` under `key` as they are, for `ttl`.
+    pub async fn set_bytes(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<(), CacheError> {
+        Self::check_ttl("set", key, ttl)?;
+        match self.backend() {
+            Backend::Memory(store) => {
+                let entry =
+                    StoredEntry::new(self.expires_at(ttl), StoredValue::Encoded(bytes.into()));
+                store.insert(self.full_key(key).as_bytes(), entry);
+                Ok(())
+            }
+            Backend::Redis(store) => {
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(self.full_key(key)).arg(bytes);
+                if let Some(ttl) = ttl {
+                    cmd.arg("PX").arg(millis(ttl));
+                }
+                query::<()>(store, cmd).await.map_err(fail("set", key))
+            }
+        }
+    }
+
+    /// The keys under this cache's prefix that match `pattern` (without the prefix), as a
+    /// stream. `*` matches any run of characters; every other character matches itself, so
+    /// user input with `?`, `[` or `\` in it cannot widen the match (write `\*` for a literal
+    /// `*`). On Redis this is `SCAN … MATCH` on every node, in batches, never `KEYS`.
+    ///
+    /// A key written by `#[cached]` with a default key shows as its full digest form.
+    pub fn scan_keys(&self, pattern: &str) -> KeyStream {
+        let prefix_len = self.prefix().len() + 1;
+        match self.backend() {
+            Backend::Memory(store) => {
+                let prefix = format!("{}:", self.prefix());
+                let mut keys: Vec<String> = store
+                    .keys_with_prefix(prefix.as_bytes(), self.now_millis())
+                    .iter()
+                    .map(|key| stored_key_text(key))
+                    .filter_map(|key| key.get(prefix_len..).map(str::to_owned))
+                    .filter(|key| scan::matches(pattern, key))
+                    .collect();
+                keys.sort_unstable();
+                KeyStream::listed(keys)
+            }
+            Backend::Redis(store) => {
+                let pattern = format!(
+                    "{}:{}",
+                    scan::escape_glob(self.prefix()),
+                    scan::pattern_to_glob(pattern)
+                );
+                KeyStream::scanning(store.clone(), pattern, prefix_len)
+            }
+        }
+    }
+
+    fn memory_bytes(&self, key: &str) -> Option<Vec<u8>> {
+        let Backend::Memory(store) = self.backend() else {
+            return None;
+        };
+        store
+            .get(self.full_key(key).as_bytes(), self.now_millis())?
+            .to_bytes()
+    }
+}
+
+/// The integer a counter entry holds, if it is one.
+fn counter_value(value: &StoredValue) -> Option<i64> {
+    match value {
+        StoredValue::Encoded(bytes) => std::str::from_utf8(bytes).ok()?.parse().ok(),
+        StoredValue::Decoded(_) => None,
+    }
+}
+
+/// Runs one command on Redis.
+pub(crate) async fn query<T>(store: &RedisStore, cmd: redis::Cmd) -> Result<T, Failure>
+where
+    T: redis::FromRedisValue + Send + 'static,
+{
+    store
+        .run(move |mut link: Link| async move { cmd.query_async(&mut link).await })
+        .await
+}
+
+fn fail<'k>(operation: &'static str, key: &'k str) -> impl FnOnce(Failure) -> CacheError + 'k {
+    move |failure| CacheError::new(operation, Some(key), failure.kind())
+}

@@ -1,0 +1,284 @@
+//! Walking the keys under a prefix: `SCAN … MATCH` on every node (never `KEYS`), patterns where
+//! only `*` is a wildcard, and the [`KeyStream`] that yields them.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use tokio::sync::mpsc;
+
+use crate::error::{CacheError, CacheErrorKind};
+use crate::store::{Failure, Link, RedisStore};
+
+/// Keys asked of each `SCAN` call.
+const SCAN_BATCH: usize = 500;
+
+/// `text` with Redis glob characters escaped: it matches only itself.
+pub(crate) fn escape_glob(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// A [`crate::Cache::scan_keys`] pattern as a Redis glob: `*` stays a wildcard, `\*` is a
+/// literal `*`, everything else is escaped.
+pub(crate) fn pattern_to_glob(pattern: &str) -> String {
+    let mut glob = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'*') => {
+                chars.next();
+                glob.push_str("\\*");
+            }
+            '*' => glob.push('*'),
+            other => glob.push_str(&escape_glob(other.encode_utf8(&mut [0; 4]))),
+        }
+    }
+    glob
+}
+
+/// Whether `key` matches `pattern` as [`pattern_to_glob`] reads it.
+pub(crate) fn matches(pattern: &str, key: &str) -> bool {
+    // Split into literal pieces around unescaped `*`s.
+    let mut pieces = vec![String::new()];
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'*') => {
+                chars.next();
+                if let Some(piece) = pieces.last_mut() {
+                    piece.push('*');
+                }
+            }
+            '*' => pieces.push(String::new()),
+            other => {
+                if let Some(piece) = pieces.last_mut() {
+                    piece.push(other);
+                }
+            }
+        }
+    }
+    let (first, rest) = pieces
+        .split_first()
+        .map_or(("", &[][..]), |(f, r)| (f.as_str(), r));
+    let Some(mut remaining) = key.strip_prefix(first) else {
+        return false;
+    };
+    let Some((last, middle)) = rest.split_last() else {
+        return remaining.is_empty();
+    };
+    for piece in middle {
+        match remaining.find(piece.as_str()) {
+            Some(at) => remaining = &remaining[at + piece.len()..],
+            None => return false,
+        }
+    }
+    remaining.len() >= last.len() && remaining.ends_with(last.as_str())
+}
+
+/// The keys of [`crate::Cache::scan_keys`], without the prefix. On Redis they arrive batch by
+/// batch; dropping the stream stops the scan.
+#[derive(Debug)]
+pub struct KeyStream {
+    source: Source,
+}
+
+#[derive(Debug)]
+enum Source {
+    Listed(VecDeque<String>),
+    Scanning(mpsc::Receiver<Result<String, CacheError>>),
+}
+
+impl KeyStream {
+    pub(crate) fn listed(keys: Vec<String>) -> Self {
+        KeyStream {
+            source: Source::Listed(keys.into()),
+        }
+    }
+
+    pub(crate) fn scanning(store: RedisStore, pattern: String, prefix_len: usize) -> Self {
+        let (sender, receiver) = mpsc::channel(SCAN_BATCH);
+        let scan = async move {
+            let outcome = async {
+                let mut batches = Batches::new(&store, pattern).await?;
+                while let Some(keys) = batches.next().await? {
+                    for key in keys {
+                        let key = key.get(prefix_len..).unwrap_or_default().to_owned();
+                        if sender.send(Ok(key)).await.is_err() {
+                            return Ok::<(), Failure>(()); // the stream was dropped
+                        }
+                    }
+                }
+                Ok(())
+            };
+            if let Err(failure) = outcome.await {
+                let error = CacheError::new("scan_keys", None, failure.kind());
+                let _ = sender.send(Err(error)).await;
+            }
+        };
+        match crate::store::driver() {
+            Some(driver) => {
+                driver.spawn(scan);
+                KeyStream {
+                    source: Source::Scanning(receiver),
+                }
+            }
+            None => {
+                let error = CacheError::new(
+                    "scan_keys",
+                    None,
+                    CacheErrorKind::Connection(Failure::Driver.to_string()),
+                );
+                let (sender, receiver) = mpsc::channel(1);
+                let _ = sender.try_send(Err(error));
+                KeyStream {
+                    source: Source::Scanning(receiver),
+                }
+            }
+        }
+    }
+}
+
+impl Stream for KeyStream {
+    type Item = Result<String, CacheError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match &mut self.get_mut().source {
+            Source::Listed(keys) => Poll::Ready(keys.pop_front().map(Ok)),
+            Source::Scanning(receiver) => receiver.poll_recv(cx),
+        }
+    }
+}
+
+/// Unlinks every key matching `pattern`, batch by batch; how many.
+pub(crate) async fn unlink_matching(store: &RedisStore, pattern: String) -> Result<u64, Failure> {
+    let mut removed = 0;
+    let mut batches = Batches::new(store, pattern).await?;
+    while let Some(keys) = batches.next().await? {
+        let mut cmd = redis::cmd("UNLINK");
+        cmd.arg(keys);
+        removed += super::query::<u64>(store, cmd).await?;
+    }
+    Ok(removed)
+}
+
+/// The batches of keys matching a pattern, node after node.
+struct Batches<'a> {
+    store: &'a RedisStore,
+    pattern: String,
+    nodes: std::vec::IntoIter<(String, u16)>,
+    /// The node being scanned and the cursor to continue from.
+    current: Option<((String, u16), u64)>,
+}
+
+impl<'a> Batches<'a> {
+    async fn new(store: &'a RedisStore, pattern: String) -> Result<Self, Failure> {
+        let mut nodes = nodes(store).await?.into_iter();
+        let current = nodes.next().map(|node| (node, 0));
+        Ok(Batches {
+            store,
+            pattern,
+            nodes,
+            current,
+        })
+    }
+
+    /// The next non-empty batch, or `None` when every node is done.
+    async fn next(&mut self) -> Result<Option<Vec<String>>, Failure> {
+        while let Some((node, cursor)) = self.current.take() {
+            let mut cmd = redis::cmd("SCAN");
+            cmd.arg(cursor)
+                .arg("MATCH")
+                .arg(&self.pattern)
+                .arg("COUNT")
+                .arg(SCAN_BATCH);
+            let target = node.clone();
+            let (next, keys): (u64, Vec<String>) = self
+                .store
+                .run(move |mut link: Link| async move { link.query_node(&cmd, target).await })
+                .await?;
+            self.current = match next {
+                0 => self.nodes.next().map(|node| (node, 0)),
+                next => Some((node, next)),
+            };
+            if !keys.is_empty() {
+                return Ok(Some(keys));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The nodes to scan: the server itself, or every primary of a cluster.
+async fn nodes(store: &RedisStore) -> Result<Vec<(String, u16)>, Failure> {
+    let single = store.config().nodes.first().cloned().unwrap_or_default();
+    let text: Option<String> = store
+        .run(|mut link: Link| async move {
+            match link.is_cluster() {
+                false => Ok(None),
+                true => redis::cmd("CLUSTER")
+                    .arg("NODES")
+                    .query_async(&mut link)
+                    .await
+                    .map(Some),
+            }
+        })
+        .await?;
+    let Some(text) = text else {
+        return Ok(vec![single]);
+    };
+    // `<id> <ip:port@cport[,hostname]> <flags> <master> …`: primaries that are not failing.
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split(' ');
+            let address = fields.nth(1)?;
+            let flags = fields.next()?;
+            let primary = flags.split(',').any(|flag| flag == "master")
+                && !flags
+                    .split(',')
+                    .any(|flag| flag == "fail" || flag == "noaddr");
+            let address = address.split(['@', ',']).next()?;
+            let (host, port) = address.rsplit_once(':')?;
+            let port = port.parse().ok()?;
+            primary.then(|| (host.to_owned(), port))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_like_redis_globs() {
+        for (pattern, key, expected) in [
+            ("user:*", "user:42", true),
+            ("user:*", "user:", true),
+            ("user:*", "users:1", false),
+            ("*:42", "user:42", true),
+            ("a*b*c", "aXXbYYc", true),
+            ("a*b*c", "acb", false),
+            ("user:?", "user:1", false),
+            ("user:?", "user:?", true),
+            ("[ab]", "a", false),
+            ("[ab]", "[ab]", true),
+            ("x\\*", "x*", true),
+            ("x\\*", "xy", false),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+            ("a*a", "a", false),
+        ] {
+            assert_eq!(matches(pattern, key), expected, "{pattern} vs {key}");
+        }
+        assert_eq!(pattern_to_glob("u:?[x]*\\*"), "u:\\?\\[x\\]*\\*");
+        assert_eq!(escape_glob("p[1]"), "p\\[1\\]");
+    }
+}

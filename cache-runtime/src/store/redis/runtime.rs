@@ -1,0 +1,59 @@
+//! The thread that drives every Redis connection of the process.
+//!
+//! redis-rs runs each connection as a task on a tokio runtime and times replies out on that
+//! runtime's timer. Running them on a runtime of our own means a connection outlives the runtime
+//! of whoever first used it (a `#[tokio::test]`, a short-lived `block_on`), works under any
+//! executor, and lets plain `fn`s wait for a reply without blocking a runtime that must make
+//! progress for the reply to arrive.
+
+use std::future::Future;
+use std::sync::mpsc;
+use std::sync::LazyLock;
+
+use tokio::runtime::{Builder, Handle};
+
+/// The driver's handle; `None` if the OS refused a thread or an event loop (logged once).
+static DRIVER: LazyLock<Option<Handle>> = LazyLock::new(|| {
+    let started = Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .and_then(|runtime| {
+            let handle = runtime.handle().clone();
+            std::thread::Builder::new()
+                .name("cache-redis".to_owned())
+                .spawn(move || runtime.block_on(std::future::pending::<()>()))
+                .map(|_| handle)
+        });
+    started
+        .inspect_err(|error| tracing::error!(%error, "cannot start the Redis driver thread"))
+        .ok()
+});
+
+/// The driver runtime: connections are created inside it.
+pub(crate) fn handle() -> Option<&'static Handle> {
+    DRIVER.as_ref()
+}
+
+/// Runs `future` on the driver and waits for it without blocking the caller's executor. `None`
+/// if the driver is not running.
+pub(crate) async fn run<F>(future: F) -> Option<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    handle()?.spawn(future).await.ok()
+}
+
+/// Runs `future` on the driver and blocks this thread until it is done. Safe inside a tokio
+/// runtime: the caller's thread sleeps, the driver thread does the work.
+pub(crate) fn block_on<F>(future: F) -> Option<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (sender, receiver) = mpsc::sync_channel(1);
+    handle()?.spawn(async move {
+        let _ = sender.send(future.await);
+    });
+    receiver.recv().ok()
+}
