@@ -231,16 +231,19 @@ impl Cache {
             Backend::Redis(_) if encoded.is_empty() => Ok(()),
             Backend::Redis(store) => {
                 let first = encoded.first().map(|(key, _)| *key);
-                let mut pipe = redis::pipe();
-                for (key, bytes) in encoded {
-                    let cmd = pipe.cmd("SET").arg(self.full_key(key)).arg(bytes);
-                    if let Some(ttl) = ttl {
-                        cmd.arg("PX").arg(millis(ttl));
-                    }
-                    cmd.ignore();
-                }
+                let commands: Vec<redis::Cmd> = encoded
+                    .into_iter()
+                    .map(|(key, bytes)| {
+                        let mut cmd = redis::cmd("SET");
+                        cmd.arg(self.full_key(key)).arg(bytes);
+                        if let Some(ttl) = ttl {
+                            cmd.arg("PX").arg(millis(ttl));
+                        }
+                        cmd
+                    })
+                    .collect();
                 store
-                    .run(move |mut link| async move { pipe.query_async::<()>(&mut link).await })
+                    .run(move |mut link| async move { link.run_all(commands).await })
                     .await
                     .map_err(|failure| CacheError::new(OP, first, failure.kind()))
             }
@@ -441,9 +444,13 @@ impl Cache {
     pub async fn clear(&self) -> Result<u64, CacheError> {
         match self.backend() {
             Backend::Memory(store) => {
-                let prefix = format!("{}:", self.prefix());
+                // Expired entries go too, but only live ones count, as on Redis.
+                let (prefix, now) = (format!("{}:", self.prefix()), self.now_millis());
                 let keys = store.keys_with_prefix(prefix.as_bytes(), 0);
-                Ok(keys.iter().filter(|key| store.remove(key)).count() as u64)
+                Ok(keys
+                    .iter()
+                    .filter(|key| store.remove_live(key, now))
+                    .count() as u64)
             }
             Backend::Redis(store) => {
                 let pattern = format!("{}:*", scan::escape_glob(self.prefix()));

@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+pub mod servers;
+
 use std::future::Future;
 
 use cache_runtime::{Cache, ManualClock};

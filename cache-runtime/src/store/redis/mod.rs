@@ -63,6 +63,40 @@ impl Link {
         }
     }
 
+    /// Runs `commands`, replies ignored, in one round trip: a pipeline on a single node; on a
+    /// cluster, sent together (a pipeline may not cross slots), so each node gets its share as
+    /// one batch on its multiplexed connection.
+    pub(crate) async fn run_all(&mut self, commands: Vec<redis::Cmd>) -> redis::RedisResult<()> {
+        match self {
+            Link::Single(connection) => {
+                let mut pipe = redis::pipe();
+                for cmd in commands {
+                    pipe.add_command(cmd).ignore();
+                }
+                pipe.query_async(connection).await
+            }
+            Link::Cluster(connection) => {
+                let sent: Vec<_> = commands
+                    .into_iter()
+                    .map(|cmd| {
+                        let mut connection = connection.clone();
+                        tokio::spawn(async move { cmd.query_async::<()>(&mut connection).await })
+                    })
+                    .collect();
+                for reply in sent {
+                    reply.await.map_err(|error| {
+                        RedisError::from((
+                            redis::ErrorKind::Io,
+                            "a command task failed",
+                            error.to_string(),
+                        ))
+                    })??;
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Whether this is a cluster connection.
     pub(crate) fn is_cluster(&self) -> bool {
         matches!(self, Link::Cluster(_))
