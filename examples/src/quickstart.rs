@@ -1,8 +1,9 @@
 //! The quickstart: cache a slow function on the embedded store, call it many times, and print
-//! what the cache did. No Redis, no configuration.
+//! what the cache did. No Redis, no configuration; `CACHE_URL=redis://…` runs it on Redis.
 //!
 //! ```text
 //! cargo run --release -p cache-examples --bin quickstart
+//! CACHE_URL=redis://127.0.0.1:6379/0 cargo run --release -p cache-examples --bin quickstart
 //! ```
 
 use std::time::{Duration, Instant};
@@ -46,7 +47,11 @@ async fn main() {
         .checked_div(stats.computes.max(1) as u32)
         .unwrap_or_default();
     let saved = per_compute * u32::try_from(stats.hits).unwrap_or(u32::MAX);
-    println!("#[cached(ttl = \"10m\")] async fn exchange_rate(from, to) on the embedded store\n");
+    let store = match cache_runtime::Cache::global().memory_store() {
+        Some(_) => "the embedded store",
+        None => "Redis (CACHE_URL)",
+    };
+    println!("#[cached(ttl = \"10m\")] async fn exchange_rate(from, to) on {store}\n");
     println!("| {:<24} | {:>12} |", "", "value");
     println!("|{:-<26}|{:->14}|", "", "");
     println!("| {:<24} | {:>12} |", "calls", calls);
@@ -72,9 +77,9 @@ async fn main() {
         "\nkey of EUR→USD: {}",
         exchange_rate::key(&"EUR".to_owned(), &"USD".to_owned()).unwrap()
     );
-    assert_eq!(
-        stats.computes,
-        PAIRS.len() as u64,
-        "each pair is computed once"
+    // Once per pair; on Redis, a second run finds every pair stored by the first.
+    assert!(
+        stats.computes <= PAIRS.len() as u64,
+        "each pair is computed at most once"
     );
 }
