@@ -144,14 +144,8 @@ fn parse_redis_rest(
             config = config.username(percent_decode("username", user)?);
         }
         if let Some(password) = password {
-            // The password itself is never part of an error.
-            let password = percent_decode("password", password).map_err(|_| {
-                bad(
-                    "password",
-                    "has a bad `%` escape; valid: `%` + two hex digits",
-                )
-            })?;
-            config = config.password(password);
+            // The errors of `percent_decode` never quote the text.
+            config = config.password(percent_decode("password", password)?);
         }
     }
     if !db.is_empty() {

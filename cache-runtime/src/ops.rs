@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::entry::{self, EntryHeader};
 use crate::error::{CacheError, CacheErrorKind};
 use crate::key::stored_key_text;
-use crate::store::{Backend, Failure, Link, RedisStore, StoredEntry, StoredValue};
+use crate::store::{Backend, Failure, StoredEntry, StoredValue};
 use crate::{Cache, Codec};
 
 mod scan;
@@ -50,6 +50,15 @@ impl Cache {
     /// The full key: the prefix, `:`, then `key`.
     fn full_key(&self, key: &str) -> String {
         format!("{}:{key}", self.prefix())
+    }
+
+    /// `name` over the full keys of `keys` (`MGET`, `UNLINK`).
+    fn keys_command(&self, name: &str, keys: &[&str]) -> redis::Cmd {
+        let mut cmd = redis::cmd(name);
+        for key in keys {
+            cmd.arg(self.full_key(key));
+        }
+        cmd
     }
 
     fn check_ttl(
@@ -131,7 +140,7 @@ impl Cache {
         value: &T,
         ttl: Option<Duration>,
     ) -> Result<(), CacheError> {
-        Self::check_ttl("set", key, ttl)?;
+        // `set_bytes` checks the TTL.
         let bytes = self.encode_value("set", key, value, ttl)?;
         self.set_bytes(key, &bytes, ttl).await
     }
@@ -171,7 +180,7 @@ impl Cache {
                 if let Some(ttl) = ttl {
                     cmd.arg("PX").arg(millis(ttl));
                 }
-                let reply: Option<String> = query(store, cmd).await.map_err(fail(OP, key))?;
+                let reply: Option<String> = store.query(cmd).await.map_err(fail(OP, key))?;
                 Ok(reply.is_some())
             }
         }
@@ -186,15 +195,10 @@ impl Cache {
         let found: Vec<Option<Vec<u8>>> = match self.backend() {
             Backend::Memory(_) => keys.iter().map(|key| self.memory_bytes(key)).collect(),
             Backend::Redis(_) if keys.is_empty() => Vec::new(),
-            Backend::Redis(store) => {
-                let mut cmd = redis::cmd("MGET");
-                for key in keys {
-                    cmd.arg(self.full_key(key));
-                }
-                query(store, cmd)
-                    .await
-                    .map_err(|failure| CacheError::new(OP, keys.first().copied(), failure.kind()))?
-            }
+            Backend::Redis(store) => store
+                .query(self.keys_command("MGET", keys))
+                .await
+                .map_err(|failure| CacheError::new(OP, keys.first().copied(), failure.kind()))?,
         };
         keys.iter()
             .zip(found)
@@ -272,15 +276,10 @@ impl Cache {
                 Ok(removed as u64)
             }
             Backend::Redis(_) if keys.is_empty() => Ok(0),
-            Backend::Redis(store) => {
-                let mut cmd = redis::cmd("UNLINK");
-                for key in keys {
-                    cmd.arg(self.full_key(key));
-                }
-                query(store, cmd)
-                    .await
-                    .map_err(|failure| CacheError::new(OP, keys.first().copied(), failure.kind()))
-            }
+            Backend::Redis(store) => store
+                .query(self.keys_command("UNLINK", keys))
+                .await
+                .map_err(|failure| CacheError::new(OP, keys.first().copied(), failure.kind())),
         }
     }
 
@@ -291,7 +290,8 @@ impl Cache {
             Backend::Redis(store) => {
                 let mut cmd = redis::cmd("EXISTS");
                 cmd.arg(self.full_key(key));
-                query::<u64>(store, cmd)
+                store
+                    .query::<u64>(cmd)
                     .await
                     .map(|n| n == 1)
                     .map_err(fail("exists", key))
@@ -322,7 +322,8 @@ impl Cache {
             Backend::Redis(store) => {
                 let mut cmd = redis::cmd("PEXPIRE");
                 cmd.arg(self.full_key(key)).arg(millis(ttl));
-                query::<u64>(store, cmd)
+                store
+                    .query::<u64>(cmd)
                     .await
                     .map(|n| n == 1)
                     .map_err(fail(OP, key))
@@ -344,7 +345,7 @@ impl Cache {
             Backend::Redis(store) => {
                 let mut cmd = redis::cmd("PTTL");
                 cmd.arg(self.full_key(key));
-                let pttl: i64 = query(store, cmd).await.map_err(fail("ttl", key))?;
+                let pttl: i64 = store.query(cmd).await.map_err(fail("ttl", key))?;
                 Ok(match pttl {
                     -1 => KeyTtl::Persistent,
                     ..0 => KeyTtl::Missing,
@@ -466,7 +467,8 @@ impl Cache {
     pub async fn ping(&self) -> Result<(), CacheError> {
         match self.backend() {
             Backend::Memory(_) => Ok(()),
-            Backend::Redis(store) => query::<String>(store, redis::cmd("PING"))
+            Backend::Redis(store) => store
+                .query::<String>(redis::cmd("PING"))
                 .await
                 .map(drop)
                 .map_err(|failure| CacheError::new("ping", None, failure.kind())),
@@ -481,7 +483,7 @@ impl Cache {
             Backend::Redis(store) => {
                 let mut cmd = redis::cmd("GET");
                 cmd.arg(self.full_key(key));
-                query(store, cmd).await.map_err(fail("get", key))
+                store.query(cmd).await.map_err(fail("get", key))
             }
         }
     }
@@ -507,7 +509,7 @@ impl Cache {
                 if let Some(ttl) = ttl {
                     cmd.arg("PX").arg(millis(ttl));
                 }
-                query::<()>(store, cmd).await.map_err(fail("set", key))
+                store.query::<()>(cmd).await.map_err(fail("set", key))
             }
         }
     }
@@ -560,16 +562,6 @@ fn counter_value(value: &StoredValue) -> Option<i64> {
         StoredValue::Encoded(bytes) => std::str::from_utf8(bytes).ok()?.parse().ok(),
         StoredValue::Decoded(_) => None,
     }
-}
-
-/// Runs one command on Redis.
-pub(crate) async fn query<T>(store: &RedisStore, cmd: redis::Cmd) -> Result<T, Failure>
-where
-    T: redis::FromRedisValue + Send + 'static,
-{
-    store
-        .run(move |mut link: Link| async move { cmd.query_async(&mut link).await })
-        .await
 }
 
 fn fail<'k>(operation: &'static str, key: &'k str) -> impl FnOnce(Failure) -> CacheError + 'k {

@@ -27,7 +27,7 @@ use crate::entry::{self, EntryHeader};
 use crate::flight::{Follower, Joined, Leader, Outcome};
 use crate::key::{Key, KeyError};
 use crate::stats::Counters;
-use crate::store::{Backend, Decoded, Failure, Link, RedisStore, StoredEntry, StoredValue};
+use crate::store::{Backend, Decoded, Failure, RedisStore, StoredEntry, StoredValue};
 use crate::{Cache, CachePolicy, Codec};
 
 /// Everything one call needs besides its body.
@@ -131,8 +131,7 @@ where
 {
     let mut store_result = true;
     if let Some((redis, key)) = fetch.remote_key() {
-        let key_text = key.to_string();
-        let read = redis.run(move |link| get_entry(link, key_text)).await;
+        let read = redis.query(get_entry(key)).await;
         match fetch.remote_read::<R>(read) {
             RemoteRead::Hit(value) => return value,
             RemoteRead::Miss => {}
@@ -147,8 +146,8 @@ where
                 let started = Instant::now();
                 let value = tracing::Instrument::instrument(body, span).await;
                 let (value, write) = fetch.finish(leader, started, value, store_result);
-                if let Some(write) = write {
-                    write.record(write.redis.clone().run(write.command()).await);
+                if let Some(RemoteWrite { redis, site, set }) = write {
+                    record_write(site, redis.query(set).await);
                 }
                 return value;
             }
@@ -168,8 +167,7 @@ where
 {
     let mut store_result = true;
     if let Some((redis, key)) = fetch.remote_key() {
-        let key_text = key.to_string();
-        let read = redis.run_blocking(move |link| get_entry(link, key_text));
+        let read = redis.query_blocking(get_entry(key));
         match fetch.remote_read::<R>(read) {
             RemoteRead::Hit(value) => return value,
             RemoteRead::Miss => {}
@@ -183,8 +181,8 @@ where
                 let started = Instant::now();
                 let value = fetch.span().in_scope(body);
                 let (value, write) = fetch.finish(leader, started, value, store_result);
-                if let Some(write) = write {
-                    write.record(write.redis.run_blocking(write.command()));
+                if let Some(RemoteWrite { redis, site, set }) = write {
+                    record_write(site, redis.query_blocking(set));
                 }
                 return value;
             }
@@ -193,44 +191,24 @@ where
     }
 }
 
-async fn get_entry(mut link: Link, key: String) -> redis::RedisResult<Option<Vec<u8>>> {
-    redis::cmd("GET").arg(key).query_async(&mut link).await
+/// The `GET` of the entry under `key`.
+fn get_entry(key: &Key) -> redis::Cmd {
+    let mut cmd = redis::cmd("GET");
+    cmd.arg(key.to_string());
+    cmd
 }
 
 /// A computed value on its way to Redis: one `SET … PX`.
 struct RemoteWrite<'s> {
     redis: &'s RedisStore,
-    key: String,
-    bytes: Vec<u8>,
-    ttl_ms: u64,
     site: &'static FnSite,
+    set: redis::Cmd,
 }
 
-impl RemoteWrite<'_> {
-    fn command(
-        &self,
-    ) -> impl FnOnce(Link) -> std::pin::Pin<Box<dyn Future<Output = redis::RedisResult<()>> + Send>>
-    {
-        let (key, bytes, ttl_ms) = (self.key.clone(), self.bytes.clone(), self.ttl_ms);
-        move |mut link| {
-            Box::pin(async move {
-                redis::cmd("SET")
-                    .arg(key)
-                    .arg(bytes)
-                    .arg("PX")
-                    .arg(ttl_ms)
-                    .query_async(&mut link)
-                    .await
-            })
-        }
-    }
-
-    fn record(&self, outcome: Result<(), Failure>) {
-        let counters = self.site.counters();
-        match outcome {
-            Ok(()) => Counters::bump(&counters.stores),
-            Err(failure) => backend_error(self.site, &failure, "storing the result"),
-        }
+fn record_write(site: &FnSite, outcome: Result<(), Failure>) {
+    match outcome {
+        Ok(()) => Counters::bump(&site.counters().stores),
+        Err(failure) => backend_error(site, &failure, "storing the result"),
     }
 }
 
@@ -368,13 +346,9 @@ impl<'a, K> Fetch<'a, K> {
                 }
                 Backend::Redis(redis) => match entry::encode(&header, &stored) {
                     Ok(bytes) => {
-                        write = Some(RemoteWrite {
-                            redis,
-                            key: key.to_string(),
-                            bytes,
-                            ttl_ms,
-                            site,
-                        })
+                        let mut set = redis::cmd("SET");
+                        set.arg(key.to_string()).arg(bytes).arg("PX").arg(ttl_ms);
+                        write = Some(RemoteWrite { redis, site, set });
                     }
                     Err(error) => {
                         tracing::warn!(function = site.name(), %error, "result does not encode; not stored")
@@ -474,13 +448,7 @@ where
     let key = key.checked().ok()?;
     match cache.backend() {
         Backend::Memory(_) => lookup::<K, R>(cache, key, &UNCOUNTED),
-        Backend::Redis(redis) => {
-            let key_text = key.to_string();
-            let bytes = redis
-                .run_blocking(move |link| get_entry(link, key_text))
-                .ok()??;
-            decode_entry::<K, R>(cache, key, &bytes, &UNCOUNTED)
-        }
+        Backend::Redis(redis) => peeked::<K, R>(cache, key, redis.query_blocking(get_entry(key))),
     }
 }
 
@@ -492,15 +460,16 @@ where
     let key = key.checked().ok()?;
     match cache.backend() {
         Backend::Memory(_) => lookup::<K, R>(cache, key, &UNCOUNTED),
-        Backend::Redis(redis) => {
-            let key_text = key.to_string();
-            let bytes = redis
-                .run(move |link| get_entry(link, key_text))
-                .await
-                .ok()??;
-            decode_entry::<K, R>(cache, key, &bytes, &UNCOUNTED)
-        }
+        Backend::Redis(redis) => peeked::<K, R>(cache, key, redis.query(get_entry(key)).await),
     }
+}
+
+/// What a peek's `GET` found: `None` also when Redis cannot be reached.
+fn peeked<K, R>(cache: &Cache, key: &Key, read: Result<Option<Vec<u8>>, Failure>) -> Option<R>
+where
+    K: ReturnKind<R>,
+{
+    decode_entry::<K, R>(cache, key, &read.ok()??, &UNCOUNTED)
 }
 
 /// Removes the entry under `key`; whether there was one (a plain `fn`'s `invalidate`). `false`
@@ -511,12 +480,9 @@ pub fn invalidate(cache: &Cache, key: &Key) -> bool {
     };
     match cache.backend() {
         Backend::Memory(memory) => memory.remove(key.as_bytes()),
-        Backend::Redis(redis) => {
-            let key_text = key.to_string();
-            redis
-                .run_blocking(move |link| unlink(link, key_text))
-                .is_ok_and(|removed| removed == 1)
-        }
+        Backend::Redis(redis) => redis
+            .query_blocking::<u64>(unlink(key))
+            .is_ok_and(|n| n == 1),
     }
 }
 
@@ -527,18 +493,15 @@ pub async fn invalidate_async(cache: &Cache, key: &Key) -> bool {
     };
     match cache.backend() {
         Backend::Memory(memory) => memory.remove(key.as_bytes()),
-        Backend::Redis(redis) => {
-            let key_text = key.to_string();
-            redis
-                .run(move |link| unlink(link, key_text))
-                .await
-                .is_ok_and(|removed| removed == 1)
-        }
+        Backend::Redis(redis) => redis.query::<u64>(unlink(key)).await.is_ok_and(|n| n == 1),
     }
 }
 
-async fn unlink(mut link: Link, key: String) -> redis::RedisResult<u64> {
-    redis::cmd("UNLINK").arg(key).query_async(&mut link).await
+/// The `UNLINK` of the entry under `key`.
+fn unlink(key: &Key) -> redis::Cmd {
+    let mut cmd = redis::cmd("UNLINK");
+    cmd.arg(key.to_string());
+    cmd
 }
 
 /// The full stored key, or why there is none.

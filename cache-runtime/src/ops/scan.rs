@@ -164,7 +164,7 @@ pub(crate) async fn unlink_matching(store: &RedisStore, pattern: String) -> Resu
     while let Some(keys) = batches.next().await? {
         let mut cmd = redis::cmd("UNLINK");
         cmd.arg(keys);
-        removed += super::query::<u64>(store, cmd).await?;
+        removed += store.query::<u64>(cmd).await?;
     }
     Ok(removed)
 }

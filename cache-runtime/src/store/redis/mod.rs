@@ -234,6 +234,23 @@ impl RedisStore {
         }
     }
 
+    /// Runs one command, awaiting it from any executor.
+    pub(crate) async fn query<T>(&self, cmd: redis::Cmd) -> Result<T, Failure>
+    where
+        T: redis::FromRedisValue + Send + 'static,
+    {
+        self.run(move |mut link| async move { cmd.query_async(&mut link).await })
+            .await
+    }
+
+    /// Runs one command, blocking this thread until it is done.
+    pub(crate) fn query_blocking<T>(&self, cmd: redis::Cmd) -> Result<T, Failure>
+    where
+        T: redis::FromRedisValue + Send + 'static,
+    {
+        self.run_blocking(move |mut link| async move { cmd.query_async(&mut link).await })
+    }
+
     /// Runs `command` on the driver, awaiting it from any executor.
     pub(crate) async fn run<T, C, F>(&self, command: C) -> Result<T, Failure>
     where
