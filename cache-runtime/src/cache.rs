@@ -7,6 +7,7 @@ use crate::cache_url::{self, UrlStore};
 use crate::clock::{Clock, ManualClock};
 use crate::error::ConfigError;
 use crate::flight::Flights;
+use crate::random::Random;
 use crate::store::{Backend, MemoryStore, RedisConfig, RedisStats, RedisStore};
 
 /// The key prefix when none is given.
@@ -37,7 +38,8 @@ struct Inner {
     prefix: Box<str>,
     backend: Backend,
     clock: Clock,
-    flights: Flights,
+    random: Random,
+    flights: Arc<Flights>,
 }
 
 /// Builds a [`Cache`]; [`Cache::builder`] starts one.
@@ -46,6 +48,7 @@ pub struct CacheBuilder {
     prefix: Option<String>,
     store: Option<StoreChoice>,
     clock: Clock,
+    seed: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -76,6 +79,13 @@ impl CacheBuilder {
         self
     }
 
+    /// Draws early expiry's random numbers from a generator seeded with `seed`, so that the draws
+    /// of a test repeat exactly: the test hook for `early_expiry`.
+    pub fn random_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
     /// Reads the time from `clock` instead of the system: the test hook for expiry.
     pub fn clock(mut self, clock: ManualClock) -> Self {
         self.clock = Clock::Manual(clock);
@@ -96,7 +106,8 @@ impl CacheBuilder {
                 prefix: prefix.into(),
                 backend,
                 clock: self.clock,
-                flights: Flights::new(),
+                random: self.seed.map(Random::seeded).unwrap_or_default(),
+                flights: Arc::new(Flights::new()),
             }),
         })
     }
@@ -188,7 +199,8 @@ impl Cache {
                 prefix: DEFAULT_PREFIX.into(),
                 backend: Backend::Memory(MemoryStore::default()),
                 clock: Clock::System,
-                flights: Flights::new(),
+                random: Random::Thread,
+                flights: Arc::new(Flights::new()),
             }),
         });
         FALLBACK.clone()
@@ -223,7 +235,12 @@ impl Cache {
         self.inner.clock.now_millis()
     }
 
-    pub(crate) fn flights(&self) -> &Flights {
+    /// A number drawn uniformly from (0, 1].
+    pub(crate) fn random_unit(&self) -> f64 {
+        self.inner.random.unit()
+    }
+
+    pub(crate) fn flights(&self) -> &Arc<Flights> {
         &self.inner.flights
     }
 }

@@ -56,14 +56,15 @@ impl std::fmt::Debug for State {
 }
 
 /// What joining a flight made of the caller.
-pub(crate) enum Joined<'a> {
-    Leader(Leader<'a>),
+pub(crate) enum Joined {
+    Leader(Leader),
     Follower(Follower),
 }
 
-/// The caller that computes. Dropping it unfinished abandons the flight.
-pub(crate) struct Leader<'a> {
-    flights: &'a Flights,
+/// The caller that computes (or a background refresh). Dropping it unfinished abandons the
+/// flight.
+pub(crate) struct Leader {
+    flights: Arc<Flights>,
     key: Box<[u8]>,
     flight: Arc<Flight>,
     finished: bool,
@@ -102,7 +103,7 @@ impl Flights {
         &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
     }
 
-    pub(crate) fn join(&self, key: &[u8]) -> Joined<'_> {
+    pub(crate) fn join(self: &Arc<Self>, key: &[u8]) -> Joined {
         let mut map = lock(self.shard(key));
         if let Some(flight) = map.get(key) {
             flight.followers.fetch_add(1, Ordering::Relaxed);
@@ -113,7 +114,24 @@ impl Flights {
         let flight = Arc::new(Flight::default());
         map.insert(key.into(), flight.clone());
         Joined::Leader(Leader {
-            flights: self,
+            flights: self.clone(),
+            key: key.into(),
+            flight,
+            finished: false,
+        })
+    }
+
+    /// Leads a new flight of `key`, unless one is under way (a background refresh starts only
+    /// then).
+    pub(crate) fn try_lead(self: &Arc<Self>, key: &[u8]) -> Option<Leader> {
+        let mut map = lock(self.shard(key));
+        if map.contains_key(key) {
+            return None;
+        }
+        let flight = Arc::new(Flight::default());
+        map.insert(key.into(), flight.clone());
+        Some(Leader {
+            flights: self.clone(),
             key: key.into(),
             flight,
             finished: false,
@@ -139,7 +157,7 @@ impl Flights {
     }
 }
 
-impl Leader<'_> {
+impl Leader {
     /// Ends the flight and hands the value to every follower; `value` is only made if there is
     /// one (an uncontended miss shares nothing).
     pub(crate) fn finish(mut self, value: impl FnOnce() -> Shared) {
@@ -156,7 +174,7 @@ impl Leader<'_> {
     }
 }
 
-impl Drop for Leader<'_> {
+impl Drop for Leader {
     fn drop(&mut self) {
         if !self.finished {
             self.end(|| State::Abandoned);
@@ -184,7 +202,7 @@ mod tests {
 
     #[test]
     fn followers_get_the_leaders_value_and_the_flight_ends() {
-        let flights = Flights::new();
+        let flights = Arc::new(Flights::new());
         let Joined::Leader(leader) = flights.join(b"k") else {
             panic!("first caller leads")
         };
@@ -202,7 +220,7 @@ mod tests {
 
     #[test]
     fn a_dropped_leader_abandons_and_wakes_followers() {
-        let flights = Flights::new();
+        let flights = Arc::new(Flights::new());
         let Joined::Leader(leader) = flights.join(b"k") else {
             panic!("first caller leads")
         };

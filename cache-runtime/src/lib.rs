@@ -37,6 +37,7 @@ mod flight;
 mod key;
 mod ops;
 mod policy;
+mod random;
 mod stats;
 pub mod store;
 
@@ -49,7 +50,7 @@ pub use codec::{Codec, CodecError};
 pub use error::{CacheError, CacheErrorKind, ConfigError};
 pub use key::{Key, KeyError};
 pub use ops::{KeyStream, KeyTtl};
-pub use policy::CachePolicy;
+pub use policy::{CachePolicy, DEFAULT_BETA, DEFAULT_LOCK_WAIT};
 pub use stats::{stats, FnStats};
 pub use store::{MemoryBound, MemoryStore, RedisConfig, RedisStats};
 

@@ -30,6 +30,13 @@ pub struct FnStats {
     pub compute_time: Duration,
     /// Results written to the store.
     pub stores: u64,
+    /// Calls answered with an entry past its TTL: within `stale_while_revalidate` (a refresh was
+    /// started) or `stale_if_error` (the function failed).
+    pub stale_served: u64,
+    /// Background refreshes started: by early expiry (XFetch) or stale-while-revalidate.
+    pub background_refreshes: u64,
+    /// Misses that waited for another process's computation under `lock_on_miss`.
+    pub lock_waits: u64,
     /// Calls that could not use the store (Redis failed, timed out, or its circuit was open):
     /// they ran the body and returned its value.
     pub backend_errors: u64,
@@ -47,6 +54,9 @@ pub(crate) struct Counters {
     pub(crate) compute_nanos: AtomicU64,
     pub(crate) stores: AtomicU64,
     pub(crate) backend_errors: AtomicU64,
+    pub(crate) stale_served: AtomicU64,
+    pub(crate) background_refreshes: AtomicU64,
+    pub(crate) lock_waits: AtomicU64,
 }
 
 impl Counters {
@@ -61,6 +71,9 @@ impl Counters {
             compute_nanos: AtomicU64::new(0),
             stores: AtomicU64::new(0),
             backend_errors: AtomicU64::new(0),
+            stale_served: AtomicU64::new(0),
+            background_refreshes: AtomicU64::new(0),
+            lock_waits: AtomicU64::new(0),
         }
     }
 
@@ -80,6 +93,9 @@ impl Counters {
             compute_time: Duration::from_nanos(self.compute_nanos.load(Relaxed)),
             stores: self.stores.load(Relaxed),
             backend_errors: self.backend_errors.load(Relaxed),
+            stale_served: self.stale_served.load(Relaxed),
+            background_refreshes: self.background_refreshes.load(Relaxed),
+            lock_waits: self.lock_waits.load(Relaxed),
         }
     }
 }

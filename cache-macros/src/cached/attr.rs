@@ -20,6 +20,10 @@ pub(crate) const OPTIONS: &[&str] = &[
     "version",
     "store",
     "policy",
+    "early_expiry",
+    "lock_on_miss",
+    "stale_while_revalidate",
+    "stale_if_error",
     "crate",
 ];
 
@@ -35,6 +39,12 @@ pub(crate) struct Args {
     pub(crate) version: Slot<u32>,
     pub(crate) store: Slot<Expr>,
     pub(crate) policy: Slot<Path>,
+    /// Beta; `None` when written but invalid (already reported).
+    pub(crate) early_expiry: Slot<Option<f64>>,
+    /// The longest wait; `None` when written but invalid.
+    pub(crate) lock_on_miss: Slot<Option<std::time::Duration>>,
+    pub(crate) stale_while_revalidate: Slot<Option<std::time::Duration>>,
+    pub(crate) stale_if_error: Slot<Option<std::time::Duration>>,
     pub(crate) krate: Slot<Path>,
 }
 
@@ -50,6 +60,10 @@ impl Args {
             version: Slot::new("version"),
             store: Slot::new("store"),
             policy: Slot::new("policy"),
+            early_expiry: Slot::new("early_expiry"),
+            lock_on_miss: Slot::new("lock_on_miss"),
+            stale_while_revalidate: Slot::new("stale_while_revalidate"),
+            stale_if_error: Slot::new("stale_if_error"),
             krate: Slot::new("crate"),
         };
         let parser = syn::meta::parser(|meta| {
@@ -107,6 +121,33 @@ impl Args {
             "store" => self.store.set(errors, span, meta.value()?.parse()?),
             // #[cached(policy = USERS)]
             "policy" => self.policy.set(errors, span, meta.value()?.parse()?),
+            // #[cached(early_expiry)] or #[cached(early_expiry = 2.0)] (beta)
+            "early_expiry" => {
+                let beta = match has_value(meta) {
+                    false => Some(DEFAULT_BETA),
+                    true => beta_or_report(&meta.value()?.parse()?, errors),
+                };
+                self.early_expiry.set(errors, span, beta);
+            }
+            // #[cached(lock_on_miss)] or #[cached(lock_on_miss = "3s")] (longest wait)
+            "lock_on_miss" => {
+                let wait = match has_value(meta) {
+                    false => Some(DEFAULT_LOCK_WAIT),
+                    true => duration_or_report("lock_on_miss", &meta.value()?.parse()?, errors),
+                };
+                self.lock_on_miss.set(errors, span, wait);
+            }
+            // #[cached(stale_while_revalidate = "1m")]
+            "stale_while_revalidate" => {
+                let name = "stale_while_revalidate";
+                let value = duration_or_report(name, &meta.value()?.parse()?, errors);
+                self.stale_while_revalidate.set(errors, span, value);
+            }
+            // #[cached(stale_if_error = "1h")]
+            "stale_if_error" => {
+                let value = duration_or_report("stale_if_error", &meta.value()?.parse()?, errors);
+                self.stale_if_error.set(errors, span, value);
+            }
             // #[cached(crate = "::my_cache")]
             "crate" => {
                 let path: LitStr = meta.value()?.parse()?;
@@ -137,6 +178,47 @@ fn duration_or_report(
     duration::parse(name, value)
         .map_err(|error| errors.push(error))
         .ok()
+}
+
+/// Beta, as in `cache_runtime::DEFAULT_BETA`.
+const DEFAULT_BETA: f64 = 1.0;
+/// The longest wait, as in `cache_runtime::DEFAULT_LOCK_WAIT`.
+const DEFAULT_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Whether an option that may stand alone was given a value (`= …`).
+fn has_value(meta: &ParseNestedMeta) -> bool {
+    meta.input.peek(Token![=])
+}
+
+/// `early_expiry`'s beta: a finite number greater than zero; a bad one is reported.
+fn beta_or_report(value: &Expr, errors: &mut Errors) -> Option<f64> {
+    let valid = "`early_expiry` takes beta, a number greater than zero (`early_expiry = 2.0`), \
+                 or stands alone for beta 1.0";
+    let beta = match value {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Float(float),
+            ..
+        }) => float.base10_parse::<f64>().ok(),
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(int),
+            ..
+        }) => int.base10_parse::<u32>().ok().map(f64::from),
+        _ => None,
+    };
+    match beta {
+        Some(beta) if beta > 0.0 && beta.is_finite() => Some(beta),
+        Some(beta) => {
+            errors.on(
+                value,
+                format_args!("`early_expiry = {beta:?}`: beta must be greater than zero; {valid}"),
+            );
+            None
+        }
+        None => {
+            errors.on(value, valid);
+            None
+        }
+    }
 }
 
 /// An option that takes no value.

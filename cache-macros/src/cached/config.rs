@@ -17,6 +17,10 @@ pub(crate) enum PolicySource {
         negative_ttl: Option<Duration>,
         cache_none: bool,
         cache_err: bool,
+        early_expiry: Option<f64>,
+        stale_while_revalidate: Option<Duration>,
+        stale_if_error: Option<Duration>,
+        lock_on_miss: Option<Duration>,
     },
     /// `policy = PATH`.
     Named(Path),
@@ -77,6 +81,10 @@ fn policy(args: &Args, info: &FnInfo, errors: &mut Errors) -> Option<PolicySourc
             args.negative_ttl.span(),
             args.cache_none.span(),
             args.cache_err.span(),
+            args.early_expiry.span(),
+            args.lock_on_miss.span(),
+            args.stale_while_revalidate.span(),
+            args.stale_if_error.span(),
         ]
         .into_iter()
         .flatten()
@@ -89,6 +97,17 @@ fn policy(args: &Args, info: &FnInfo, errors: &mut Errors) -> Option<PolicySourc
         return Some(PolicySource::Named(path.clone()));
     }
     let Some(&(ttl, _)) = args.ttl.get() else {
+        for (name, span) in [
+            ("stale_while_revalidate", args.stale_while_revalidate.span()),
+            ("stale_if_error", args.stale_if_error.span()),
+        ] {
+            if let Some(span) = span {
+                errors.at(
+                    span,
+                    format_args!("`{name}` is a window past the TTL: it needs `ttl`"),
+                );
+            }
+        }
         errors.at(
             whole_attribute(),
             "missing `ttl`: write `#[cached(ttl = 600)]` (seconds), `#[cached(ttl = \"10m\")]`, \
@@ -118,11 +137,17 @@ fn policy(args: &Args, info: &FnInfo, errors: &mut Errors) -> Option<PolicySourc
         }
         Some(negative_ttl)
     });
+    // A value written but invalid was reported; the option is then left out.
+    let given = |slot: &crate::common::slot::Slot<Option<Duration>>| slot.get().and_then(|v| v.0);
     Some(PolicySource::Options {
         ttl: ttl?,
         negative_ttl,
         cache_none: args.cache_none.get().is_some(),
         cache_err: args.cache_err.get().is_some(),
+        early_expiry: args.early_expiry.get().and_then(|(beta, _)| *beta),
+        stale_while_revalidate: given(&args.stale_while_revalidate),
+        stale_if_error: given(&args.stale_if_error),
+        lock_on_miss: given(&args.lock_on_miss),
     })
 }
 

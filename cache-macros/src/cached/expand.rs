@@ -34,6 +34,16 @@ pub(crate) fn local_at(name: &str, span: Span) -> Ident {
     Ident::new(name, Span::mixed_site().located_at(span))
 }
 
+/// Whether a type's tokens hold a reference, a lifetime or an `impl Trait`.
+fn borrows(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        proc_macro2::TokenTree::Punct(punct) => matches!(punct.as_char(), '&' | '\''),
+        proc_macro2::TokenTree::Ident(ident) => ident == "impl",
+        proc_macro2::TokenTree::Group(group) => borrows(group.stream()),
+        proc_macro2::TokenTree::Literal(_) => false,
+    })
+}
+
 /// One function being expanded: what the function and its companions are built from.
 pub(crate) struct Expansion<'a> {
     pub(crate) func: &'a ItemFn,
@@ -111,15 +121,22 @@ impl<'a> Expansion<'a> {
         // Bounds on the return type are reported on the return type.
         let fetch_arg = local_at("__fetch", info.output_span());
         // The body is typed as the return type, so a mistake in it is reported in it.
+        let spawning = self.refreshes_in_background();
         let run_fetch = if sig.asyncness.is_some() {
-            let fetch_async = quote_spanned!(info.output_span()=> #p::fetch_async);
+            let fetch_async = match spawning {
+                true => quote_spanned!(info.output_span()=> #p::fetch_async_spawning),
+                false => quote_spanned!(info.output_span()=> #p::fetch_async),
+            };
             let returned = local("__returned");
             quote!(#fetch_async(#fetch_arg, async move {
             let #returned: #output = #block;
             #returned
         }).await)
         } else {
-            let fetch_blocking = quote_spanned!(info.output_span()=> #p::fetch_blocking);
+            let fetch_blocking = match spawning {
+                true => quote_spanned!(info.output_span()=> #p::fetch_blocking_spawning),
+                false => quote_spanned!(info.output_span()=> #p::fetch_blocking),
+            };
             quote!(#fetch_blocking(#fetch_arg, move || -> #output #block))
         };
         quote! {
@@ -138,6 +155,28 @@ impl<'a> Expansion<'a> {
                 }
             }
         }
+    }
+
+    /// Whether a background refresh leaves the caller's path: the policy may refresh in the
+    /// background (a named policy may) and the body owns everything it uses, so it can be
+    /// spawned. Otherwise a refresh runs in the calling task.
+    fn refreshes_in_background(&self) -> bool {
+        let may_refresh = match &self.config.policy {
+            PolicySource::Named(_) => true,
+            PolicySource::Options {
+                early_expiry,
+                stale_while_revalidate,
+                ..
+            } => early_expiry.is_some() || stale_while_revalidate.is_some(),
+        };
+        may_refresh
+            && self.info.receiver.is_none()
+            && self.func.sig.generics.params.is_empty()
+            && !self
+                .info
+                .params
+                .iter()
+                .any(|param| borrows(param.ty.to_token_stream()))
     }
 
     /// `let (__policy, __kind) = …;`: the policy as a `const`, and the return-kind adapter.
@@ -194,6 +233,10 @@ impl<'a> Expansion<'a> {
                 negative_ttl,
                 cache_none,
                 cache_err,
+                early_expiry,
+                stale_while_revalidate,
+                stale_if_error,
+                lock_on_miss,
             } => {
                 let nanos = |duration: &std::time::Duration| {
                     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
@@ -209,6 +252,19 @@ impl<'a> Expansion<'a> {
                 if let Some(negative_ttl) = negative_ttl {
                     let negative_ttl = nanos(negative_ttl);
                     value.extend(quote!(.negative_ttl(#p::Duration::from_nanos(#negative_ttl))));
+                }
+                if let Some(beta) = early_expiry {
+                    value.extend(quote!(.early_expiry(#beta)));
+                }
+                for (method, window) in [
+                    ("stale_while_revalidate", stale_while_revalidate),
+                    ("stale_if_error", stale_if_error),
+                    ("lock_on_miss", lock_on_miss),
+                ] {
+                    if let Some(window) = window {
+                        let (method, window) = (format_ident!("{method}"), nanos(window));
+                        value.extend(quote!(.#method(#p::Duration::from_nanos(#window))));
+                    }
                 }
                 value
             }

@@ -1,11 +1,13 @@
 //! One cached call: look up, or compute once per key and store.
 //!
 //! ```text
-//! begin ── memory hit ───────────────────────────────────────────────────────► value
-//!   └─ fetch ─► (Redis: GET ── hit ──────────────────────────────────────────► value)
-//!                 └─► join flight ─┬─ leader ─► (memory: re-check) ─► run body ─► store ─► value
-//!                                  └─ follower ─► wait ─┬─ value ─────────────────────► value
-//!                                                       └─ abandoned ─► join again
+//! begin ── memory, fresh ───────────────────────────────────────────────────────► value
+//!   └─ fetch ─► (Redis: GET ── fresh ───────────────────────────────────────────► value)
+//!       ├─ early expiry drew, or stale within stale_while_revalidate ─► refresh ─► value
+//!       └─► join flight ─┬─ leader ─► (memory: re-check) ─► (lock_on_miss: lease) ─► body
+//!                        │      └─► store ─► value (stale_if_error: stale value if it failed)
+//!                        └─ follower ─► wait ─┬─ value ─────────────────────────► value
+//!                                             └─ abandoned ─► join again
 //! ```
 //!
 //! [`begin`] is synchronous, so a memory hit never builds the body's future or closure. Anything
@@ -13,22 +15,32 @@
 //! steps. On Redis a hit is one `GET` and a miss one `GET` and one `SET … PX`: the leader does
 //! not read again (a value stored between its `GET` and its turn is recomputed, not lost). When
 //! Redis fails or its circuit is open the call runs the body and returns its value (fail-open).
+//!
+//! With `lock_on_miss` on Redis the leader first takes the key's lease (`SET NX PX`). If another
+//! process holds it, the leader waits for that process's value, woken by its fill message, with
+//! a jittered fallback re-read, and after the longest wait computes by itself.
 
+use std::any::Any;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use event_listener::{EventListener, Listener};
+use futures_util::FutureExt;
 
+use super::fresh::Judged;
 use super::kind::ReturnKind;
+use super::read::{get_entry, read_bytes, read_memory, UNCOUNTED};
+use super::refresh::{self, Refresh};
+use super::store::{backend_error, count_compute, record_write, store, RemoteWrite};
 use super::{CallMode, FnSite};
-use crate::entry::{self, EntryHeader};
 use crate::flight::{Follower, Joined, Leader, Outcome};
-use crate::key::{Key, KeyError};
+use crate::key::Key;
 use crate::stats::Counters;
-use crate::store::{Backend, Decoded, Failure, RedisStore, StoredEntry, StoredValue};
-use crate::{Cache, CachePolicy, Codec};
+use crate::store::{Backend, Failure, HeldLease, Lease, RedisStore};
+use crate::{Cache, CachePolicy};
 
 /// Everything one call needs besides its body.
 #[derive(Debug)]
@@ -66,39 +78,79 @@ impl<'a, K> Call<'a, K> {
 /// What [`begin`] found.
 #[derive(Debug)]
 pub enum Begin<'a, K, R> {
-    /// A value from the memory store.
+    /// A fresh value from the memory store.
     Hit(R),
     /// Not answered without I/O or computing: run [`fetch_async`] or [`fetch_blocking`].
-    Fetch(Fetch<'a, K>),
+    Fetch(Fetch<'a, K, R>),
 }
 
-/// A call on its way to a value: reading Redis, waiting for another caller, or computing.
-#[derive(Debug)]
-pub struct Fetch<'a, K> {
+/// A call on its way to a value: reading Redis, refreshing, waiting for another caller, or
+/// computing.
+pub struct Fetch<'a, K, R> {
     call: Call<'a, K>,
     follower: Option<Follower>,
+    /// A stored value to return at once while a refresh runs.
+    serve: Option<R>,
+    /// A stale value to return if computing fails (`stale_if_error`).
+    fallback: Option<R>,
 }
 
-enum Step<'a, R> {
+impl<K: std::fmt::Debug, R> std::fmt::Debug for Fetch<'_, K, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetch")
+            .field("call", &self.call)
+            .field("serving", &self.serve.is_some())
+            .field("has_fallback", &self.fallback.is_some())
+            .finish()
+    }
+}
+
+enum Step<R> {
     Done(R),
-    Run(Option<Leader<'a>>),
+    Run(Option<Leader>),
     Wait(EventListener),
 }
 
-/// Looks the call up; a hit returns the stored value without building the body.
+/// How the lease of `lock_on_miss` went.
+enum Leased<R> {
+    /// This call holds it: compute and store.
+    Held(HeldLease),
+    /// Another process stored the value meanwhile.
+    Filled(R),
+    /// No lease (Redis failed, or the longest wait passed): compute anyway.
+    Proceed,
+}
+
+/// What a read of Redis gave.
+enum RemoteRead<R> {
+    /// A value to return now.
+    Hit(R),
+    /// Go on: compute, or serve [`Fetch::serve`] and refresh.
+    Continue,
+    /// Redis failed or was skipped; the body runs, and its value is not stored.
+    Unavailable,
+}
+
+/// Looks the call up; a fresh memory hit returns the stored value without building the body.
 pub fn begin<'a, K, R>(call: Call<'a, K>) -> Begin<'a, K, R>
 where
     K: ReturnKind<R>,
     R: Clone + Send + Sync + 'static,
 {
+    let mut fetch = Fetch {
+        call,
+        follower: None,
+        serve: None,
+        fallback: None,
+    };
+    let call = &fetch.call;
     let counters = call.site.counters();
     match (call.key.checked(), call.mode, call.cache.backend()) {
         (Ok(key), CallMode::Normal, Backend::Memory(_)) => {
-            if let Some(value) = lookup::<K, R>(call.cache, key, counters) {
-                Counters::bump(&counters.hits);
+            let found = read_memory::<K, R>(call.cache, key, call.policy, counters);
+            if let Some(value) = fetch.found(found) {
                 return Begin::Hit(value);
             }
-            Counters::bump(&counters.misses);
         }
         (Err(error), _, _) => {
             Counters::bump(&counters.key_failures);
@@ -106,118 +158,196 @@ where
         }
         (Ok(_), CallMode::Normal, Backend::Redis(_)) | (Ok(_), CallMode::Refresh, _) => {}
     }
-    Begin::Fetch(Fetch {
-        call,
-        follower: None,
-    })
+    Begin::Fetch(fetch)
 }
 
-/// What a read of Redis gave.
-enum RemoteRead<R> {
-    /// A usable value.
-    Hit(R),
-    /// Nothing usable (absent, expired, or not decodable); the body runs and stores.
-    Miss,
-    /// Redis failed or was skipped; the body runs, and its value is not stored.
-    Unavailable,
-}
-
-/// Drives a fetch of an `async fn`.
-pub async fn fetch_async<K, R, F>(mut fetch: Fetch<'_, K>, body: F) -> R
+/// Drives a fetch of an `async fn`; a background refresh runs in the calling task.
+pub async fn fetch_async<K, R, F>(fetch: Fetch<'_, K, R>, body: F) -> R
 where
     K: ReturnKind<R>,
     R: Clone + Send + Sync + 'static,
     F: Future<Output = R>,
 {
+    drive_async(fetch, body, |task, body| Some((task, body))).await
+}
+
+/// Drives a fetch of an `async fn` whose body can be spawned: a background refresh runs on the
+/// caller's tokio runtime.
+pub async fn fetch_async_spawning<K, R, F>(fetch: Fetch<'_, K, R>, body: F) -> R
+where
+    K: ReturnKind<R> + Send + 'static,
+    R: Clone + Send + Sync + 'static,
+    F: Future<Output = R> + Send + 'static,
+{
+    drive_async(fetch, body, refresh::spawn_async).await
+}
+
+async fn drive_async<K, R, F, S>(mut fetch: Fetch<'_, K, R>, body: F, spawn: S) -> R
+where
+    K: ReturnKind<R>,
+    R: Clone + Send + Sync + 'static,
+    F: Future<Output = R>,
+    S: FnOnce(Refresh<K, R>, F) -> Option<(Refresh<K, R>, F)>,
+{
     let mut store_result = true;
     if let Some((redis, key)) = fetch.remote_key() {
-        let read = redis.query(get_entry(key)).await;
-        match fetch.remote_read::<R>(read) {
+        match fetch.remote_read(redis.query(get_entry(key)).await) {
             RemoteRead::Hit(value) => return value,
-            RemoteRead::Miss => {}
+            RemoteRead::Continue => {}
             RemoteRead::Unavailable => store_result = false,
         }
     }
+    if let Some(value) = fetch.serve.take() {
+        if let Some(task) = fetch.refresh() {
+            if let Some((task, body)) = spawn(task, body) {
+                // Boxed: the rare paths do not grow every call's future.
+                Box::pin(task.run_async(body)).await;
+            }
+        }
+        return value;
+    }
     loop {
-        match fetch.step::<R>() {
+        match fetch.step() {
             Step::Done(value) => return value,
+            Step::Wait(listener) => listener.await,
             Step::Run(leader) => {
+                let mut lease = None;
+                if let Some((redis, key, wait)) = fetch.lease_target(store_result) {
+                    match Box::pin(fetch.lease_async(redis, key, wait)).await {
+                        Leased::Held(held) => lease = Some(held),
+                        Leased::Filled(value) => return fetch.filled(leader, value),
+                        Leased::Proceed => {}
+                    }
+                }
                 let span = fetch.span();
+                let body = tracing::Instrument::instrument(body, span);
                 let started = Instant::now();
-                let value = tracing::Instrument::instrument(body, span).await;
-                let (value, write) = fetch.finish(leader, started, value, store_result);
-                if let Some(RemoteWrite { redis, site, set }) = write {
+                // A panic is caught for `stale_if_error`; without a stale value it goes on.
+                let outcome = AssertUnwindSafe(body).catch_unwind().await;
+                let site = fetch.call.site;
+                let (value, write) = fetch.finish(leader, started, outcome, store_result);
+                if let Some(RemoteWrite { redis, set }) = write {
                     record_write(site, redis.query(set).await);
                 }
+                drop(lease);
                 return value;
             }
-            Step::Wait(listener) => listener.await,
         }
     }
 }
 
-/// Drives a fetch of a plain `fn`. Waiting (for Redis, or for another thread's computation)
-/// blocks this thread; Redis itself is driven on a thread of its own, so this is safe inside a
-/// tokio runtime, though it holds that runtime's worker for the round trip.
-pub fn fetch_blocking<K, R, F>(mut fetch: Fetch<'_, K>, body: F) -> R
+/// Drives a fetch of a plain `fn`; a background refresh runs in the calling thread. Waiting (for
+/// Redis, or for another thread's computation) blocks this thread; Redis itself is driven on a
+/// thread of its own, so this is safe inside a tokio runtime, though it holds that runtime's
+/// worker for the round trip.
+pub fn fetch_blocking<K, R, F>(fetch: Fetch<'_, K, R>, body: F) -> R
 where
     K: ReturnKind<R>,
     R: Clone + Send + Sync + 'static,
     F: FnOnce() -> R,
 {
+    drive_blocking(fetch, body, |task, body| Some((task, body)))
+}
+
+/// Drives a fetch of a plain `fn` whose closure can move to another thread: a background refresh
+/// runs on a thread of its own.
+pub fn fetch_blocking_spawning<K, R, F>(fetch: Fetch<'_, K, R>, body: F) -> R
+where
+    K: ReturnKind<R> + Send + 'static,
+    R: Clone + Send + Sync + 'static,
+    F: FnOnce() -> R + Send + 'static,
+{
+    drive_blocking(fetch, body, refresh::spawn_blocking)
+}
+
+fn drive_blocking<K, R, F, S>(mut fetch: Fetch<'_, K, R>, body: F, spawn: S) -> R
+where
+    K: ReturnKind<R>,
+    R: Clone + Send + Sync + 'static,
+    F: FnOnce() -> R,
+    S: FnOnce(Refresh<K, R>, F) -> Option<(Refresh<K, R>, F)>,
+{
     let mut store_result = true;
     if let Some((redis, key)) = fetch.remote_key() {
-        let read = redis.query_blocking(get_entry(key));
-        match fetch.remote_read::<R>(read) {
+        match fetch.remote_read(redis.query_blocking(get_entry(key))) {
             RemoteRead::Hit(value) => return value,
-            RemoteRead::Miss => {}
+            RemoteRead::Continue => {}
             RemoteRead::Unavailable => store_result = false,
         }
     }
+    if let Some(value) = fetch.serve.take() {
+        if let Some(task) = fetch.refresh() {
+            if let Some((task, body)) = spawn(task, body) {
+                task.run_blocking(body);
+            }
+        }
+        return value;
+    }
     loop {
-        match fetch.step::<R>() {
+        match fetch.step() {
             Step::Done(value) => return value,
+            Step::Wait(listener) => listener.wait(),
             Step::Run(leader) => {
+                let mut lease = None;
+                if let Some((redis, key, wait)) = fetch.lease_target(store_result) {
+                    match fetch.lease_blocking(redis, key, wait) {
+                        Leased::Held(held) => lease = Some(held),
+                        Leased::Filled(value) => return fetch.filled(leader, value),
+                        Leased::Proceed => {}
+                    }
+                }
+                let span = fetch.span();
                 let started = Instant::now();
-                let value = fetch.span().in_scope(body);
-                let (value, write) = fetch.finish(leader, started, value, store_result);
-                if let Some(RemoteWrite { redis, site, set }) = write {
+                let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| span.in_scope(body)));
+                let site = fetch.call.site;
+                let (value, write) = fetch.finish(leader, started, outcome, store_result);
+                if let Some(RemoteWrite { redis, set }) = write {
                     record_write(site, redis.query_blocking(set));
                 }
+                drop(lease);
                 return value;
             }
-            Step::Wait(listener) => listener.wait(),
         }
     }
 }
 
-/// The `GET` of the entry under `key`.
-fn get_entry(key: &Key) -> redis::Cmd {
-    let mut cmd = redis::cmd("GET");
-    cmd.arg(key.to_string());
-    cmd
+/// A pause between re-reads while waiting for another process's value: 50–150 ms, jittered so
+/// that waiters do not read in step; a fill message usually ends the wait sooner.
+fn fallback_pause(left: Duration) -> Duration {
+    Duration::from_millis(fastrand::u64(50..150)).min(left)
 }
 
-/// A computed value on its way to Redis: one `SET … PX`.
-struct RemoteWrite<'s> {
-    redis: &'s RedisStore,
-    site: &'static FnSite,
-    set: redis::Cmd,
-}
-
-fn record_write(site: &FnSite, outcome: Result<(), Failure>) {
-    match outcome {
-        Ok(()) => Counters::bump(&site.counters().stores),
-        Err(failure) => backend_error(site, &failure, "storing the result"),
+impl<'a, K, R> Fetch<'a, K, R>
+where
+    K: ReturnKind<R>,
+    R: Clone + Send + Sync + 'static,
+{
+    /// Counts what a read found and keeps what the rest of the call needs; returns the value of
+    /// a plain hit.
+    fn found(&mut self, found: Option<(R, Judged)>) -> Option<R> {
+        let counters = self.call.site.counters();
+        match found {
+            Some((value, Judged::Fresh)) => {
+                Counters::bump(&counters.hits);
+                return Some(value);
+            }
+            Some((value, Judged::Early)) => {
+                Counters::bump(&counters.hits);
+                self.serve = Some(value);
+            }
+            Some((value, Judged::Revalidate)) => {
+                Counters::bump(&counters.stale_served);
+                self.serve = Some(value);
+            }
+            Some((value, Judged::Fallback)) => {
+                Counters::bump(&counters.misses);
+                self.fallback = Some(value);
+            }
+            Some((_, Judged::Gone)) | None => Counters::bump(&counters.misses),
+        }
+        None
     }
-}
 
-fn backend_error(site: &FnSite, failure: &Failure, doing: &'static str) {
-    Counters::bump(&site.counters().backend_errors);
-    tracing::debug!(function = site.name(), %failure, doing, "Redis unusable; running uncached");
-}
-
-impl<'a, K> Fetch<'a, K> {
     /// Redis and the key, when this call reads Redis first.
     fn remote_key(&self) -> Option<(&'a RedisStore, &'a Key)> {
         match (
@@ -230,16 +360,17 @@ impl<'a, K> Fetch<'a, K> {
         }
     }
 
-    /// Counts and decodes what a `GET` gave.
-    fn remote_read<R>(&self, read: Result<Option<Vec<u8>>, Failure>) -> RemoteRead<R>
-    where
-        K: ReturnKind<R>,
-    {
+    /// Counts and judges what a `GET` gave.
+    fn remote_read(&mut self, read: Result<Option<Vec<u8>>, Failure>) -> RemoteRead<R> {
         let (site, counters) = (self.call.site, self.call.site.counters());
         let found = match read {
-            Ok(Some(bytes)) => {
-                decode_entry::<K, R>(self.call.cache, self.call.key, &bytes, counters)
-            }
+            Ok(Some(bytes)) => read_bytes::<K, R>(
+                self.call.cache,
+                self.call.key,
+                &bytes,
+                self.call.policy,
+                counters,
+            ),
             Ok(None) => None,
             Err(failure) => {
                 backend_error(site, &failure, "reading");
@@ -247,23 +378,27 @@ impl<'a, K> Fetch<'a, K> {
                 return RemoteRead::Unavailable;
             }
         };
-        match found {
-            Some(value) => {
-                Counters::bump(&counters.hits);
-                RemoteRead::Hit(value)
-            }
-            None => {
-                Counters::bump(&counters.misses);
-                RemoteRead::Miss
-            }
+        match self.found(found) {
+            Some(value) => RemoteRead::Hit(value),
+            None => RemoteRead::Continue,
         }
     }
 
-    fn step<R>(&mut self) -> Step<'a, R>
-    where
-        K: ReturnKind<R>,
-        R: Clone + Send + Sync + 'static,
-    {
+    /// A background refresh of this key, unless one is under way in this process.
+    fn refresh(&self) -> Option<Refresh<K, R>> {
+        let key = self.call.key.checked().ok()?;
+        let leader = self.call.cache.flights().try_lead(key.as_bytes())?;
+        Counters::bump(&self.call.site.counters().background_refreshes);
+        Some(Refresh::new(
+            self.call.cache,
+            key,
+            self.call.site,
+            self.call.policy,
+            leader,
+        ))
+    }
+
+    fn step(&mut self) -> Step<R> {
         let key = match (self.call.key.checked(), self.call.mode) {
             (Ok(key), CallMode::Normal) => key,
             _ => return Step::Run(None),
@@ -296,70 +431,175 @@ impl<'a, K> Fetch<'a, K> {
                 Joined::Leader(leader) => {
                     // A leader that finished between our lookup and our join stored its value.
                     // (A decode failure here was counted by the first lookup.)
-                    return match lookup::<K, R>(self.call.cache, key, &UNCOUNTED) {
-                        Some(value) => {
+                    let found =
+                        read_memory::<K, R>(self.call.cache, key, self.call.policy, &UNCOUNTED);
+                    return match found {
+                        Some((value, judged)) if judged.serves() => {
                             leader.finish(|| Arc::new(value.clone()));
                             Step::Done(value)
                         }
-                        None => Step::Run(Some(leader)),
+                        _ => Step::Run(Some(leader)),
                     };
                 }
             }
         }
     }
 
-    /// Counts the run, stores the value in memory or prepares its Redis write, and shares it
-    /// with the followers. `store_result` is false when Redis just failed: no write is tried.
-    fn finish<R>(
-        self,
-        leader: Option<Leader<'_>>,
-        started: Instant,
-        value: R,
-        store_result: bool,
-    ) -> (R, Option<RemoteWrite<'a>>)
-    where
-        K: ReturnKind<R>,
-        R: Clone + Send + Sync + 'static,
-    {
-        let elapsed = started.elapsed();
-        let (site, cache) = (self.call.site, self.call.cache);
-        let counters = site.counters();
-        Counters::bump(&counters.computes);
-        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        counters
-            .compute_nanos
-            .fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
-        let mut write = None;
-        if let (Ok(key), Some((stored, negative)), true) =
-            (self.call.key.checked(), K::to_stored(&value), store_result)
-        {
-            let compute_micros = u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX);
-            let (header, ttl_ms) = header_for(cache, self.call.policy, negative, compute_micros);
-            match cache.backend() {
-                Backend::Memory(memory) => {
-                    let value = StoredValue::Decoded(Arc::new(Decoded {
-                        header,
-                        value: stored,
-                    }));
-                    memory.insert(key.as_bytes(), StoredEntry::new(header.stale_until, value));
-                    Counters::bump(&counters.stores);
+    /// Redis, the key and the longest wait, when the leader must take the lease first.
+    fn lease_target(&self, store_result: bool) -> Option<(&'a RedisStore, &'a Key, Duration)> {
+        let wait = self.call.policy.lock_on_miss_wait()?;
+        let (redis, key) = self.remote_key()?;
+        store_result.then_some((redis, key, wait))
+    }
+
+    /// Takes the lease, or waits for the value of the process that holds it.
+    async fn lease_async(&self, redis: &RedisStore, key: &Key, wait: Duration) -> Leased<R> {
+        let deadline = Instant::now() + wait;
+        let text = key.to_string();
+        let mut waited = false;
+        loop {
+            let (lease, cmd) = Lease::request(&text, wait);
+            let listener = match self.lease_reply(redis.query(cmd).await, &mut waited) {
+                Ok(()) => return Leased::Held(HeldLease::new(redis, lease, text)),
+                Err(Some(())) => redis.listen_for_fill(&text),
+                Err(None) => return Leased::Proceed,
+            };
+            if let Some(step) = self.reread(redis.query(get_entry(key)).await) {
+                return step;
+            }
+            match deadline.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => {
+                    RedisStore::wait_for_fill(listener, fallback_pause(left)).await;
                 }
-                Backend::Redis(redis) => match entry::encode(&header, &stored) {
-                    Ok(bytes) => {
-                        let mut set = redis::cmd("SET");
-                        set.arg(key.to_string()).arg(bytes).arg("PX").arg(ttl_ms);
-                        write = Some(RemoteWrite { redis, site, set });
-                    }
-                    Err(error) => {
-                        tracing::warn!(function = site.name(), %error, "result does not encode; not stored")
-                    }
-                },
+                _ => return Leased::Proceed,
             }
         }
+    }
+
+    /// [`Fetch::lease_async`] for a plain `fn`.
+    fn lease_blocking(&self, redis: &RedisStore, key: &Key, wait: Duration) -> Leased<R> {
+        let deadline = Instant::now() + wait;
+        let text = key.to_string();
+        let mut waited = false;
+        loop {
+            let (lease, cmd) = Lease::request(&text, wait);
+            let listener = match self.lease_reply(redis.query_blocking(cmd), &mut waited) {
+                Ok(()) => return Leased::Held(HeldLease::new(redis, lease, text)),
+                Err(Some(())) => redis.listen_for_fill(&text),
+                Err(None) => return Leased::Proceed,
+            };
+            if let Some(step) = self.reread(redis.query_blocking(get_entry(key))) {
+                return step;
+            }
+            match deadline.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => {
+                    let _ = listener.wait_timeout(fallback_pause(left));
+                }
+                _ => return Leased::Proceed,
+            }
+        }
+    }
+
+    /// `Ok` when the lease was taken; `Err(Some(()))` when another process holds it (the first
+    /// time, this call counts as a lock wait); `Err(None)` when Redis failed.
+    fn lease_reply(
+        &self,
+        reply: Result<Option<String>, Failure>,
+        waited: &mut bool,
+    ) -> Result<(), Option<()>> {
+        match reply {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => {
+                if !std::mem::replace(waited, true) {
+                    Counters::bump(&self.call.site.counters().lock_waits);
+                }
+                Err(Some(()))
+            }
+            Err(failure) => {
+                backend_error(self.call.site, &failure, "taking the lease");
+                Err(None)
+            }
+        }
+    }
+
+    /// What a waiter's re-read found: the other process's value, a reason to stop waiting, or
+    /// nothing yet (`None`).
+    fn reread(&self, read: Result<Option<Vec<u8>>, Failure>) -> Option<Leased<R>> {
+        match read {
+            Ok(Some(bytes)) => {
+                let found = read_bytes::<K, R>(
+                    self.call.cache,
+                    self.call.key,
+                    &bytes,
+                    self.call.policy,
+                    &UNCOUNTED,
+                );
+                match found {
+                    Some((value, judged)) if judged.serves() => Some(Leased::Filled(value)),
+                    _ => None,
+                }
+            }
+            Ok(None) => None,
+            Err(failure) => {
+                backend_error(self.call.site, &failure, "waiting for another process");
+                Some(Leased::Proceed)
+            }
+        }
+    }
+
+    /// Ends the flight with the value another process stored.
+    fn filled(self, leader: Option<Leader>, value: R) -> R {
+        if let Some(leader) = leader {
+            leader.finish(|| Arc::new(value.clone()));
+        }
+        value
+    }
+
+    /// Counts the run, stores the value in memory or prepares its Redis write, and shares it
+    /// with the followers. `store_result` is false when Redis just failed: no write is tried.
+    /// When the body failed (returned `Err`, or panicked) and a stale value is at hand, that
+    /// value is returned and the stored entry is kept.
+    fn finish(
+        mut self,
+        leader: Option<Leader>,
+        started: Instant,
+        outcome: Result<R, Box<dyn Any + Send>>,
+        store_result: bool,
+    ) -> (R, Option<RemoteWrite>) {
+        let elapsed = started.elapsed();
+        let site = self.call.site;
+        count_compute(site, elapsed);
+        let (value, computed) = match (outcome, self.fallback.take()) {
+            (Ok(value), Some(stale)) if K::is_failure(&value) => (self.serve_stale(stale), false),
+            (Ok(value), _) => (value, true),
+            (Err(_), Some(stale)) => (self.serve_stale(stale), false),
+            (Err(panic), None) => std::panic::resume_unwind(panic),
+        };
+        // A stale value served is not stored again: the entry keeps its own times.
+        let write = match (self.call.key.checked(), store_result && computed) {
+            (Ok(key), true) => store::<K, R>(
+                self.call.cache,
+                key,
+                site,
+                self.call.policy,
+                &value,
+                elapsed,
+            ),
+            _ => None,
+        };
         if let Some(leader) = leader {
             leader.finish(|| Arc::new(value.clone()));
         }
         (value, write)
+    }
+
+    fn serve_stale(&self, stale: R) -> R {
+        Counters::bump(&self.call.site.counters().stale_served);
+        tracing::warn!(
+            function = self.call.site.name(),
+            "the function failed; serving the stale value (stale_if_error)"
+        );
+        stale
     }
 
     fn span(&self) -> tracing::Span {
@@ -369,142 +609,4 @@ impl<'a, K> Fetch<'a, K> {
             refresh = matches!(self.call.mode, CallMode::Refresh)
         )
     }
-}
-
-/// Counters for lookups that must not count: peeks and a leader's re-check.
-static UNCOUNTED: Counters = Counters::new();
-
-/// The stored value under `key` in the memory store, if it is there, fresh and of the expected
-/// type.
-fn lookup<K, R>(cache: &Cache, key: &Key, counters: &Counters) -> Option<R>
-where
-    K: ReturnKind<R>,
-{
-    let Backend::Memory(memory) = cache.backend() else {
-        return None;
-    };
-    let entry = memory.get(key.as_bytes(), cache.now_millis())?;
-    match entry.value {
-        StoredValue::Decoded(decoded) => {
-            match decoded.as_any().downcast_ref::<Decoded<K::Stored>>() {
-                Some(decoded) => Some(K::from_stored(decoded.value.clone())),
-                None => {
-                    Counters::bump(&counters.decode_failures);
-                    tracing::warn!(%key, "stored value is of another type; recomputing");
-                    None
-                }
-            }
-        }
-        StoredValue::Encoded(bytes) => decode_entry::<K, R>(cache, key, &bytes, counters),
-    }
-}
-
-/// The value in the entry `bytes`, if they decode to the expected type and are still fresh.
-fn decode_entry<K, R>(cache: &Cache, key: &Key, bytes: &[u8], counters: &Counters) -> Option<R>
-where
-    K: ReturnKind<R>,
-{
-    match entry::decode::<K::Stored>(bytes) {
-        Ok((header, stored)) if header.stale_until > cache.now_millis() => {
-            Some(K::from_stored(stored))
-        }
-        Ok(_) => None,
-        Err(error) => {
-            Counters::bump(&counters.decode_failures);
-            tracing::warn!(%key, %error, "stored entry does not decode; recomputing");
-            None
-        }
-    }
-}
-
-/// The header of an entry stored now, and its time to live in milliseconds.
-fn header_for(
-    cache: &Cache,
-    policy: &CachePolicy,
-    negative: bool,
-    compute_micros: u32,
-) -> (EntryHeader, u64) {
-    let now = cache.now_millis();
-    let ttl_ms = u64::try_from(policy.ttl_for(negative).as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1);
-    let expires = now.saturating_add(ttl_ms);
-    let header = EntryHeader {
-        codec: Codec::MessagePack,
-        negative,
-        created_at: now,
-        fresh_until: expires,
-        stale_until: expires,
-        compute_micros,
-    };
-    (header, ttl_ms)
-}
-
-/// The stored value under `key` without computing or counting anything (a plain `fn`'s `peek`).
-pub fn peek<K, R>(cache: &Cache, _kind: K, key: &Key) -> Option<R>
-where
-    K: ReturnKind<R>,
-{
-    let key = key.checked().ok()?;
-    match cache.backend() {
-        Backend::Memory(_) => lookup::<K, R>(cache, key, &UNCOUNTED),
-        Backend::Redis(redis) => peeked::<K, R>(cache, key, redis.query_blocking(get_entry(key))),
-    }
-}
-
-/// The stored value under `key` without computing or counting anything (an `async fn`'s `peek`).
-pub async fn peek_async<K, R>(cache: &Cache, _kind: K, key: &Key) -> Option<R>
-where
-    K: ReturnKind<R>,
-{
-    let key = key.checked().ok()?;
-    match cache.backend() {
-        Backend::Memory(_) => lookup::<K, R>(cache, key, &UNCOUNTED),
-        Backend::Redis(redis) => peeked::<K, R>(cache, key, redis.query(get_entry(key)).await),
-    }
-}
-
-/// What a peek's `GET` found: `None` also when Redis cannot be reached.
-fn peeked<K, R>(cache: &Cache, key: &Key, read: Result<Option<Vec<u8>>, Failure>) -> Option<R>
-where
-    K: ReturnKind<R>,
-{
-    decode_entry::<K, R>(cache, key, &read.ok()??, &UNCOUNTED)
-}
-
-/// Removes the entry under `key`; whether there was one (a plain `fn`'s `invalidate`). `false`
-/// also when Redis cannot be reached.
-pub fn invalidate(cache: &Cache, key: &Key) -> bool {
-    let Ok(key) = key.checked() else {
-        return false;
-    };
-    match cache.backend() {
-        Backend::Memory(memory) => memory.remove(key.as_bytes()),
-        Backend::Redis(redis) => redis
-            .query_blocking::<u64>(unlink(key))
-            .is_ok_and(|n| n == 1),
-    }
-}
-
-/// Removes the entry under `key`; whether there was one (an `async fn`'s `invalidate`).
-pub async fn invalidate_async(cache: &Cache, key: &Key) -> bool {
-    let Ok(key) = key.checked() else {
-        return false;
-    };
-    match cache.backend() {
-        Backend::Memory(memory) => memory.remove(key.as_bytes()),
-        Backend::Redis(redis) => redis.query::<u64>(unlink(key)).await.is_ok_and(|n| n == 1),
-    }
-}
-
-/// The `UNLINK` of the entry under `key`.
-fn unlink(key: &Key) -> redis::Cmd {
-    let mut cmd = redis::cmd("UNLINK");
-    cmd.arg(key.to_string());
-    cmd
-}
-
-/// The full stored key, or why there is none.
-pub fn key_string(key: &Key) -> Result<String, KeyError> {
-    key.checked().map(Key::to_string).map_err(Clone::clone)
 }

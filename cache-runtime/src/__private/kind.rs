@@ -34,6 +34,12 @@ pub trait ReturnKind<R>: Copy {
 
     /// The return value for a stored value.
     fn from_stored(stored: Self::Stored) -> R;
+
+    /// Whether `value` is a failure that `stale_if_error` answers with a stale value (`Err`).
+    fn is_failure(value: &R) -> bool {
+        let _ = value;
+        false
+    }
 }
 
 /// Any return type: always stored.
@@ -86,6 +92,9 @@ impl<T: Storable, E> ReturnKind<Result<T, E>> for ResultKind<false> {
     fn from_stored(stored: T) -> Result<T, E> {
         Ok(stored)
     }
+    fn is_failure(value: &Result<T, E>) -> bool {
+        value.is_err()
+    }
 }
 
 impl<T: Storable, E: Storable> ReturnKind<Result<T, E>> for ResultKind<true> {
@@ -95,5 +104,8 @@ impl<T: Storable, E: Storable> ReturnKind<Result<T, E>> for ResultKind<true> {
     }
     fn from_stored(stored: Result<T, E>) -> Result<T, E> {
         stored
+    }
+    fn is_failure(value: &Result<T, E>) -> bool {
+        value.is_err()
     }
 }

@@ -2,15 +2,22 @@
 //! call it (the runtime pins `cache-macros` to its exact version).
 
 mod call;
+mod companion;
+mod fresh;
 mod kind;
+mod read;
+mod refresh;
+mod store;
 
 use std::cell::Cell;
 
 pub use call::{
-    begin, fetch_async, fetch_blocking, invalidate, invalidate_async, key_string, peek, peek_async,
-    Begin, Call, Fetch,
+    begin, fetch_async, fetch_async_spawning, fetch_blocking, fetch_blocking_spawning, Begin, Call,
+    Fetch,
 };
+pub use companion::{invalidate, invalidate_async, key_string, peek, peek_async};
 pub use kind::{OptionKind, PlainKind, ResultKind, ReturnKind, Storable};
+pub use refresh::Refresh;
 
 pub use crate::key::{Key, KeyError};
 pub use crate::policy::CachePolicy;

@@ -7,6 +7,8 @@
 
 mod breaker;
 mod config;
+mod fills;
+mod lease;
 mod runtime;
 
 use std::collections::HashMap;
@@ -14,6 +16,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClientBuilder, ClusterConfig};
@@ -31,6 +34,8 @@ pub use config::{
 
 use crate::error::{CacheErrorKind, ConfigError};
 use breaker::Breaker;
+use fills::Fills;
+pub(crate) use lease::{HeldLease, Lease};
 
 /// The runtime that drives the connections, to spawn work that outlives a call (a scan).
 pub(crate) fn driver() -> Option<&'static tokio::runtime::Handle> {
@@ -189,6 +194,7 @@ struct Connection {
     config: RedisConfig,
     link: Link,
     breaker: Breaker,
+    fills: Arc<Fills>,
 }
 
 /// A Redis store; clones share the connection. Built by [`crate::CacheBuilder::redis`].
@@ -211,8 +217,10 @@ impl RedisStore {
             return Ok(RedisStore { connection });
         }
         open.retain(|_, connection| connection.strong_count() > 0);
+        let (link, subscriber) = connect(config)?;
         let connection = Arc::new(Connection {
-            link: connect(config)?,
+            link,
+            fills: Arc::new(Fills::new(subscriber, config.connect_timeout)),
             breaker: Breaker::new(config.circuit_failures, config.circuit_cooldown),
             config: config.clone(),
         });
@@ -249,6 +257,28 @@ impl RedisStore {
         T: redis::FromRedisValue + Send + 'static,
     {
         self.run_blocking(move |mut link| async move { cmd.query_async(&mut link).await })
+    }
+
+    /// Runs one script, awaiting it from any executor (`EVALSHA`, loading it on `NOSCRIPT`).
+    pub(crate) async fn invoke<T>(
+        &self,
+        script: redis::ScriptInvocation<'static>,
+    ) -> Result<T, Failure>
+    where
+        T: redis::FromRedisValue + Send + 'static,
+    {
+        self.run(move |mut link| async move { script.invoke_async(&mut link).await })
+            .await
+    }
+
+    /// A listener woken when another process fills `key` (see [`fills`]).
+    pub(crate) fn listen_for_fill(&self, key: &str) -> event_listener::EventListener {
+        self.connection.fills.listen(key)
+    }
+
+    /// Waits until `listener` is woken or `pause` has passed, from any executor.
+    pub(crate) async fn wait_for_fill(listener: event_listener::EventListener, pause: Duration) {
+        let _ = runtime::run(tokio::time::timeout(pause, listener)).await;
     }
 
     /// Runs `command` on the driver, awaiting it from any executor.
@@ -333,8 +363,8 @@ impl fmt::Debug for RedisStore {
 }
 
 /// Sets up the connection without waiting for it: it connects on first use and reconnects by
-/// itself.
-fn connect(config: &RedisConfig) -> Result<Link, ConfigError> {
+/// itself. Also gives the client of the first node, for the fill subscriber.
+fn connect(config: &RedisConfig) -> Result<(Link, Option<Client>), ConfigError> {
     let setup_error = |error: RedisError| ConfigError::Store {
         target: config.target(),
         problem: error.to_string(),
@@ -376,9 +406,16 @@ fn connect(config: &RedisConfig) -> Result<Link, ConfigError> {
         client_tls: None,
         root_cert: config.root_certificate.clone(),
     };
+    let node_client = |node: ConnectionInfo| match config.root_certificate {
+        Some(_) => Client::build_with_tls(node, certificates()),
+        None => Client::open(node),
+    };
     // redis-rs spawns the connection's tasks on the runtime it is created in.
     let _driver = driver.enter();
     if config.cluster {
+        // Published messages reach every node of a cluster: one node's subscriber hears them all.
+        let subscriber = nodes.first().cloned().map(node_client).transpose();
+        let subscriber = subscriber.map_err(setup_error)?;
         let mut builder = ClusterClientBuilder::new(nodes)
             .connection_timeout(config.connect_timeout)
             .response_timeout(config.response_timeout);
@@ -389,8 +426,9 @@ fn connect(config: &RedisConfig) -> Result<Link, ConfigError> {
         let cluster_config = ClusterConfig::new()
             .set_connection_timeout(config.connect_timeout)
             .set_response_timeout(config.response_timeout);
-        Ok(Link::Cluster(
-            client.get_pending_async_connection_with_config(cluster_config),
+        Ok((
+            Link::Cluster(client.get_pending_async_connection_with_config(cluster_config)),
+            subscriber,
         ))
     } else {
         let node = nodes
@@ -400,19 +438,15 @@ fn connect(config: &RedisConfig) -> Result<Link, ConfigError> {
                 name: "host".to_owned(),
                 problem: "no host given; valid: `host[:port]`".to_owned(),
             })?;
-        let client = match config.root_certificate {
-            Some(_) => Client::build_with_tls(node, certificates()),
-            None => Client::open(node),
-        }
-        .map_err(setup_error)?;
+        let client = node_client(node).map_err(setup_error)?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
             .set_response_timeout(Some(config.response_timeout))
             .set_number_of_retries(2)
             .set_min_delay(std::time::Duration::from_millis(20))
             .set_max_delay(std::time::Duration::from_millis(500));
-        ConnectionManager::new_lazy_with_config(client, manager_config)
-            .map(Link::Single)
+        ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
+            .map(|manager| (Link::Single(manager), Some(client)))
             .map_err(setup_error)
     }
 }

@@ -1,0 +1,82 @@
+//! Reading one entry for a call: from the memory store (kept decoded) or from bytes (Redis, or
+//! bytes set through the plain operations), judged for freshness before the value is decoded.
+
+use super::fresh::{judge, Judged};
+use super::kind::ReturnKind;
+use crate::entry;
+use crate::key::Key;
+use crate::stats::Counters;
+use crate::store::{Backend, Decoded, StoredValue};
+use crate::{Cache, CachePolicy};
+
+/// Counters for reads that must not count: peeks, a leader's re-check, a lock waiter's re-read.
+pub(super) static UNCOUNTED: Counters = Counters::new();
+
+/// The value under `key` in the memory store and what it is good for; `None` if there is none
+/// usable (absent, past every window, or of another type).
+pub(super) fn read_memory<K, R>(
+    cache: &Cache,
+    key: &Key,
+    policy: &CachePolicy,
+    counters: &Counters,
+) -> Option<(R, Judged)>
+where
+    K: ReturnKind<R>,
+{
+    let Backend::Memory(memory) = cache.backend() else {
+        return None;
+    };
+    let now = cache.now_millis();
+    let entry = memory.get(key.as_bytes(), now)?;
+    match entry.value {
+        StoredValue::Decoded(decoded) => {
+            match decoded.as_any().downcast_ref::<Decoded<K::Stored>>() {
+                Some(decoded) => {
+                    let judged = judge(&decoded.header, now, policy, || cache.random_unit());
+                    (judged != Judged::Gone)
+                        .then(|| (K::from_stored(decoded.value.clone()), judged))
+                }
+                None => {
+                    Counters::bump(&counters.decode_failures);
+                    tracing::warn!(%key, "stored value is of another type; recomputing");
+                    None
+                }
+            }
+        }
+        StoredValue::Encoded(bytes) => read_bytes::<K, R>(cache, key, &bytes, policy, counters),
+    }
+}
+
+/// The value in the entry `bytes` and what it is good for; `None` if they do not decode to the
+/// expected type (counted) or the entry is past every window.
+pub(super) fn read_bytes<K, R>(
+    cache: &Cache,
+    key: &Key,
+    bytes: &[u8],
+    policy: &CachePolicy,
+    counters: &Counters,
+) -> Option<(R, Judged)>
+where
+    K: ReturnKind<R>,
+{
+    let decoded = entry::decode_header(bytes).and_then(|(header, payload)| {
+        let judged = judge(&header, cache.now_millis(), policy, || cache.random_unit());
+        if judged == Judged::Gone {
+            return Ok(None);
+        }
+        let stored = header.codec.decode::<K::Stored>(payload)?;
+        Ok(Some((K::from_stored(stored), judged)))
+    });
+    decoded.unwrap_or_else(|error| {
+        Counters::bump(&counters.decode_failures);
+        tracing::warn!(%key, %error, "stored entry does not decode; recomputing");
+        None
+    })
+}
+
+/// The `GET` of the entry under `key`.
+pub(super) fn get_entry(key: &Key) -> redis::Cmd {
+    let mut cmd = redis::cmd("GET");
+    cmd.arg(key.to_string());
+    cmd
+}

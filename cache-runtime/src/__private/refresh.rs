@@ -1,0 +1,216 @@
+//! Background refreshes: early expiry (XFetch) and stale-while-revalidate serve the stored value
+//! at once and recompute it off the caller's path.
+//!
+//! At most one refresh per key runs in a process: it leads the key's flight, so a second caller
+//! finds the flight taken and starts none (and a caller that misses meanwhile waits for it).
+//! With `lock_on_miss` on Redis it also takes the key's lease first and gives up if another
+//! process holds it: at most one refresh across processes.
+//!
+//! Where it runs: an `async fn` whose parameters are all owned is spawned on the caller's tokio
+//! runtime; a plain `fn` of that kind on a thread of its own (`cache-refresh`). A function that
+//! borrows (`&self`, `&Db`), is generic, or runs outside tokio refreshes in the calling task:
+//! that caller waits for the body, every other caller gets the stored value at once.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::FutureExt;
+
+use super::kind::ReturnKind;
+use super::store::{backend_error, count_compute, record_write, store};
+use super::FnSite;
+use crate::flight::Leader;
+use crate::key::Key;
+use crate::store::{Backend, HeldLease, Lease, RedisStore};
+use crate::{Cache, CachePolicy};
+
+/// One refresh, owning all it needs, so that it can outlive the call that started it.
+pub struct Refresh<K, R> {
+    cache: Cache,
+    key: Key,
+    site: &'static FnSite,
+    policy: &'static CachePolicy,
+    leader: Leader,
+    kind: PhantomData<fn() -> (K, R)>,
+}
+
+impl<K, R> std::fmt::Debug for Refresh<K, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Refresh").field("key", &self.key).finish()
+    }
+}
+
+/// Whether a refresh may go ahead across processes.
+enum Permit {
+    /// It holds the key's lease (`lock_on_miss` on Redis), released when the permit drops.
+    Leased { _lease: HeldLease },
+    /// No lease needed, or Redis failed to answer: it goes ahead.
+    Unleased,
+    /// Another process holds the lease: it is refreshing.
+    Taken,
+}
+
+impl<K, R> Refresh<K, R>
+where
+    K: ReturnKind<R>,
+    R: Clone + Send + Sync + 'static,
+{
+    pub(super) fn new(
+        cache: &Cache,
+        key: &Key,
+        site: &'static FnSite,
+        policy: &'static CachePolicy,
+        leader: Leader,
+    ) -> Self {
+        Refresh {
+            cache: cache.clone(),
+            key: key.clone(),
+            site,
+            policy,
+            leader,
+            kind: PhantomData,
+        }
+    }
+
+    /// The lease request, when this refresh needs one.
+    fn lease_request(&self) -> Option<(&RedisStore, String, Lease, redis::Cmd)> {
+        let (Backend::Redis(redis), Some(wait)) =
+            (self.cache.backend(), self.policy.lock_on_miss_wait())
+        else {
+            return None;
+        };
+        let key = self.key.to_string();
+        let (lease, cmd) = Lease::request(&key, wait);
+        Some((redis, key, lease, cmd))
+    }
+
+    fn permit(
+        &self,
+        redis: &RedisStore,
+        key: String,
+        lease: Lease,
+        reply: Result<Option<String>, crate::store::Failure>,
+    ) -> Permit {
+        match reply {
+            Ok(Some(_)) => Permit::Leased {
+                _lease: HeldLease::new(redis, lease, key),
+            },
+            Ok(None) => Permit::Taken,
+            Err(failure) => {
+                backend_error(self.site, &failure, "taking the lease for a refresh");
+                Permit::Unleased
+            }
+        }
+    }
+
+    /// Runs the refresh of an `async fn`.
+    pub(super) async fn run_async<F: Future<Output = R>>(self, body: F) {
+        let permit = match self.lease_request() {
+            Some((redis, key, lease, cmd)) => {
+                let reply = redis.query(cmd).await;
+                self.permit(redis, key, lease, reply)
+            }
+            None => Permit::Unleased,
+        };
+        if let Permit::Taken = permit {
+            return;
+        }
+        let started = Instant::now();
+        let outcome = AssertUnwindSafe(body).catch_unwind().await;
+        let site = self.site;
+        if let Some((redis, set)) = self.complete(started, outcome) {
+            record_write(site, redis.query(set).await);
+        }
+        drop(permit);
+    }
+
+    /// Runs the refresh of a plain `fn`.
+    pub(super) fn run_blocking<F: FnOnce() -> R>(self, body: F) {
+        let permit = match self.lease_request() {
+            Some((redis, key, lease, cmd)) => {
+                let reply = redis.query_blocking(cmd);
+                self.permit(redis, key, lease, reply)
+            }
+            None => Permit::Unleased,
+        };
+        if let Permit::Taken = permit {
+            return;
+        }
+        let started = Instant::now();
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(body));
+        let site = self.site;
+        if let Some((redis, set)) = self.complete(started, outcome) {
+            record_write(site, redis.query_blocking(set));
+        }
+        drop(permit);
+    }
+
+    /// Counts the run and stores its value, unless the body failed: a failed refresh keeps the
+    /// stored entry (with `stale_if_error`) or stores what a miss would store.
+    fn complete(
+        self,
+        started: Instant,
+        outcome: std::thread::Result<R>,
+    ) -> Option<(RedisStore, redis::Cmd)> {
+        count_compute(self.site, started.elapsed());
+        let value = match outcome {
+            Ok(value) => value,
+            Err(_) => {
+                tracing::warn!(
+                    function = self.site.name(),
+                    "a background refresh panicked; the stored value stays"
+                );
+                return None;
+            }
+        };
+        if K::is_failure(&value) && self.policy.stale_if_error_window().is_some() {
+            return None;
+        }
+        let write = store::<K, R>(
+            &self.cache,
+            &self.key,
+            self.site,
+            self.policy,
+            &value,
+            started.elapsed(),
+        );
+        self.leader.finish(|| Arc::new(value));
+        write.map(|write| (write.redis, write.set))
+    }
+}
+
+/// Spawns the refresh of an `async fn` on the caller's tokio runtime; outside one, gives it
+/// back to be run in the calling task.
+pub(super) fn spawn_async<K, R, F>(task: Refresh<K, R>, body: F) -> Option<(Refresh<K, R>, F)>
+where
+    K: ReturnKind<R> + Send + 'static,
+    R: Clone + Send + Sync + 'static,
+    F: Future<Output = R> + Send + 'static,
+{
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(task.run_async(body));
+            None
+        }
+        Err(_) => Some((task, body)),
+    }
+}
+
+/// Runs the refresh of a plain `fn` on a thread of its own.
+pub(super) fn spawn_blocking<K, R, F>(task: Refresh<K, R>, body: F) -> Option<(Refresh<K, R>, F)>
+where
+    K: ReturnKind<R> + Send + 'static,
+    R: Clone + Send + Sync + 'static,
+    F: FnOnce() -> R + Send + 'static,
+{
+    let spawned = std::thread::Builder::new()
+        .name("cache-refresh".to_owned())
+        .spawn(move || task.run_blocking(body));
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "no thread for a background refresh; the stored value stays");
+    }
+    None
+}

@@ -1,0 +1,109 @@
+//! Storing a computed value: in the memory store at once, or as one `SET … PX` for Redis.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::kind::ReturnKind;
+use super::FnSite;
+use crate::entry::{self, EntryHeader};
+use crate::key::Key;
+use crate::stats::Counters;
+use crate::store::{Backend, Decoded, Failure, RedisStore, StoredEntry, StoredValue};
+use crate::{Cache, CachePolicy, Codec};
+
+/// A computed value on its way to Redis: one `SET … PX`.
+pub(super) struct RemoteWrite {
+    pub(super) redis: RedisStore,
+    pub(super) set: redis::Cmd,
+}
+
+/// Counts the run of the body that took `elapsed`.
+pub(super) fn count_compute(site: &FnSite, elapsed: Duration) {
+    let counters = site.counters();
+    Counters::bump(&counters.computes);
+    let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+    counters
+        .compute_nanos
+        .fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Stores what `value` stores (if anything) under `key`: in memory now, or returns the Redis
+/// write to send.
+pub(super) fn store<K, R>(
+    cache: &Cache,
+    key: &Key,
+    site: &FnSite,
+    policy: &CachePolicy,
+    value: &R,
+    elapsed: Duration,
+) -> Option<RemoteWrite>
+where
+    K: ReturnKind<R>,
+{
+    let (stored, negative) = K::to_stored(value)?;
+    let compute_micros = u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX);
+    let (header, px) = header_for(cache, policy, negative, compute_micros);
+    match cache.backend() {
+        Backend::Memory(memory) => {
+            let value = StoredValue::Decoded(Arc::new(Decoded {
+                header,
+                value: stored,
+            }));
+            memory.insert(key.as_bytes(), StoredEntry::new(header.stale_until, value));
+            Counters::bump(&site.counters().stores);
+            None
+        }
+        Backend::Redis(redis) => match entry::encode(&header, &stored) {
+            Ok(bytes) => {
+                let mut set = redis::cmd("SET");
+                set.arg(key.to_string()).arg(bytes).arg("PX").arg(px);
+                Some(RemoteWrite {
+                    redis: redis.clone(),
+                    set,
+                })
+            }
+            Err(error) => {
+                tracing::warn!(function = site.name(), %error, "result does not encode; not stored");
+                None
+            }
+        },
+    }
+}
+
+/// Counts how a Redis write went.
+pub(super) fn record_write(site: &FnSite, outcome: Result<(), Failure>) {
+    match outcome {
+        Ok(()) => Counters::bump(&site.counters().stores),
+        Err(failure) => backend_error(site, &failure, "storing the result"),
+    }
+}
+
+/// Counts and traces a Redis failure the call goes on without.
+pub(super) fn backend_error(site: &FnSite, failure: &Failure, doing: &'static str) {
+    Counters::bump(&site.counters().backend_errors);
+    tracing::debug!(function = site.name(), %failure, doing, "Redis unusable; going on without it");
+}
+
+/// The header of an entry stored now, and how long Redis keeps it, in milliseconds: its TTL
+/// plus the longer stale window.
+fn header_for(
+    cache: &Cache,
+    policy: &CachePolicy,
+    negative: bool,
+    compute_micros: u32,
+) -> (EntryHeader, u64) {
+    let now = cache.now_millis();
+    let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    let ttl_ms = millis(policy.ttl_for(negative)).max(1);
+    let fresh_until = now.saturating_add(ttl_ms);
+    let kept_ms = ttl_ms.saturating_add(millis(policy.stale_window()));
+    let header = EntryHeader {
+        codec: Codec::MessagePack,
+        negative,
+        created_at: now,
+        fresh_until,
+        stale_until: now.saturating_add(kept_ms),
+        compute_micros,
+    };
+    (header, kept_ms)
+}

@@ -1,0 +1,112 @@
+//! Wake-ups for callers waiting on another process's computation (`lock_on_miss`).
+//!
+//! The process that computed a key releases its lease lock and `PUBLISH`es the key on
+//! [`CHANNEL`] in one script. Each Redis store keeps one subscriber connection, opened on the
+//! first wait, which wakes the local waiters of that key. Waiters are grouped into a fixed number
+//! of slots by the key's hash: a fill wakes the waiters of its slot, who read the key again (a
+//! waiter of another key in the same slot reads once more and goes back to waiting). A lost
+//! message costs a waiter only its bounded fallback re-check, never a hang.
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use event_listener::{Event, EventListener};
+use foldhash::fast::FixedState;
+use redis::Client;
+
+/// The channel fills are published on.
+pub(crate) const CHANNEL: &str = "cache-runtime:filled";
+
+const SLOTS: usize = 64;
+
+/// The waiters of one Redis store, and its subscriber.
+#[derive(Debug)]
+pub(crate) struct Fills {
+    slots: [Event; SLOTS],
+    hasher: FixedState,
+    subscriber: Option<Client>,
+    started: AtomicBool,
+    connect_timeout: Duration,
+}
+
+impl Fills {
+    /// Fills heard through a subscriber connection made with `subscriber` (none: waiters only
+    /// re-check on their fallback timer).
+    pub(crate) fn new(subscriber: Option<Client>, connect_timeout: Duration) -> Self {
+        Fills {
+            slots: std::array::from_fn(|_| Event::new()),
+            hasher: FixedState::default(),
+            subscriber,
+            started: AtomicBool::new(false),
+            connect_timeout,
+        }
+    }
+
+    fn slot(&self, key: &[u8]) -> &Event {
+        &self.slots[(self.hasher.hash_one(key) as usize) % SLOTS]
+    }
+
+    /// A listener woken when `key` is filled. Make it before reading the key, so that a fill
+    /// between the read and the wait is not missed.
+    pub(crate) fn listen(self: &Arc<Self>, key: &str) -> EventListener {
+        if !self.started.swap(true, Ordering::Relaxed) {
+            self.start_subscriber();
+        }
+        self.slot(key.as_bytes()).listen()
+    }
+
+    fn notify(&self, key: &[u8]) {
+        self.slot(key).notify(usize::MAX);
+    }
+
+    /// Runs the subscriber on the driver until the store is dropped; it reconnects after a
+    /// failure.
+    fn start_subscriber(self: &Arc<Self>) {
+        let (Some(client), Some(driver)) = (self.subscriber.clone(), super::runtime::handle())
+        else {
+            return;
+        };
+        let fills = Arc::downgrade(self);
+        let connect_timeout = self.connect_timeout;
+        driver.spawn(async move {
+            while fills.strong_count() > 0 {
+                if let Err(error) = subscribe(&client, &fills, connect_timeout).await {
+                    tracing::debug!(%error, "fill subscriber disconnected; reconnecting");
+                }
+                let pause = Duration::from_millis(100 + fastrand::u64(0..200));
+                tokio::time::sleep(pause).await;
+            }
+        });
+    }
+}
+
+/// Listens on [`CHANNEL`] until the connection fails or the store is gone.
+async fn subscribe(
+    client: &Client,
+    fills: &Weak<Fills>,
+    connect_timeout: Duration,
+) -> redis::RedisResult<()> {
+    let timed_out = || redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut));
+    let mut pubsub = tokio::time::timeout(connect_timeout, client.get_async_pubsub())
+        .await
+        .map_err(|_| timed_out())??;
+    pubsub.subscribe(CHANNEL).await?;
+    let mut messages = pubsub.into_on_message();
+    loop {
+        let next = std::future::poll_fn(|cx| {
+            futures_core::Stream::poll_next(std::pin::Pin::new(&mut messages), cx)
+        });
+        // Wakes up now and then to notice a dropped store.
+        match tokio::time::timeout(Duration::from_secs(1), next).await {
+            Ok(Some(message)) => match fills.upgrade() {
+                Some(fills) => fills.notify(message.get_payload_bytes()),
+                None => return Ok(()),
+            },
+            Ok(None) => return Err(timed_out()),
+            Err(_) if fills.strong_count() == 0 => return Ok(()),
+            Err(_) => {}
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The short lease lock of `lock_on_miss`: one caller across processes computes a key.
+//!
+//! ```text
+//! acquire:  SET <key>\0lock <token> NX PX <lease>           (nobody else holds it)
+//! release:  if GET <lock> == token then DEL <lock> end;     (only the owner releases,
+//!           PUBLISH cache-runtime:filled <key>               and tells the waiters)
+//! ```
+//! The lease expires by itself, so a holder that crashed holds the others up for one lease at
+//! most. The lock key is the entry's key followed by a NUL byte and `lock`: it sorts next to the
+//! entry, falls under the same prefix (`clear` removes it), and no rendered key ends that way.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use super::fills::CHANNEL;
+
+/// One lease held: its lock key and the owner token.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    lock_key: String,
+    token: String,
+}
+
+/// Deletes the lock only for its owner, then publishes the fill.
+static RELEASE: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+",
+    )
+});
+
+/// The lock key of the entry under `key`.
+pub(crate) fn lock_key(key: &str) -> String {
+    format!("{key}\0lock")
+}
+
+impl Lease {
+    /// A lease of `key` for `lease`, with a fresh random owner token, and the `SET … NX PX`
+    /// that takes it (the reply is `OK` when taken, nil when someone else holds it).
+    pub(crate) fn request(key: &str, lease: Duration) -> (Lease, redis::Cmd) {
+        let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
+        let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+        let lock_key = lock_key(key);
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(&lock_key)
+            .arg(&token)
+            .arg("NX")
+            .arg("PX")
+            .arg(lease_ms);
+        (Lease { lock_key, token }, cmd)
+    }
+
+    /// The script invocation that releases the lease and announces that `key` was filled.
+    pub(crate) fn release(&self, key: &str) -> redis::ScriptInvocation<'static> {
+        let mut invocation = RELEASE.prepare_invoke();
+        invocation
+            .key(&self.lock_key)
+            .arg(&self.token)
+            .arg(CHANNEL)
+            .arg(key);
+        invocation
+    }
+}
+
+/// A lease taken: released (and its fill announced) when dropped, on the driver thread, so that
+/// dropping it never blocks; if even that fails, the lease runs out by itself.
+#[derive(Debug)]
+pub(crate) struct HeldLease {
+    store: super::RedisStore,
+    lease: Lease,
+    key: String,
+}
+
+impl HeldLease {
+    pub(crate) fn new(store: &super::RedisStore, lease: Lease, key: String) -> Self {
+        HeldLease {
+            store: store.clone(),
+            lease,
+            key,
+        }
+    }
+}
+
+impl Drop for HeldLease {
+    fn drop(&mut self) {
+        let release = self.lease.release(&self.key);
+        let store = self.store.clone();
+        if let Some(driver) = super::runtime::handle() {
+            driver.spawn(async move {
+                if let Err(failure) = store.invoke::<i64>(release).await {
+                    tracing::debug!(%failure, "lease not released; it runs out by itself");
+                }
+            });
+        }
+    }
+}
