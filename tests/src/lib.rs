@@ -52,13 +52,31 @@ pub struct Clocked {
 impl Clocked {
     /// A fresh memory cache on a fresh manual clock.
     pub fn new() -> Self {
+        Self::seeded(0)
+    }
+
+    /// The same, with early expiry's random draws from a generator seeded with `seed`.
+    pub fn seeded(seed: u64) -> Self {
         let clock = ManualClock::new();
         let cache = Cache::builder()
             .clock(clock.clone())
+            .random_seed(seed)
             .build()
             .expect("default configuration");
         Clocked { clock, cache }
     }
+}
+
+/// Polls `done` up to 2,000 times, 5 ms apart (10 s in all), for work running in the
+/// background; panics naming `what` if it never happens.
+pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..2_000 {
+        if done() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    panic!("{what} did not happen within 10 s");
 }
 
 impl Default for Clocked {

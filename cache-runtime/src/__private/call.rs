@@ -16,8 +16,8 @@
 //! not read again (a value stored between its `GET` and its turn is recomputed, not lost). When
 //! Redis fails or its circuit is open the call runs the body and returns its value (fail-open).
 //!
-//! With `lock_on_miss` on Redis the leader first takes the key's lease (`SET NX PX`). If another
-//! process holds it, the leader waits for that process's value, woken by its fill message, with
+//! With `lock_on_miss` on Redis the leader first takes the key's lease (`SET NX PX`) and reads
+//! the key once more (another process may have stored it meanwhile). If another process holds it, the leader waits for that process's value, woken by its fill message, with
 //! a jittered fallback re-read, and after the longest wait computes by itself.
 
 use std::any::Any;
@@ -229,7 +229,9 @@ where
                 if let Some(RemoteWrite { redis, set }) = write {
                     record_write(site, redis.query(set).await);
                 }
-                drop(lease);
+                if let Some(lease) = lease {
+                    lease.release().await;
+                }
                 return value;
             }
         }
@@ -304,7 +306,9 @@ where
                 if let Some(RemoteWrite { redis, set }) = write {
                     record_write(site, redis.query_blocking(set));
                 }
-                drop(lease);
+                if let Some(lease) = lease {
+                    lease.release_blocking();
+                }
                 return value;
             }
         }
@@ -460,7 +464,17 @@ where
         loop {
             let (lease, cmd) = Lease::request(&text, wait);
             let listener = match self.lease_reply(redis.query(cmd).await, &mut waited) {
-                Ok(()) => return Leased::Held(HeldLease::new(redis, lease, text)),
+                Ok(()) => {
+                    // Another process may have stored between our GET and our lease.
+                    let held = HeldLease::new(redis, lease, text);
+                    return match self.reread(redis.query(get_entry(key)).await) {
+                        Some(Leased::Filled(value)) => {
+                            held.release().await;
+                            Leased::Filled(value)
+                        }
+                        _ => Leased::Held(held),
+                    };
+                }
                 Err(Some(())) => redis.listen_for_fill(&text),
                 Err(None) => return Leased::Proceed,
             };
@@ -484,7 +498,17 @@ where
         loop {
             let (lease, cmd) = Lease::request(&text, wait);
             let listener = match self.lease_reply(redis.query_blocking(cmd), &mut waited) {
-                Ok(()) => return Leased::Held(HeldLease::new(redis, lease, text)),
+                Ok(()) => {
+                    // Another process may have stored between our GET and our lease.
+                    let held = HeldLease::new(redis, lease, text);
+                    return match self.reread(redis.query_blocking(get_entry(key))) {
+                        Some(Leased::Filled(value)) => {
+                            held.release_blocking();
+                            Leased::Filled(value)
+                        }
+                        _ => Leased::Held(held),
+                    };
+                }
                 Err(Some(())) => redis.listen_for_fill(&text),
                 Err(None) => return Leased::Proceed,
             };

@@ -45,8 +45,8 @@ impl<K, R> std::fmt::Debug for Refresh<K, R> {
 
 /// Whether a refresh may go ahead across processes.
 enum Permit {
-    /// It holds the key's lease (`lock_on_miss` on Redis), released when the permit drops.
-    Leased { _lease: HeldLease },
+    /// It holds the key's lease (`lock_on_miss` on Redis).
+    Leased(HeldLease),
     /// No lease needed, or Redis failed to answer: it goes ahead.
     Unleased,
     /// Another process holds the lease: it is refreshing.
@@ -95,9 +95,7 @@ where
         reply: Result<Option<String>, crate::store::Failure>,
     ) -> Permit {
         match reply {
-            Ok(Some(_)) => Permit::Leased {
-                _lease: HeldLease::new(redis, lease, key),
-            },
+            Ok(Some(_)) => Permit::Leased(HeldLease::new(redis, lease, key)),
             Ok(None) => Permit::Taken,
             Err(failure) => {
                 backend_error(self.site, &failure, "taking the lease for a refresh");
@@ -124,7 +122,9 @@ where
         if let Some((redis, set)) = self.complete(started, outcome) {
             record_write(site, redis.query(set).await);
         }
-        drop(permit);
+        if let Permit::Leased(lease) = permit {
+            lease.release().await;
+        }
     }
 
     /// Runs the refresh of a plain `fn`.
@@ -145,7 +145,9 @@ where
         if let Some((redis, set)) = self.complete(started, outcome) {
             record_write(site, redis.query_blocking(set));
         }
-        drop(permit);
+        if let Permit::Leased(lease) = permit {
+            lease.release_blocking();
+        }
     }
 
     /// Counts the run and stores its value, unless the body failed: a failed refresh keeps the

@@ -67,12 +67,13 @@ impl Lease {
     }
 }
 
-/// A lease taken: released (and its fill announced) when dropped, on the driver thread, so that
-/// dropping it never blocks; if even that fails, the lease runs out by itself.
+/// A lease taken. [`release`](Self::release) it once the value is stored; dropped unreleased
+/// (the call was cancelled, or panicked) it is released on the driver thread, so that dropping
+/// never blocks, and if even that cannot happen the lease runs out by itself.
 #[derive(Debug)]
 pub(crate) struct HeldLease {
     store: super::RedisStore,
-    lease: Lease,
+    lease: Option<Lease>,
     key: String,
 }
 
@@ -80,22 +81,39 @@ impl HeldLease {
     pub(crate) fn new(store: &super::RedisStore, lease: Lease, key: String) -> Self {
         HeldLease {
             store: store.clone(),
-            lease,
+            lease: Some(lease),
             key,
         }
+    }
+
+    /// Releases the lease and announces the fill, awaiting the reply.
+    pub(crate) async fn release(mut self) {
+        if let Some(lease) = self.lease.take() {
+            report(self.store.invoke::<i64>(lease.release(&self.key)).await);
+        }
+    }
+
+    /// [`HeldLease::release`], blocking this thread.
+    pub(crate) fn release_blocking(mut self) {
+        if let Some(lease) = self.lease.take() {
+            report(self.store.invoke_blocking::<i64>(lease.release(&self.key)));
+        }
+    }
+}
+
+fn report(outcome: Result<i64, super::Failure>) {
+    if let Err(failure) = outcome {
+        tracing::debug!(%failure, "lease not released; it runs out by itself");
     }
 }
 
 impl Drop for HeldLease {
     fn drop(&mut self) {
-        let release = self.lease.release(&self.key);
+        let (Some(lease), Some(driver)) = (self.lease.take(), super::runtime::handle()) else {
+            return;
+        };
+        let release = lease.release(&self.key);
         let store = self.store.clone();
-        if let Some(driver) = super::runtime::handle() {
-            driver.spawn(async move {
-                if let Err(failure) = store.invoke::<i64>(release).await {
-                    tracing::debug!(%failure, "lease not released; it runs out by itself");
-                }
-            });
-        }
+        driver.spawn(async move { report(store.invoke::<i64>(release).await) });
     }
 }

@@ -271,6 +271,17 @@ impl RedisStore {
             .await
     }
 
+    /// Runs one script, blocking this thread until it is done.
+    pub(crate) fn invoke_blocking<T>(
+        &self,
+        script: redis::ScriptInvocation<'static>,
+    ) -> Result<T, Failure>
+    where
+        T: redis::FromRedisValue + Send + 'static,
+    {
+        self.run_blocking(move |mut link| async move { script.invoke_async(&mut link).await })
+    }
+
     /// A listener woken when another process fills `key` (see [`fills`]).
     pub(crate) fn listen_for_fill(&self, key: &str) -> event_listener::EventListener {
         self.connection.fills.listen(key)
