@@ -24,6 +24,7 @@ use std::any::Any;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -191,7 +192,7 @@ where
 {
     let mut store_result = true;
     if let Some((redis, key)) = fetch.remote_key() {
-        match fetch.remote_read(redis.query(get_entry(key)).await) {
+        match fetch.remote_read(boxed_query(redis, get_entry(key)).await) {
             RemoteRead::Hit(value) => return value,
             RemoteRead::Continue => {}
             RemoteRead::Unavailable => store_result = false,
@@ -200,8 +201,7 @@ where
     if let Some(value) = fetch.serve.take() {
         if let Some(task) = fetch.refresh() {
             if let Some((task, body)) = spawn(task, body) {
-                // Boxed: the rare paths do not grow every call's future.
-                Box::pin(task.run_async(body)).await;
+                boxed_refresh(task, body).await;
             }
         }
         return value;
@@ -213,7 +213,7 @@ where
             Step::Run(leader) => {
                 let mut lease = None;
                 if let Some((redis, key, wait)) = fetch.lease_target(store_result) {
-                    match Box::pin(fetch.lease_async(redis, key, wait)).await {
+                    match boxed_lease(&fetch, redis, key, wait).await {
                         Leased::Held(held) => lease = Some(held),
                         Leased::Filled(value) => return fetch.filled(leader, value),
                         Leased::Proceed => {}
@@ -227,15 +227,59 @@ where
                 let site = fetch.call.site;
                 let (value, write) = fetch.finish(leader, started, outcome, store_result);
                 if let Some(RemoteWrite { redis, set }) = write {
-                    record_write(site, redis.query(set).await);
+                    record_write(site, boxed_query(&redis, set).await);
                 }
                 if let Some(lease) = lease {
-                    lease.release().await;
+                    boxed_release(lease).await;
                 }
                 return value;
             }
         }
     }
+}
+
+// The paths around the body are built in boxes by these functions, not in `drive_async`: its
+// frame and state are on the stack of every call while the body runs (every level of a
+// recursive `fib`), and a box costs nothing next to a Redis round trip or a refresh.
+
+#[inline(never)]
+fn boxed_query<T>(
+    redis: &RedisStore,
+    cmd: redis::Cmd,
+) -> Pin<Box<impl Future<Output = Result<T, Failure>> + '_>>
+where
+    T: redis::FromRedisValue + Send + 'static,
+{
+    Box::pin(redis.query(cmd))
+}
+
+#[inline(never)]
+fn boxed_refresh<K, R, F>(task: Refresh<K, R>, body: F) -> Pin<Box<impl Future<Output = ()>>>
+where
+    K: ReturnKind<R>,
+    R: Clone + Send + Sync + 'static,
+    F: Future<Output = R>,
+{
+    Box::pin(task.run_async(body))
+}
+
+#[inline(never)]
+fn boxed_lease<'f, K, R>(
+    fetch: &'f Fetch<'_, K, R>,
+    redis: &'f RedisStore,
+    key: &'f Key,
+    wait: Duration,
+) -> Pin<Box<impl Future<Output = Leased<R>> + 'f>>
+where
+    K: ReturnKind<R>,
+    R: Clone + Send + Sync + 'static,
+{
+    Box::pin(fetch.lease_async(redis, key, wait))
+}
+
+#[inline(never)]
+fn boxed_release(lease: HeldLease) -> Pin<Box<impl Future<Output = ()>>> {
+    Box::pin(lease.release())
 }
 
 /// Drives a fetch of a plain `fn`; a background refresh runs in the calling thread. Waiting (for
