@@ -220,11 +220,6 @@ impl CachePolicy {
         }
     }
 
-    /// Whether a hit may start a background refresh.
-    pub const fn refreshes_in_background(&self) -> bool {
-        self.early_expiry.is_some() || self.stale_while_revalidate.is_some()
-    }
-
     /// The time a stored result stays fresh.
     pub const fn ttl(&self) -> Duration {
         self.ttl
@@ -270,7 +265,6 @@ mod tests {
             .stale_if_error(Duration::from_secs(50));
         assert_eq!(P.stale_window(), Duration::from_secs(50));
         assert_eq!(CachePolicy::from_secs(1).stale_window(), Duration::ZERO);
-        assert!(P.refreshes_in_background());
     }
 
     #[test]

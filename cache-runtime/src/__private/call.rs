@@ -94,6 +94,8 @@ pub struct Fetch<'a, K, R> {
     serve: Option<R>,
     /// A stale value to return if computing fails (`stale_if_error`).
     fallback: Option<R>,
+    /// False once Redis failed in this call: the body runs and nothing more is sent.
+    redis_usable: bool,
 }
 
 impl<K: std::fmt::Debug, R> std::fmt::Debug for Fetch<'_, K, R> {
@@ -122,16 +124,6 @@ enum Leased<R> {
     Proceed,
 }
 
-/// What a read of Redis gave.
-enum RemoteRead<R> {
-    /// A value to return now.
-    Hit(R),
-    /// Go on: compute, or serve [`Fetch::serve`] and refresh.
-    Continue,
-    /// Redis failed or was skipped; the body runs, and its value is not stored.
-    Unavailable,
-}
-
 /// Looks the call up; a fresh memory hit returns the stored value without building the body.
 pub fn begin<'a, K, R>(call: Call<'a, K>) -> Begin<'a, K, R>
 where
@@ -143,6 +135,7 @@ where
         follower: None,
         serve: None,
         fallback: None,
+        redis_usable: true,
     };
     let call = &fetch.call;
     let counters = call.site.counters();
@@ -190,12 +183,9 @@ where
     F: Future<Output = R>,
     S: FnOnce(Refresh<K, R>, F) -> Option<(Refresh<K, R>, F)>,
 {
-    let mut store_result = true;
     if let Some((redis, key)) = fetch.remote_key() {
-        match fetch.remote_read(boxed_query(redis, get_entry(key)).await) {
-            RemoteRead::Hit(value) => return value,
-            RemoteRead::Continue => {}
-            RemoteRead::Unavailable => store_result = false,
+        if let Some(value) = fetch.remote_read(boxed_query(redis, get_entry(key)).await) {
+            return value;
         }
     }
     if let Some(value) = fetch.serve.take() {
@@ -212,7 +202,7 @@ where
             Step::Wait(listener) => listener.await,
             Step::Run(leader) => {
                 let mut lease = None;
-                if let Some((redis, key, wait)) = fetch.lease_target(store_result) {
+                if let Some((redis, key, wait)) = fetch.lease_target() {
                     match boxed_lease(&fetch, redis, key, wait).await {
                         Leased::Held(held) => lease = Some(held),
                         Leased::Filled(value) => return fetch.filled(leader, value),
@@ -225,7 +215,7 @@ where
                 // A panic is caught for `stale_if_error`; without a stale value it goes on.
                 let outcome = AssertUnwindSafe(body).catch_unwind().await;
                 let site = fetch.call.site;
-                let (value, write) = fetch.finish(leader, started, outcome, store_result);
+                let (value, write) = fetch.finish(leader, started, outcome);
                 if let Some(RemoteWrite { redis, set }) = write {
                     record_write(site, boxed_query(&redis, set).await);
                 }
@@ -313,12 +303,9 @@ where
     F: FnOnce() -> R,
     S: FnOnce(Refresh<K, R>, F) -> Option<(Refresh<K, R>, F)>,
 {
-    let mut store_result = true;
     if let Some((redis, key)) = fetch.remote_key() {
-        match fetch.remote_read(redis.query_blocking(get_entry(key))) {
-            RemoteRead::Hit(value) => return value,
-            RemoteRead::Continue => {}
-            RemoteRead::Unavailable => store_result = false,
+        if let Some(value) = fetch.remote_read(redis.query_blocking(get_entry(key))) {
+            return value;
         }
     }
     if let Some(value) = fetch.serve.take() {
@@ -335,7 +322,7 @@ where
             Step::Wait(listener) => listener.wait(),
             Step::Run(leader) => {
                 let mut lease = None;
-                if let Some((redis, key, wait)) = fetch.lease_target(store_result) {
+                if let Some((redis, key, wait)) = fetch.lease_target() {
                     match fetch.lease_blocking(redis, key, wait) {
                         Leased::Held(held) => lease = Some(held),
                         Leased::Filled(value) => return fetch.filled(leader, value),
@@ -346,7 +333,7 @@ where
                 let started = Instant::now();
                 let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| span.in_scope(body)));
                 let site = fetch.call.site;
-                let (value, write) = fetch.finish(leader, started, outcome, store_result);
+                let (value, write) = fetch.finish(leader, started, outcome);
                 if let Some(RemoteWrite { redis, set }) = write {
                     record_write(site, redis.query_blocking(set));
                 }
@@ -408,8 +395,8 @@ where
         }
     }
 
-    /// Counts and judges what a `GET` gave.
-    fn remote_read(&mut self, read: Result<Option<Vec<u8>>, Failure>) -> RemoteRead<R> {
+    /// Counts and judges what a `GET` gave; the value of a plain hit.
+    fn remote_read(&mut self, read: Result<Option<Vec<u8>>, Failure>) -> Option<R> {
         let (site, counters) = (self.call.site, self.call.site.counters());
         let found = match read {
             Ok(Some(bytes)) => read_bytes::<K, R>(
@@ -423,13 +410,11 @@ where
             Err(failure) => {
                 backend_error(site, &failure, "reading");
                 Counters::bump(&counters.misses);
-                return RemoteRead::Unavailable;
+                self.redis_usable = false;
+                return None;
             }
         };
-        match self.found(found) {
-            Some(value) => RemoteRead::Hit(value),
-            None => RemoteRead::Continue,
-        }
+        self.found(found)
     }
 
     /// A background refresh of this key, unless one is under way in this process.
@@ -494,10 +479,10 @@ where
     }
 
     /// Redis, the key and the longest wait, when the leader must take the lease first.
-    fn lease_target(&self, store_result: bool) -> Option<(&'a RedisStore, &'a Key, Duration)> {
+    fn lease_target(&self) -> Option<(&'a RedisStore, &'a Key, Duration)> {
         let wait = self.call.policy.lock_on_miss_wait()?;
         let (redis, key) = self.remote_key()?;
-        store_result.then_some((redis, key, wait))
+        self.redis_usable.then_some((redis, key, wait))
     }
 
     /// Takes the lease, or waits for the value of the process that holds it.
@@ -624,7 +609,7 @@ where
     }
 
     /// Counts the run, stores the value in memory or prepares its Redis write, and shares it
-    /// with the followers. `store_result` is false when Redis just failed: no write is tried.
+    /// with the followers. When Redis just failed no write is tried.
     /// When the body failed (returned `Err`, or panicked) and a stale value is at hand, that
     /// value is returned and the stored entry is kept.
     fn finish(
@@ -632,7 +617,6 @@ where
         leader: Option<Leader>,
         started: Instant,
         outcome: Result<R, Box<dyn Any + Send>>,
-        store_result: bool,
     ) -> (R, Option<RemoteWrite>) {
         let elapsed = started.elapsed();
         let site = self.call.site;
@@ -644,7 +628,7 @@ where
             (Err(panic), None) => std::panic::resume_unwind(panic),
         };
         // A stale value served is not stored again: the entry keeps its own times.
-        let write = match (self.call.key.checked(), store_result && computed) {
+        let write = match (self.call.key.checked(), self.redis_usable && computed) {
             (Ok(key), true) => store::<K, R>(
                 self.call.cache,
                 key,

@@ -17,7 +17,6 @@ pub use call::{
 };
 pub use companion::{invalidate, invalidate_async, key_string, peek, peek_async};
 pub use kind::{OptionKind, PlainKind, ResultKind, ReturnKind, Storable};
-pub use refresh::Refresh;
 
 pub use crate::key::{Key, KeyError};
 pub use crate::policy::CachePolicy;

@@ -157,7 +157,8 @@ where
         started: Instant,
         outcome: std::thread::Result<R>,
     ) -> Option<(RedisStore, redis::Cmd)> {
-        count_compute(self.site, started.elapsed());
+        let elapsed = started.elapsed();
+        count_compute(self.site, elapsed);
         let value = match outcome {
             Ok(value) => value,
             Err(_) => {
@@ -177,7 +178,7 @@ where
             self.site,
             self.policy,
             &value,
-            started.elapsed(),
+            elapsed,
         );
         self.leader.finish(|| Arc::new(value));
         write.map(|write| (write.redis, write.set))
