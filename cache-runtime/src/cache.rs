@@ -235,6 +235,11 @@ impl Cache {
         self.inner.clock.now_millis()
     }
 
+    /// A precise reading, for rate limits.
+    pub(crate) fn now_micros(&self) -> u64 {
+        self.inner.clock.now_micros()
+    }
+
     /// A number drawn uniformly from (0, 1].
     pub(crate) fn random_unit(&self) -> f64 {
         self.inner.random.unit()

@@ -26,33 +26,38 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// ```
 #[derive(Clone, Default)]
 pub struct ManualClock {
-    millis: Arc<AtomicU64>,
+    micros: Arc<AtomicU64>,
 }
 
 impl ManualClock {
     /// A clock standing at the current wall-clock time.
     pub fn new() -> Self {
         let clock = ManualClock::default();
-        clock.millis.store(system_millis(), Ordering::Relaxed);
+        clock.micros.store(system_micros(), Ordering::Relaxed);
         clock
     }
 
-    /// Moves the clock forward.
+    /// Moves the clock forward (to the microsecond).
     pub fn advance(&self, by: Duration) {
-        let by = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
-        self.millis.fetch_add(by, Ordering::Relaxed);
+        let by = u64::try_from(by.as_micros()).unwrap_or(u64::MAX);
+        self.micros.fetch_add(by, Ordering::Relaxed);
     }
 
     /// The time it shows, in milliseconds since the Unix epoch.
     pub fn now_millis(&self) -> u64 {
-        self.millis.load(Ordering::Relaxed)
+        self.now_micros() / 1_000
+    }
+
+    /// The time it shows, in microseconds since the Unix epoch.
+    pub fn now_micros(&self) -> u64 {
+        self.micros.load(Ordering::Relaxed)
     }
 }
 
 impl fmt::Debug for ManualClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ManualClock")
-            .field("millis", &self.now_millis())
+            .field("micros", &self.now_micros())
             .finish()
     }
 }
@@ -72,6 +77,23 @@ impl Clock {
             Clock::Manual(clock) => clock.now_millis(),
         }
     }
+
+    /// A precise reading in microseconds since the Unix epoch, for rate limits: the monotonic
+    /// clock (not the coarse one) plus the wall-clock offset taken once.
+    pub(crate) fn now_micros(&self) -> u64 {
+        match self {
+            Clock::System => precise_micros(),
+            Clock::Manual(clock) => clock.now_micros(),
+        }
+    }
+}
+
+fn precise_micros() -> u64 {
+    static START: LazyLock<(std::time::Instant, u64)> =
+        LazyLock::new(|| (std::time::Instant::now(), system_micros()));
+    let (start, start_micros) = *START;
+    let elapsed = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+    start_micros.saturating_add(elapsed)
 }
 
 /// Wall-clock milliseconds from the coarse monotonic clock.
@@ -88,9 +110,13 @@ fn coarse_millis() -> u64 {
 }
 
 fn system_millis() -> u64 {
+    system_micros() / 1_000
+}
+
+fn system_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
         })
 }

@@ -35,6 +35,7 @@ pub mod entry;
 mod error;
 mod flight;
 mod key;
+mod limit;
 mod ops;
 mod policy;
 mod random;
@@ -49,6 +50,10 @@ pub use clock::ManualClock;
 pub use codec::{Codec, CodecError};
 pub use error::{CacheError, CacheErrorKind, ConfigError};
 pub use key::{Key, KeyError};
+pub use limit::{
+    limit_stats, Admitted, Algorithm, FailMode, LimitStats, RateLimitPolicy, RateLimited,
+    RateLimiter,
+};
 pub use ops::{KeyStream, KeyTtl};
 pub use policy::{CachePolicy, DEFAULT_BETA, DEFAULT_LOCK_WAIT};
 pub use stats::{stats, FnStats};

@@ -100,27 +100,46 @@ impl Counters {
     }
 }
 
-/// A function's name and counters, registered for [`stats`].
+/// A function's name and counters, registered in a registry (for [`stats`], or the rate
+/// limits' [`crate::limit_stats`]).
 #[derive(Debug)]
-pub(crate) struct Registered {
+pub(crate) struct Registered<C: 'static = Counters> {
     pub(crate) name: OnceLock<Box<str>>,
-    pub(crate) counters: Counters,
+    pub(crate) counters: C,
 }
 
-static REGISTRY: Mutex<Vec<&'static Registered>> = Mutex::new(Vec::new());
+/// The sites registered so far, of one kind.
+pub(crate) type Registry<C> = Mutex<Vec<&'static Registered<C>>>;
+
+static REGISTRY: Registry<Counters> = Mutex::new(Vec::new());
 
 impl Registered {
     pub(crate) const fn new() -> Self {
-        Registered {
-            name: OnceLock::new(),
-            counters: Counters::new(),
-        }
+        Registered::with(Counters::new())
     }
 
     /// Names the function and lists it in [`stats`], once.
     pub(crate) fn register(&'static self, name: impl FnOnce() -> Box<str>) {
+        self.register_in(&REGISTRY, name);
+    }
+}
+
+impl<C> Registered<C> {
+    pub(crate) const fn with(counters: C) -> Self {
+        Registered {
+            name: OnceLock::new(),
+            counters,
+        }
+    }
+
+    /// Names the site and lists it in `registry`, once.
+    pub(crate) fn register_in(
+        &'static self,
+        registry: &Registry<C>,
+        name: impl FnOnce() -> Box<str>,
+    ) {
         if self.name.get().is_none() {
-            let mut registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut registry = registry.lock().unwrap_or_else(PoisonError::into_inner);
             if self.name.set(name()).is_ok() {
                 registry.push(self);
             }

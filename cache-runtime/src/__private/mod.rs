@@ -5,6 +5,7 @@ mod call;
 mod companion;
 mod fresh;
 mod kind;
+mod limit;
 mod read;
 mod refresh;
 mod store;
@@ -17,8 +18,10 @@ pub use call::{
 };
 pub use companion::{invalidate, invalidate_async, key_string, peek, peek_async};
 pub use kind::{OptionKind, PlainKind, ResultKind, ReturnKind, Storable};
+pub use limit::{admit_async, admit_blocking, admit_or_wait, limit_key, LimitSite, Rejects};
 
 pub use crate::key::{Key, KeyError};
+pub use crate::limit::{Algorithm, RateLimitPolicy};
 pub use crate::policy::CachePolicy;
 pub use crate::stats::FnStats;
 pub use crate::{AsCache, Cache};

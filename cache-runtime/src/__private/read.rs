@@ -44,6 +44,10 @@ where
             }
         }
         StoredValue::Encoded(bytes) => read_bytes::<K, R>(cache, key, &bytes, policy, counters),
+        StoredValue::Limit(_) => {
+            Counters::bump(&counters.decode_failures);
+            None
+        }
     }
 }
 

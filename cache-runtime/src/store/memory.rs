@@ -8,6 +8,7 @@ use quick_cache::sync::{Cache as QuickCache, EntryAction, EntryResult};
 use quick_cache::Weighter;
 
 use crate::entry::{self, EntryHeader};
+use crate::limit::LimitState;
 
 /// What bounds a [`MemoryStore`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +29,8 @@ pub(crate) enum StoredValue {
     Decoded(Arc<dyn DecodedEntry>),
     /// Stored as bytes (an entry in the format of [`crate::entry`], or anything else).
     Encoded(Arc<[u8]>),
+    /// A rate limit's state, changed in place by each check.
+    Limit(LimitState),
 }
 
 /// A stored value of type `T` with its header.
@@ -77,6 +80,7 @@ impl StoredEntry {
         match &self.value {
             StoredValue::Decoded(decoded) => decoded.encode(),
             StoredValue::Encoded(bytes) => Some(bytes.to_vec()),
+            StoredValue::Limit(_) => None,
         }
     }
 }
@@ -154,14 +158,20 @@ impl MemoryStore {
 
     /// `entry` with its weight set for this store's bound.
     fn weighed(&self, key: &[u8], mut entry: StoredEntry) -> StoredEntry {
+        self.weigh(key, &mut entry);
+        entry
+    }
+
+    /// Sets `entry`'s weight for this store's bound.
+    fn weigh(&self, key: &[u8], entry: &mut StoredEntry) {
         if let MemoryBound::Bytes(_) = self.bound {
             let value_bytes = match &entry.value {
                 StoredValue::Encoded(bytes) => bytes.len(),
                 StoredValue::Decoded(_) => entry.to_bytes().map_or(0, |bytes| bytes.len()),
+                StoredValue::Limit(state) => state.size(),
             };
             entry.weight = ENTRY_OVERHEAD + key.len() as u64 + value_bytes as u64;
         }
-        entry
     }
 
     /// Reads and writes `key` atomically: `update` sees the live entry (`None` if absent or
@@ -172,13 +182,26 @@ impl MemoryStore {
         now: u64,
         mut update: impl FnMut(Option<&StoredEntry>) -> (Option<StoredEntry>, T),
     ) -> T {
+        self.modify(key, now, |live| update(live.as_deref()))
+    }
+
+    /// [`update`](Self::update), where `modify` may also change the live entry in place.
+    pub(crate) fn modify<T>(
+        &self,
+        key: &[u8],
+        now: u64,
+        mut modify: impl FnMut(Option<&mut StoredEntry>) -> (Option<StoredEntry>, T),
+    ) -> T {
         let mut result = None;
         let owned: Box<[u8]> = key.into();
         let outcome = self.map.entry(&owned, None, |_, current| {
-            let live = (current.expires_at > now).then_some(&*current);
-            let (replacement, value) = update(live);
-            if let Some(replacement) = replacement {
-                *current = self.weighed(key, replacement);
+            let live = (current.expires_at > now).then_some(&mut *current);
+            let (replacement, value) = modify(live);
+            match replacement {
+                Some(replacement) => *current = self.weighed(key, replacement),
+                // A rate limit's state may have grown in place.
+                None if matches!(current.value, StoredValue::Limit(_)) => self.weigh(key, current),
+                None => {}
             }
             result = Some(value);
             EntryAction::Retain(())
@@ -187,7 +210,7 @@ impl MemoryStore {
             return value;
         }
         // Absent: the callback did not run, and the guard holds the key until we insert.
-        let (replacement, value) = update(None);
+        let (replacement, value) = modify(None);
         if let Some(replacement) = replacement {
             let replacement = self.weighed(key, replacement);
             match outcome {

@@ -42,6 +42,12 @@ pub(crate) fn driver() -> Option<&'static tokio::runtime::Handle> {
     runtime::handle()
 }
 
+/// Sleeps for `duration` on the driver's timer, from any executor; `false` if the driver is not
+/// running (nothing was waited).
+pub(crate) async fn pause(duration: Duration) -> bool {
+    runtime::run(tokio::time::sleep(duration)).await.is_some()
+}
+
 /// A connection to Redis as commands see it: cheap to clone, each clone the same connection.
 #[derive(Clone)]
 pub(crate) enum Link {

@@ -1,0 +1,139 @@
+//! What `#[rate_limit]` expands to: a static site per function, and one check before the body.
+//!
+//! ```text
+//! #[rate_limit(limit = 5, window = 1, key = "{user}")]      fn create(user: u64) -> Result<Id, E> {
+//! fn create(user: u64) -> Result<Id, E> { BODY }      ==>        let site = { static SITE: LimitSite; SITE.named(..) };
+//!                                                                const POLICY: RateLimitPolicy = ..;
+//!                                                                let key = { Key::template(cache); "rate:path::create:" user };
+//!                                                                if let Err(limited) = admit_blocking(site, cache, &POLICY, &key) {
+//!                                                                    return <Result<Id, E> as Rejects>::rejected(limited);
+//!                                                                }
+//!                                                                BODY
+//!                                                            }
+//! ```
+
+use std::time::Duration;
+
+use crate::key::Key;
+use crate::limit::{self, LimitCounters, LimitRegistration, RateLimitPolicy, RateLimited};
+use crate::Cache;
+
+/// One rate-limited function: its name and counters. A `static` in the expansion.
+#[derive(Debug)]
+pub struct LimitSite {
+    registered: LimitRegistration,
+}
+
+impl LimitSite {
+    /// A site not yet named; it is named on first use.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        LimitSite {
+            registered: LimitRegistration::with(LimitCounters::new()),
+        }
+    }
+
+    /// Names a free function (`module::function`) and registers it for [`crate::limit_stats`].
+    #[inline]
+    pub fn named(&'static self, name: &'static str) -> &'static Self {
+        self.registered
+            .register_in(&limit::REGISTRY, || name.into());
+        self
+    }
+
+    /// Names a method (`Type::method`) and registers it for [`crate::limit_stats`].
+    #[inline]
+    pub fn named_method<SelfTy: ?Sized>(&'static self, method: &'static str) -> &'static Self {
+        self.registered.register_in(&limit::REGISTRY, || {
+            super::method_name::<SelfTy>(method).into()
+        });
+        self
+    }
+
+    /// The key text naming this function: `rate:module::function`.
+    pub fn key_head(&self) -> &str {
+        self.registered.name.get().map_or("", |name| name)
+    }
+
+    fn counters(&self) -> &LimitCounters {
+        &self.registered.counters
+    }
+}
+
+/// The start of a rate-limited function's key: `{prefix}:rate:{site}`.
+pub fn limit_key(cache: &Cache, site: &LimitSite) -> Key {
+    let mut key = Key::template(cache);
+    key.text(limit::NAMESPACE);
+    key.text(site.key_head());
+    key
+}
+
+/// Checks the call; `Err` turns it away.
+pub async fn admit_async(
+    site: &'static LimitSite,
+    cache: &Cache,
+    policy: &RateLimitPolicy,
+    key: &Key,
+) -> Result<(), RateLimited> {
+    let counters = site.counters();
+    match key.checked() {
+        Ok(key) => limit::check_async(cache, policy, key.as_bytes(), counters).await,
+        Err(error) => unusable_key(policy, counters, error),
+    }
+    .map(drop)
+}
+
+/// Checks the call, waiting up to `max_wait` while limited (`on_limit = wait`).
+pub async fn admit_or_wait(
+    site: &'static LimitSite,
+    cache: &Cache,
+    policy: &RateLimitPolicy,
+    key: &Key,
+    max_wait: Duration,
+) -> Result<(), RateLimited> {
+    let counters = site.counters();
+    match key.checked() {
+        Ok(key) => limit::wait_async(cache, policy, key.as_bytes(), counters, max_wait).await,
+        Err(error) => unusable_key(policy, counters, error),
+    }
+    .map(drop)
+}
+
+/// [`admit_async`] for a plain `fn`, blocking this thread on Redis.
+pub fn admit_blocking(
+    site: &'static LimitSite,
+    cache: &Cache,
+    policy: &RateLimitPolicy,
+    key: &Key,
+) -> Result<(), RateLimited> {
+    let counters = site.counters();
+    match key.checked() {
+        Ok(key) => limit::check_blocking(cache, policy, key.as_bytes(), counters),
+        Err(error) => unusable_key(policy, counters, error),
+    }
+    .map(drop)
+}
+
+/// A key argument that did not serialize: the limit cannot be checked, as when the store fails.
+fn unusable_key(
+    policy: &RateLimitPolicy,
+    counters: &LimitCounters,
+    error: &crate::KeyError,
+) -> Result<crate::Admitted, RateLimited> {
+    let decision = limit::unchecked(policy, counters, error);
+    limit::count(counters, &decision, false);
+    decision
+}
+
+/// A return type that can carry a rejection: `Result<T, E>` with `E: From<RateLimited>`.
+pub trait Rejects {
+    /// The rejection as the function's return value.
+    fn rejected(limited: RateLimited) -> Self;
+}
+
+impl<T, E: From<RateLimited>> Rejects for Result<T, E> {
+    #[inline]
+    fn rejected(limited: RateLimited) -> Self {
+        Err(E::from(limited))
+    }
+}

@@ -1,0 +1,293 @@
+//! Checking a call: against the memory store (in place, under the entry's lock) or Redis (one
+//! script), turned into [`Admitted`] or [`RateLimited`] and counted.
+
+use std::fmt;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::decision::{Admitted, RateLimited};
+use super::policy::{FailMode, RateLimitPolicy};
+use super::scripts;
+use super::state::{self, LimitState, Outcome};
+use super::stats::{LimitCounters, LimitStats};
+use crate::error::ConfigError;
+use crate::store::{Backend, Failure, StoredEntry, StoredValue};
+use crate::Cache;
+
+/// The part of every limiter key after the cache prefix: `{prefix}:rate:{name}:{key}`.
+pub(crate) const NAMESPACE: &str = "rate:";
+
+/// A rate limit you call yourself: `check(key)` gives the same decision as `#[rate_limit]`.
+///
+/// Keys are `{prefix}:rate:{name}:{key}`, on the cache's store (memory or Redis).
+///
+/// ```
+/// use cache_runtime::{Cache, RateLimitPolicy, RateLimiter};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let cache = Cache::builder().build()?;
+/// let logins = RateLimiter::new(&cache, "login", RateLimitPolicy::new(5, Duration::from_secs(60)))?;
+/// for _ in 0..5 {
+///     logins.check("alice").await?;
+/// }
+/// let limited = logins.check("alice").await.unwrap_err();
+/// assert!(limited.retry_after() > Duration::ZERO);
+/// assert!(logins.check("bob").await.is_ok()); // one limit per key
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RateLimiter {
+    cache: Cache,
+    policy: RateLimitPolicy,
+    name: Arc<str>,
+    counters: Arc<LimitCounters>,
+}
+
+impl RateLimiter {
+    /// A limiter named `name` (non-empty, printable ASCII without spaces) on `cache`'s store.
+    pub fn new(cache: &Cache, name: &str, policy: RateLimitPolicy) -> Result<Self, ConfigError> {
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError::BadParameter {
+                name: "rate limiter name".to_owned(),
+                problem: format!("{name:?} must be non-empty printable ASCII without spaces"),
+            });
+        }
+        Ok(RateLimiter {
+            cache: cache.clone(),
+            policy,
+            name: name.into(),
+            counters: Arc::default(),
+        })
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &RateLimitPolicy {
+        &self.policy
+    }
+
+    /// The full stored key of `key`.
+    pub fn key(&self, key: &str) -> String {
+        format!("{}:{NAMESPACE}{}:{key}", self.cache.prefix(), self.name)
+    }
+
+    /// Checks one call under `key`, counting it if admitted.
+    pub async fn check(&self, key: &str) -> Result<Admitted, RateLimited> {
+        let key = self.key(key);
+        check_async(&self.cache, &self.policy, key.as_bytes(), &self.counters).await
+    }
+
+    /// [`check`](Self::check), blocking this thread on Redis (for plain `fn`s).
+    pub fn check_blocking(&self, key: &str) -> Result<Admitted, RateLimited> {
+        let key = self.key(key);
+        check_blocking(&self.cache, &self.policy, key.as_bytes(), &self.counters)
+    }
+
+    /// Checks one call under `key`; when limited, waits for the retry time and checks again,
+    /// for at most `max_wait` in all. Rejects at once when the retry time lies past `max_wait`.
+    pub async fn check_or_wait(
+        &self,
+        key: &str,
+        max_wait: Duration,
+    ) -> Result<Admitted, RateLimited> {
+        let key = self.key(key);
+        let cache = &self.cache;
+        wait_async(
+            cache,
+            &self.policy,
+            key.as_bytes(),
+            &self.counters,
+            max_wait,
+        )
+        .await
+    }
+
+    /// What this limiter has decided so far.
+    pub fn stats(&self) -> LimitStats {
+        self.counters.snapshot(&self.name)
+    }
+}
+
+impl fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("name", &self.name)
+            .field("policy", &self.policy)
+            .field("cache", &self.cache)
+            .finish()
+    }
+}
+
+/// Checks one call under the full key `key`.
+pub(crate) async fn check_async(
+    cache: &Cache,
+    policy: &RateLimitPolicy,
+    key: &[u8],
+    counters: &LimitCounters,
+) -> Result<Admitted, RateLimited> {
+    let decision = decide(policy, ask_async(cache, policy, key).await, counters);
+    count(counters, &decision, false);
+    decision
+}
+
+/// [`check_async`], blocking this thread on Redis.
+pub(crate) fn check_blocking(
+    cache: &Cache,
+    policy: &RateLimitPolicy,
+    key: &[u8],
+    counters: &LimitCounters,
+) -> Result<Admitted, RateLimited> {
+    let outcome = match cache.backend() {
+        Backend::Memory(_) => Ok(check_memory(cache, policy, key)),
+        Backend::Redis(redis) => redis
+            .invoke_blocking(scripts::check(policy, &key_text(key)))
+            .map(outcome_of),
+    };
+    let decision = decide(policy, outcome, counters);
+    count(counters, &decision, false);
+    decision
+}
+
+/// Checks, and while limited waits out the retry time, within `max_wait` in all. Counted once,
+/// by the final decision.
+pub(crate) async fn wait_async(
+    cache: &Cache,
+    policy: &RateLimitPolicy,
+    key: &[u8],
+    counters: &LimitCounters,
+    max_wait: Duration,
+) -> Result<Admitted, RateLimited> {
+    let deadline = Instant::now() + max_wait;
+    let mut waited = false;
+    loop {
+        let decision = decide(policy, ask_async(cache, policy, key).await, counters);
+        match &decision {
+            Err(limited) if !limited.is_unavailable() => {
+                let pause = limited.retry_after();
+                if Instant::now() + pause <= deadline && crate::store::pause(pause).await {
+                    waited = true;
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        count(counters, &decision, waited);
+        return decision;
+    }
+}
+
+async fn ask_async(
+    cache: &Cache,
+    policy: &RateLimitPolicy,
+    key: &[u8],
+) -> Result<Outcome, Failure> {
+    match cache.backend() {
+        Backend::Memory(_) => Ok(check_memory(cache, policy, key)),
+        Backend::Redis(redis) => {
+            let reply = redis.invoke(scripts::check(policy, &key_text(key))).await;
+            reply.map(outcome_of)
+        }
+    }
+}
+
+pub(crate) fn count(
+    counters: &LimitCounters,
+    decision: &Result<Admitted, RateLimited>,
+    waited: bool,
+) {
+    match decision {
+        Ok(_) => counters.admitted.fetch_add(1, Relaxed),
+        Err(_) => counters.limited.fetch_add(1, Relaxed),
+    };
+    if waited && decision.is_ok() {
+        counters.waited.fetch_add(1, Relaxed);
+    }
+}
+
+fn check_memory(cache: &Cache, policy: &RateLimitPolicy, key: &[u8]) -> Outcome {
+    let Some(store) = cache.memory_store() else {
+        unreachable!("called for the memory backend only")
+    };
+    let now = cache.now_micros();
+    let expiry = |outcome: &Outcome| outcome.expires_at.div_ceil(1_000);
+    store.modify(key, now / 1_000, |entry| match entry {
+        Some(StoredEntry {
+            value: StoredValue::Limit(stored),
+            expires_at,
+            ..
+        }) => {
+            // In place: a sliding window's log is moved out and back, never copied.
+            let mut current = Some(std::mem::replace(stored, LimitState::Gcra { tat: 0 }));
+            let outcome = state::check(policy, &mut current, now);
+            if let Some(current) = current {
+                *stored = current;
+            }
+            *expires_at = expiry(&outcome);
+            (None, outcome)
+        }
+        _ => {
+            let mut current = None;
+            let outcome = state::check(policy, &mut current, now);
+            let entry =
+                current.map(|state| StoredEntry::new(expiry(&outcome), StoredValue::Limit(state)));
+            (entry, outcome)
+        }
+    })
+}
+
+/// The key as Redis holds it; limiter keys are text (a template or `prefix:rate:name:key`).
+fn key_text(key: &[u8]) -> String {
+    String::from_utf8_lossy(key).into_owned()
+}
+
+fn outcome_of((admitted, remaining, retry_after, reset_after): (i64, i64, i64, i64)) -> Outcome {
+    let micros = |value: i64| u64::try_from(value).unwrap_or(0);
+    Outcome {
+        admitted: admitted == 1,
+        remaining: micros(remaining),
+        retry_after: micros(retry_after),
+        reset_after: micros(reset_after),
+        expires_at: 0,
+    }
+}
+
+/// The decision; a store failure (counted) decided by the policy's [`FailMode`].
+fn decide(
+    policy: &RateLimitPolicy,
+    outcome: Result<Outcome, Failure>,
+    counters: &LimitCounters,
+) -> Result<Admitted, RateLimited> {
+    match outcome {
+        Ok(outcome) if outcome.admitted => Ok(Admitted::new(
+            policy,
+            outcome.remaining,
+            Duration::from_micros(outcome.reset_after),
+        )),
+        Ok(outcome) => Err(RateLimited::new(
+            policy,
+            Duration::from_micros(outcome.retry_after),
+            Duration::from_micros(outcome.reset_after),
+        )),
+        Err(failure) => unchecked(policy, counters, &failure),
+    }
+}
+
+/// The decision when the store could not be asked (counted), by the policy's [`FailMode`].
+pub(crate) fn unchecked(
+    policy: &RateLimitPolicy,
+    counters: &LimitCounters,
+    why: &dyn fmt::Display,
+) -> Result<Admitted, RateLimited> {
+    counters.backend_errors.fetch_add(1, Relaxed);
+    tracing::warn!(%why, fail = ?policy.fail_mode(), "rate limit not checked");
+    match policy.fail_mode() {
+        FailMode::Open => Ok(Admitted::new(policy, policy.burst_size(), Duration::ZERO)),
+        FailMode::Closed => Err(RateLimited::unavailable(policy, UNAVAILABLE_RETRY)),
+    }
+}
+
+/// When a caller turned away by an unavailable store (fail closed) should come back.
+const UNAVAILABLE_RETRY: Duration = Duration::from_secs(1);
