@@ -4,6 +4,7 @@
 
 mod cached;
 mod common;
+mod rate_limit;
 
 use proc_macro::TokenStream;
 
@@ -11,4 +12,10 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     cached::expand(args.into(), item.into()).into()
+}
+
+/// Limits how often a function runs; documented on the re-export in `cache-runtime`.
+#[proc_macro_attribute]
+pub fn rate_limit(args: TokenStream, item: TokenStream) -> TokenStream {
+    rate_limit::expand(args.into(), item.into()).into()
 }

@@ -62,3 +62,42 @@ pub use store::{MemoryBound, MemoryStore, RedisConfig, RedisStats};
 /// Caches a function's results. See the crate documentation and the README for the options.
 #[cfg(feature = "macros")]
 pub use cache_macros::cached;
+
+/// Limits how often a function runs: `limit` calls per `window`, per `key`.
+///
+/// ```
+/// use cache_runtime::{rate_limit, RateLimited};
+///
+/// #[derive(Debug)]
+/// enum ApiError {
+///     TooMany(RateLimited),
+/// }
+///
+/// impl From<RateLimited> for ApiError {
+///     fn from(limited: RateLimited) -> Self {
+///         ApiError::TooMany(limited)
+///     }
+/// }
+///
+/// #[rate_limit(limit = 2, window = 60, key = "{user_id}")]
+/// async fn create_item(user_id: u64, name: String) -> Result<String, ApiError> {
+///     Ok(format!("{name} for {user_id}"))
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     assert!(create_item(1, "a".into()).await.is_ok());
+///     assert!(create_item(1, "b".into()).await.is_ok());
+///     let Err(ApiError::TooMany(limited)) = create_item(1, "c".into()).await else { panic!() };
+///     assert_eq!(limited.headers()[2].0, "Retry-After");
+///     assert!(create_item(2, "d".into()).await.is_ok()); // another user, another limit
+/// }
+/// ```
+///
+/// Options: `limit`, `window` (seconds or `"1m"`), `burst` (GCRA only; default `limit`),
+/// `key = "…"` (a template over the parameters; default one limit for the whole function),
+/// `algorithm = gcra | fixed_window | sliding_window`, `on_limit = reject | wait` (with
+/// `max_wait = "2s"`, `async fn` only), `fail = open | closed`, `store = EXPR`, `crate = "…"`.
+/// See the README.
+#[cfg(feature = "macros")]
+pub use cache_macros::rate_limit;

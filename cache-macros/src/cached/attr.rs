@@ -1,14 +1,14 @@
 //! Parses `#[cached(...)]` arguments into typed slots, collecting every error.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
 use syn::spanned::Spanned;
-use syn::{Expr, Ident, LitInt, LitStr, Path, Token};
+use syn::{Expr, Ident, LitInt, LitStr, Path};
 
 use crate::common::errors::Errors;
+use crate::common::options::{duration_or_report, flag, has_value, skip_value, unknown_option};
 use crate::common::slot::{Flag, Slot};
-use crate::common::{duration, suggest};
 
 pub(crate) const OPTIONS: &[&str] = &[
     "ttl",
@@ -153,42 +153,16 @@ impl Args {
                 let path: LitStr = meta.value()?.parse()?;
                 self.krate.set(errors, span, path.parse()?);
             }
-            _ => {
-                let shown = quote::ToTokens::to_token_stream(&meta.path)
-                    .to_string()
-                    .replace(' ', "");
-                let mut message = format!("unknown option `{shown}` of `#[cached]`");
-                match suggest::nearest(&shown, OPTIONS) {
-                    Some(near) => message.push_str(&format!("; did you mean `{near}`?")),
-                    None => message.push_str(&format!("; valid: {}", OPTIONS.join(", "))),
-                }
-                return Err(syn::Error::new(span, message));
-            }
+            _ => return Err(unknown_option("cached", meta, OPTIONS)),
         }
         Ok(())
     }
-}
-
-/// A duration option's value; a bad one is reported and still counts as given.
-fn duration_or_report(
-    name: &str,
-    value: &Expr,
-    errors: &mut Errors,
-) -> Option<std::time::Duration> {
-    duration::parse(name, value)
-        .map_err(|error| errors.push(error))
-        .ok()
 }
 
 /// Beta, as in `cache_runtime::DEFAULT_BETA`.
 const DEFAULT_BETA: f64 = 1.0;
 /// The longest wait, as in `cache_runtime::DEFAULT_LOCK_WAIT`.
 const DEFAULT_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// Whether an option that may stand alone was given a value (`= …`).
-fn has_value(meta: &ParseNestedMeta) -> bool {
-    meta.input.peek(Token![=])
-}
 
 /// `early_expiry`'s beta: a finite number greater than zero; a bad one is reported.
 fn beta_or_report(value: &Expr, errors: &mut Errors) -> Option<f64> {
@@ -219,34 +193,4 @@ fn beta_or_report(value: &Expr, errors: &mut Errors) -> Option<f64> {
             None
         }
     }
-}
-
-/// An option that takes no value.
-fn flag(meta: &ParseNestedMeta) -> syn::Result<()> {
-    if meta.input.is_empty() || meta.input.peek(Token![,]) {
-        Ok(())
-    } else {
-        Err(meta.error(format_args!(
-            "`{}` takes no value: write it alone",
-            quote::ToTokens::to_token_stream(&meta.path)
-        )))
-    }
-}
-
-/// Skips what follows a bad option, so the next options are still read and checked.
-fn skip_value(meta: &ParseNestedMeta) {
-    if meta.input.peek(Token![=]) {
-        let _ = meta.input.parse::<Token![=]>();
-        let _ = meta.input.parse::<Expr>();
-    } else if meta.input.peek(syn::token::Paren) {
-        let _ = meta.input.step(|cursor| match cursor.token_tree() {
-            Some((_, rest)) => Ok(((), rest)),
-            None => Err(cursor.error("expected `(...)`")),
-        });
-    }
-}
-
-/// Where an error about the attribute as a whole points.
-pub(crate) fn whole_attribute() -> Span {
-    Span::call_site()
 }

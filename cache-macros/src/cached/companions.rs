@@ -14,7 +14,8 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::{FnArg, GenericParam, Type};
 
-use super::expand::{local, local_at, Expansion, Namespace};
+use super::expand::{Expansion, Namespace};
+use crate::common::output::{local, local_at};
 
 pub(crate) fn companions(x: &Expansion) -> TokenStream {
     let bodies = Bodies::new(x);

@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
-use syn::{Expr, Ident, Path, Type};
+use syn::{Expr, Ident, Path};
 
-use super::attr::{whole_attribute, Args};
+use super::attr::Args;
 use crate::common::errors::Errors;
+use crate::common::key;
+use crate::common::options::whole_attribute;
 use crate::common::signature::{FnInfo, Shape};
 use crate::common::template::{self, Template};
 
@@ -58,7 +60,7 @@ impl Config {
             .iter()
             .filter(|param| key_params.contains(&param.ident))
         {
-            check_key_type(&param.ident, &param.ty, errors);
+            key::check_key_type(&param.ident, &param.ty, errors);
         }
         let krate = args
             .krate
@@ -205,34 +207,7 @@ fn key(args: &Args, info: &FnInfo, skipped: &[Ident], errors: &mut Errors) -> Op
         }
     };
     let span = template.span;
-    for root in template.roots() {
-        let known = if root == "self" {
-            info.receiver.is_some()
-        } else {
-            info.param(root).is_some()
-        };
-        if !known {
-            let names: Vec<String> = info
-                .params
-                .iter()
-                .map(|param| param.ident.to_string())
-                .collect();
-            errors.at(
-                span,
-                format_args!(
-                    "`{{{root}}}` in `key` names no parameter; parameters: {}",
-                    names.join(", ")
-                ),
-            );
-        } else if skipped.iter().any(|name| name == root) {
-            errors.at(
-                span,
-                format_args!(
-                    "`{{{root}}}` in `key` names a parameter that `skip` leaves out of the key"
-                ),
-            );
-        }
-    }
+    key::check_roots(&template, info, skipped, errors);
     let named: Vec<&str> = template.roots().collect();
     for param in &info.params {
         let name = param.ident.to_string();
@@ -253,19 +228,4 @@ fn key(args: &Args, info: &FnInfo, skipped: &[Ident], errors: &mut Errors) -> Op
         );
     }
     Some(KeySource::Template(template))
-}
-
-fn check_key_type(ident: &Ident, ty: &Type, errors: &mut Errors) {
-    match ty {
-        Type::Reference(reference) if reference.mutability.is_some() => errors.on(
-            ty,
-            format_args!("`{ident}` is a `&mut` parameter and cannot be part of the key: pass it by `&` or `skip({ident})`"),
-        ),
-        Type::ImplTrait(_) => errors.on(
-            ty,
-            format_args!("`{ident}: impl Trait` cannot be part of the key: use a concrete type or `skip({ident})`"),
-        ),
-        Type::Reference(reference) => check_key_type(ident, &reference.elem, errors),
-        _ => {}
-    }
 }

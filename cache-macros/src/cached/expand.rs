@@ -15,24 +15,15 @@
 //! ```
 //! Every local of the expansion is spanned at `Span::mixed_site()`, so the body cannot name it.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::{GenericParam, Ident, ItemFn};
+use syn::{GenericParam, ItemFn};
 
 use super::config::{Config, KeySource, PolicySource};
+use crate::common::key;
+use crate::common::output::{cache_statements, local, local_at};
 use crate::common::signature::{type_name, FnInfo, Param, Shape};
-use crate::common::template::Segment;
-
-/// Internal locals, resolved at mixed-site hygiene.
-pub(crate) fn local(name: &str) -> Ident {
-    Ident::new(name, Span::mixed_site())
-}
-
-/// An internal local whose errors point at `span` (bounds on the return type point there).
-pub(crate) fn local_at(name: &str, span: Span) -> Ident {
-    Ident::new(name, Span::mixed_site().located_at(span))
-}
 
 /// Whether a type's tokens hold a reference, a lifetime or an `impl Trait`.
 fn borrows(tokens: TokenStream) -> bool {
@@ -202,14 +193,8 @@ impl<'a> Expansion<'a> {
     /// same types, so a mistake in it is reported once, not once per companion.
     pub(crate) fn cache_and_key(&self, namespace: &Namespace, in_function: bool) -> TokenStream {
         let p = &self.private;
-        let (cache, store, key) = (local("__cache"), local("__store"), local("__key"));
-        let cache_stmts = match &self.config.store {
-            Some(expr) => quote! {
-                let #store = &(#expr);
-                let #cache: &#p::Cache = #p::AsCache::as_cache(#store);
-            },
-            None => quote!(let #cache: &'static #p::Cache = #p::default_cache();),
-        };
+        let key = local("__key");
+        let cache_stmts = cache_statements(p, self.config.store.as_ref());
         let key_value = self.key_value(namespace, in_function);
         quote! {
             #cache_stmts
@@ -321,31 +306,8 @@ impl<'a> Expansion<'a> {
                 steps
             }
             KeySource::Template(template) => {
-                let span = template.span;
                 let mut steps = quote!(let mut #builder = #p::Key::template(#cache););
-                for segment in &template.segments {
-                    steps.extend(match segment {
-                        Segment::Text(text) => quote!(#builder.text(#text);),
-                        Segment::Field { root, path } => {
-                            // Parameters were borrowed above; `self` is borrowed here.
-                            let borrowed_param = root != "self" && path.is_empty();
-                            let root = if root == "self" {
-                                quote_spanned!(span=> self)
-                            } else {
-                                Ident::new(root, span).into_token_stream()
-                            };
-                            let path = path.iter().map(|part| match part.parse::<u32>() {
-                                Ok(index) => syn::Index { index, span }.into_token_stream(),
-                                Err(_) => Ident::new(part, span).into_token_stream(),
-                            });
-                            if borrowed_param {
-                                quote_spanned!(span=> #builder.value(#root);)
-                            } else {
-                                quote_spanned!(span=> #builder.value(&#root #(.#path)*);)
-                            }
-                        }
-                    });
-                }
+                steps.extend(key::template_steps(&builder, template));
                 steps
             }
         };

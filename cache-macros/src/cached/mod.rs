@@ -11,6 +11,7 @@ use quote::quote;
 use syn::ItemFn;
 
 use crate::common::errors::Errors;
+use crate::common::output::with_errors;
 use crate::common::signature::FnInfo;
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -40,10 +41,4 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         }
         _ => with_errors(quote!(#func), errors),
     }
-}
-
-/// The user's item unchanged, so that IDEs and later errors still see it, plus the errors.
-fn with_errors(item: TokenStream, errors: Errors) -> TokenStream {
-    let errors = errors.finish().err().unwrap_or_default();
-    quote!(#item #errors)
 }

@@ -3,6 +3,9 @@
 
 pub(crate) mod duration;
 pub(crate) mod errors;
+pub(crate) mod key;
+pub(crate) mod options;
+pub(crate) mod output;
 pub(crate) mod signature;
 pub(crate) mod slot;
 pub(crate) mod suggest;

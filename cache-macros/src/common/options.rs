@@ -1,0 +1,73 @@
+//! Helpers every attribute's argument parser shares: durations, flags, unknown options, and
+//! skipping past a bad value so that the options after it are still checked.
+
+use proc_macro2::Span;
+use syn::meta::ParseNestedMeta;
+use syn::spanned::Spanned;
+use syn::{Expr, Token};
+
+use super::errors::Errors;
+use super::{duration, suggest};
+
+/// A duration option's value; a bad one is reported and still counts as given.
+pub(crate) fn duration_or_report(
+    name: &str,
+    value: &Expr,
+    errors: &mut Errors,
+) -> Option<std::time::Duration> {
+    duration::parse(name, value)
+        .map_err(|error| errors.push(error))
+        .ok()
+}
+
+/// Whether an option that may stand alone was given a value (`= …`).
+pub(crate) fn has_value(meta: &ParseNestedMeta) -> bool {
+    meta.input.peek(Token![=])
+}
+
+/// An option that takes no value.
+pub(crate) fn flag(meta: &ParseNestedMeta) -> syn::Result<()> {
+    if meta.input.is_empty() || meta.input.peek(Token![,]) {
+        Ok(())
+    } else {
+        Err(meta.error(format_args!(
+            "`{}` takes no value: write it alone",
+            quote::ToTokens::to_token_stream(&meta.path)
+        )))
+    }
+}
+
+/// Skips what follows a bad option, so the next options are still read and checked.
+pub(crate) fn skip_value(meta: &ParseNestedMeta) {
+    if meta.input.peek(Token![=]) {
+        let _ = meta.input.parse::<Token![=]>();
+        let _ = meta.input.parse::<Expr>();
+    } else if meta.input.peek(syn::token::Paren) {
+        let _ = meta.input.step(|cursor| match cursor.token_tree() {
+            Some((_, rest)) => Ok(((), rest)),
+            None => Err(cursor.error("expected `(...)`")),
+        });
+    }
+}
+
+/// "unknown option `x` of `#[attribute]`", with the nearest valid name or the list of them.
+pub(crate) fn unknown_option(
+    attribute: &str,
+    meta: &ParseNestedMeta,
+    valid: &[&str],
+) -> syn::Error {
+    let shown = quote::ToTokens::to_token_stream(&meta.path)
+        .to_string()
+        .replace(' ', "");
+    let mut message = format!("unknown option `{shown}` of `#[{attribute}]`");
+    match suggest::nearest(&shown, valid) {
+        Some(near) => message.push_str(&format!("; did you mean `{near}`?")),
+        None => message.push_str(&format!("; valid: {}", valid.join(", "))),
+    }
+    syn::Error::new(meta.path.span(), message)
+}
+
+/// Where an error about the attribute as a whole points.
+pub(crate) fn whole_attribute() -> Span {
+    Span::call_site()
+}

@@ -1,0 +1,130 @@
+//! The rate-limited function: the signature kept, one check in front of the body.
+//!
+//! ```text
+//! #[rate_limit(limit = 5, window = 1,      async fn create(user: u64) -> Result<Id, E> {
+//!              key = "{user}")]        ==>     let site = { static SITE: LimitSite; SITE.named(..) };
+//! async fn create(user: u64)                   let policy = { const POLICY: RateLimitPolicy = ..; &POLICY };
+//!     -> Result<Id, E> { BODY }                let cache = default_cache();
+//!                                              let key = { let user = &user; limit_key(cache, site) ":" user };
+//!                                              if let Err(limited) = admit_async(site, cache, policy, &key).await {
+//!                                                  return <Result<Id, E> as Rejects>::rejected(limited);
+//!                                              }
+//!                                              BODY
+//!                                          }
+//! ```
+//! Every local is spanned at `Span::mixed_site()`, so the body cannot name it; the body itself is
+//! left as written.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::ItemFn;
+
+use super::attr::{Algorithm, Fail};
+use super::config::Config;
+use crate::common::key;
+use crate::common::output::{cache_statements, local};
+use crate::common::signature::FnInfo;
+
+pub(crate) fn function(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
+    let krate = &config.krate;
+    let p = quote!(#krate::__private);
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = func;
+    let name = sig.ident.to_string();
+    let (site, policy, cache, key, limited) = (
+        local("__site"),
+        local("__policy"),
+        local("__cache"),
+        local("__key"),
+        local("__limited"),
+    );
+    let site_expr = match info.receiver {
+        Some(_) => quote!(SITE.named_method::<Self>(#name)),
+        None => quote!(SITE.named(::core::concat!(::core::module_path!(), "::", #name))),
+    };
+    let policy_value = policy_value(&p, config);
+    let cache_stmts = cache_statements(&p, config.store.as_ref());
+    let key_value = key_value(&p, info, config);
+    let admit = match (sig.asyncness.is_some(), config.max_wait) {
+        (true, Some(max_wait)) => {
+            let nanos = nanos(max_wait);
+            quote!(#p::admit_or_wait(#site, #cache, #policy, &#key, #p::Duration::from_nanos(#nanos)).await)
+        }
+        (true, None) => quote!(#p::admit_async(#site, #cache, #policy, &#key).await),
+        (false, _) => quote!(#p::admit_blocking(#site, #cache, #policy, &#key)),
+    };
+    let output = &info.output;
+    // A return type that cannot carry the rejection is reported on the return type.
+    let rejected = quote_spanned!(info.output_span()=> <#output as #p::Rejects>::rejected);
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            let #site: &'static #p::LimitSite = {
+                static SITE: #p::LimitSite = #p::LimitSite::new();
+                #site_expr
+            };
+            let #policy: &'static #p::RateLimitPolicy = {
+                const POLICY: #p::RateLimitPolicy = #policy_value;
+                &POLICY
+            };
+            #cache_stmts
+            let #key = #key_value;
+            if let ::core::result::Result::Err(#limited) = #admit {
+                return #rejected(#limited);
+            }
+            ::core::mem::drop(#key);
+            #block
+        }
+    }
+}
+
+fn nanos(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// `RateLimitPolicy::new(limit, window).burst(..).algorithm(..)`, evaluated as a `const`: a
+/// combination the runtime rejects stops compilation.
+fn policy_value(p: &TokenStream, config: &Config) -> TokenStream {
+    let (limit, window) = (config.limit, nanos(config.window));
+    let mut value = quote!(#p::RateLimitPolicy::new(#limit, #p::Duration::from_nanos(#window)));
+    if let Some(burst) = config.burst {
+        value.extend(quote!(.burst(#burst)));
+    }
+    value.extend(match config.algorithm {
+        Algorithm::Gcra => TokenStream::new(),
+        Algorithm::FixedWindow => quote!(.algorithm(#p::Algorithm::FixedWindow)),
+        Algorithm::SlidingWindow => quote!(.algorithm(#p::Algorithm::SlidingWindow)),
+    });
+    if config.fail == Fail::Closed {
+        value.extend(quote!(.fail_closed()));
+    }
+    value
+}
+
+/// `{prefix}:rate:{module}::{fn}` and, with `key = "…"`, `:` and the rendered template.
+fn key_value(p: &TokenStream, info: &FnInfo, config: &Config) -> TokenStream {
+    let (builder, cache, site) = (local("__builder"), local("__cache"), local("__site"));
+    let Some(template) = &config.key else {
+        return quote!(#p::limit_key(#cache, #site));
+    };
+    let borrow = template
+        .roots()
+        .filter(|root| *root != "self")
+        .filter_map(|root| info.param(root))
+        .map(|param| {
+            let ident = &param.ident;
+            quote!(let #ident = &#ident;)
+        });
+    let steps = key::template_steps(&builder, template);
+    quote!({
+        #(#borrow)*
+        let mut #builder = #p::limit_key(#cache, #site);
+        #builder.text(":");
+        #steps
+        #builder
+    })
+}
