@@ -286,7 +286,10 @@ impl Cache {
     /// Whether `key` holds a live value.
     pub async fn exists(&self, key: &str) -> Result<bool, CacheError> {
         match self.backend() {
-            Backend::Memory(_) => Ok(self.memory_bytes(key).is_some()),
+            Backend::Memory(store) => {
+                let now = self.now_millis();
+                Ok(store.get(self.full_key(key).as_bytes(), now).is_some())
+            }
             Backend::Redis(store) => {
                 let mut cmd = redis::cmd("EXISTS");
                 cmd.arg(self.full_key(key));
