@@ -57,7 +57,12 @@ fn saturation_admits_exactly_burst_plus_rate_times_duration() {
         (10, Duration::from_secs(1), 5, Duration::from_secs(2)),
         (4, Duration::from_secs(1), 1, Duration::from_secs(3)),
         (100, Duration::from_secs(60), 100, Duration::from_secs(90)),
-        (7, Duration::from_millis(100), 2, Duration::from_millis(1_000)),
+        (
+            7,
+            Duration::from_millis(100),
+            2,
+            Duration::from_millis(1_000),
+        ),
     ];
     for (limit, window, burst, duration) in cases {
         let policy = RateLimitPolicy::new(limit, window).burst(burst);
@@ -113,7 +118,9 @@ fn a_retry_at_retry_after_passes_and_one_earlier_does_not() {
             random ^= random << 13;
             random ^= random >> 7;
             random ^= random << 17;
-            clocked.clock.advance(Duration::from_micros(random % 400_000));
+            clocked
+                .clock
+                .advance(Duration::from_micros(random % 400_000));
             let Err(limited) = limiter.check_blocking("k") else {
                 continue;
             };
@@ -121,10 +128,18 @@ fn a_retry_at_retry_after_passes_and_one_earlier_does_not() {
             let retry_after = limited.retry_after();
             assert!(retry_after > Duration::ZERO, "{policy:?}");
             // 1 µs before the retry time: still turned away (and a denial changes no state).
-            clocked.clock.advance(retry_after - Duration::from_micros(1));
-            assert!(limiter.check_blocking("k").is_err(), "{policy:?}: 1 µs early");
+            clocked
+                .clock
+                .advance(retry_after - Duration::from_micros(1));
+            assert!(
+                limiter.check_blocking("k").is_err(),
+                "{policy:?}: 1 µs early"
+            );
             clocked.clock.advance(Duration::from_micros(1));
-            assert!(limiter.check_blocking("k").is_ok(), "{policy:?}: at retry_after");
+            assert!(
+                limiter.check_blocking("k").is_ok(),
+                "{policy:?}: at retry_after"
+            );
         }
         assert!(denials > 20, "{policy:?}: only {denials} denials to probe");
     }
@@ -140,13 +155,21 @@ fn fixed_window_counts_per_aligned_window() {
     clocked
         .clock
         .advance(Duration::from_micros(10_000_000 - into_window - 1));
-    let results: Vec<bool> = (0..4).map(|_| limiter.check_blocking("k").is_ok()).collect();
+    let results: Vec<bool> = (0..4)
+        .map(|_| limiter.check_blocking("k").is_ok())
+        .collect();
     assert_eq!(results, [true, true, true, false]);
     let limited = limiter.check_blocking("k").unwrap_err();
-    assert_eq!(limited.retry_after(), Duration::from_micros(1), "the window ends in 1 µs");
+    assert_eq!(
+        limited.retry_after(),
+        Duration::from_micros(1),
+        "the window ends in 1 µs"
+    );
     clocked.clock.advance(Duration::from_micros(1));
     // A new window: 3 more right after the boundary (the known 2 × limit edge of fixed windows).
-    let results: Vec<bool> = (0..4).map(|_| limiter.check_blocking("k").is_ok()).collect();
+    let results: Vec<bool> = (0..4)
+        .map(|_| limiter.check_blocking("k").is_ok())
+        .collect();
     assert_eq!(results, [true, true, true, false]);
 }
 
@@ -162,7 +185,9 @@ fn sliding_window_never_admits_more_than_limit_in_any_window() {
         random ^= random << 13;
         random ^= random >> 7;
         random ^= random << 17;
-        clocked.clock.advance(Duration::from_micros(random % 50_000));
+        clocked
+            .clock
+            .advance(Duration::from_micros(random % 50_000));
         if limiter.check_blocking("k").is_ok() {
             admitted_at.push(clocked.clock.now_micros());
         }
@@ -176,7 +201,11 @@ fn sliding_window_never_admits_more_than_limit_in_any_window() {
     }
     // And it is not over-strict: over ~125 s it admitted close to 5 per second.
     let seconds = (admitted_at.last().unwrap() - admitted_at[0]) / 1_000_000;
-    assert!(admitted_at.len() as u64 >= seconds * 4, "{} in {seconds} s", admitted_at.len());
+    assert!(
+        admitted_at.len() as u64 >= seconds * 4,
+        "{} in {seconds} s",
+        admitted_at.len()
+    );
 }
 
 #[test]
@@ -235,21 +264,36 @@ fn export_all() -> Result<u32, ApiError> {
 #[test]
 fn the_attribute_limits_per_rendered_key_and_returns_the_error() {
     block_on(async {
-        let alice = User { id: 1, tenant: "acme".into() };
-        let bob = User { id: 2, tenant: "acme".into() };
+        let alice = User {
+            id: 1,
+            tenant: "acme".into(),
+        };
+        let bob = User {
+            id: 2,
+            tenant: "acme".into(),
+        };
         assert_eq!(create_item(&alice, "a".into()).await, Ok("a".into()));
         assert_eq!(create_item(&alice, "b".into()).await, Ok("b".into()));
         assert_eq!(
             create_item(&alice, "c".into()).await,
-            Err(ApiError::TooMany { retry_after: Duration::from_secs(5) })
+            Err(ApiError::TooMany {
+                retry_after: Duration::from_secs(5)
+            })
         );
         assert_eq!(create_item(&bob, "d".into()).await, Ok("d".into()));
-        assert_eq!(CREATE_RUNS.count(), 3, "the rejected call did not run the body");
+        assert_eq!(
+            CREATE_RUNS.count(),
+            3,
+            "the rejected call did not run the body"
+        );
         LIMITED.clock.advance(Duration::from_secs(5));
         assert_eq!(create_item(&alice, "e".into()).await, Ok("e".into()));
     });
     let stats = cache_runtime::limit_stats();
-    let create = stats.iter().find(|s| s.name.ends_with("::create_item")).unwrap();
+    let create = stats
+        .iter()
+        .find(|s| s.name.ends_with("::create_item"))
+        .unwrap();
     assert_eq!((create.admitted, create.limited), (4, 1));
     let key = "rate:rate_limit_memory::create_item:acme:1"; // under the prefix `cache:`
     let exists = block_on(LIMITED.cache.exists(key)).map_err(|error| error.to_string());
