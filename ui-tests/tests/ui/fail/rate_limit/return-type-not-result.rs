@@ -1,0 +1,17 @@
+use cache_runtime::{rate_limit, RateLimited};
+
+#[derive(Debug)]
+struct ApiError;
+
+impl From<RateLimited> for ApiError {
+    fn from(_: RateLimited) -> Self {
+        ApiError
+    }
+}
+
+#[rate_limit(limit = 10, window = 60)]
+fn f() -> Option<u32> {
+    Some(1)
+}
+
+fn main() {}

@@ -1,0 +1,17 @@
+use cache_runtime::{rate_limit, RateLimited};
+
+#[derive(Debug)]
+struct ApiError;
+
+impl From<RateLimited> for ApiError {
+    fn from(_: RateLimited) -> Self {
+        ApiError
+    }
+}
+
+#[rate_limit(limit = 10, window = 60, on_limit = wait, max_wait = "2s")]
+fn f() -> Result<(), ApiError> {
+    Ok(())
+}
+
+fn main() {}
