@@ -11,10 +11,15 @@ use quote::quote;
 use syn::ItemFn;
 
 use crate::common::errors::Errors;
+use crate::common::order;
 use crate::common::output::with_errors;
 use crate::common::signature::FnInfo;
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let args = match order::turn("cached", args, &item) {
+        order::Turn::Expand(args) => args,
+        order::Turn::Defer(item) => return item,
+    };
     let mut errors = Errors::default();
     let args = attr::Args::parse(args, &mut errors);
     let func: ItemFn = match syn::parse2(item.clone()) {

@@ -5,6 +5,7 @@ pub(crate) mod duration;
 pub(crate) mod errors;
 pub(crate) mod key;
 pub(crate) mod options;
+pub(crate) mod order;
 pub(crate) mod output;
 pub(crate) mod signature;
 pub(crate) mod slot;
