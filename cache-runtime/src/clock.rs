@@ -78,8 +78,8 @@ impl Clock {
         }
     }
 
-    /// A precise reading in microseconds since the Unix epoch, for rate limits: the monotonic
-    /// clock (not the coarse one) plus the wall-clock offset taken once.
+    /// A precise reading in microseconds since the Unix epoch, for rate limits: the TSC-based
+    /// monotonic clock of `quanta` (not the coarse one) plus the wall-clock offset taken once.
     pub(crate) fn now_micros(&self) -> u64 {
         match self {
             Clock::System => precise_micros(),
@@ -89,11 +89,11 @@ impl Clock {
 }
 
 fn precise_micros() -> u64 {
-    static START: LazyLock<(std::time::Instant, u64)> =
-        LazyLock::new(|| (std::time::Instant::now(), system_micros()));
+    static START: LazyLock<(quanta::Instant, u64)> =
+        LazyLock::new(|| (quanta::Instant::now(), system_micros()));
     let (start, start_micros) = *START;
-    let elapsed = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
-    start_micros.saturating_add(elapsed)
+    let elapsed = quanta::Instant::now().saturating_duration_since(start);
+    start_micros.saturating_add(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX))
 }
 
 /// Wall-clock milliseconds from the coarse monotonic clock.

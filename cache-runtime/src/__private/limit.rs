@@ -137,3 +137,9 @@ impl<T, E: From<RateLimited>> Rejects for Result<T, E> {
         Err(E::from(limited))
     }
 }
+
+/// The Lua source a check of `algorithm` runs on Redis: ARGV = limit, window (µs), burst; for
+/// benchmarks that compare the limiter with the bare script.
+pub fn limit_script(algorithm: crate::Algorithm) -> String {
+    limit::script_text(algorithm)
+}

@@ -18,7 +18,9 @@ pub use call::{
 };
 pub use companion::{invalidate, invalidate_async, key_string, peek, peek_async};
 pub use kind::{OptionKind, PlainKind, ResultKind, ReturnKind, Storable};
-pub use limit::{admit_async, admit_blocking, admit_or_wait, limit_key, LimitSite, Rejects};
+pub use limit::{
+    admit_async, admit_blocking, admit_or_wait, limit_key, limit_script, LimitSite, Rejects,
+};
 
 pub use crate::key::{Key, KeyError};
 pub use crate::limit::{Algorithm, RateLimitPolicy};

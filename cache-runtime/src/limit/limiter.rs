@@ -44,7 +44,42 @@ pub struct RateLimiter {
     cache: Cache,
     policy: RateLimitPolicy,
     name: Arc<str>,
+    /// `{prefix}:rate:{name}:`, the start of every key.
+    head: Arc<[u8]>,
     counters: Arc<LimitCounters>,
+}
+
+/// A full key, on the stack when it is short: a check allocates nothing for it.
+struct KeyBuf {
+    inline: [u8; 96],
+    len: usize,
+    heap: Vec<u8>,
+}
+
+impl KeyBuf {
+    fn new(head: &[u8], key: &str) -> Self {
+        let len = head.len() + key.len();
+        let mut buf = KeyBuf {
+            inline: [0; 96],
+            len,
+            heap: Vec::new(),
+        };
+        match buf.inline.get_mut(..len) {
+            Some(inline) => {
+                inline[..head.len()].copy_from_slice(head);
+                inline[head.len()..].copy_from_slice(key.as_bytes());
+            }
+            None => buf.heap = [head, key.as_bytes()].concat(),
+        }
+        buf
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self.heap.is_empty() {
+            true => &self.inline[..self.len],
+            false => &self.heap,
+        }
+    }
 }
 
 impl RateLimiter {
@@ -56,10 +91,12 @@ impl RateLimiter {
                 problem: format!("{name:?} must be non-empty printable ASCII without spaces"),
             });
         }
+        let head = format!("{}:{NAMESPACE}{name}:", cache.prefix());
         Ok(RateLimiter {
             cache: cache.clone(),
             policy,
             name: name.into(),
+            head: head.into_bytes().into(),
             counters: Arc::default(),
         })
     }
@@ -71,18 +108,18 @@ impl RateLimiter {
 
     /// The full stored key of `key`.
     pub fn key(&self, key: &str) -> String {
-        format!("{}:{NAMESPACE}{}:{key}", self.cache.prefix(), self.name)
+        String::from_utf8_lossy(KeyBuf::new(&self.head, key).as_bytes()).into_owned()
     }
 
     /// Checks one call under `key`, counting it if admitted.
     pub async fn check(&self, key: &str) -> Result<Admitted, RateLimited> {
-        let key = self.key(key);
+        let key = KeyBuf::new(&self.head, key);
         check_async(&self.cache, &self.policy, key.as_bytes(), &self.counters).await
     }
 
     /// [`check`](Self::check), blocking this thread on Redis (for plain `fn`s).
     pub fn check_blocking(&self, key: &str) -> Result<Admitted, RateLimited> {
-        let key = self.key(key);
+        let key = KeyBuf::new(&self.head, key);
         check_blocking(&self.cache, &self.policy, key.as_bytes(), &self.counters)
     }
 

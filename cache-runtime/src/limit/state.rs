@@ -60,33 +60,36 @@ pub(crate) fn check(policy: &RateLimitPolicy, state: &mut Option<LimitState>, no
 }
 
 fn gcra(policy: &RateLimitPolicy, state: &mut Option<LimitState>, now: u64) -> Outcome {
-    let limit = u128::from(policy.limit());
-    let window = u128::from(policy.window_micros());
-    let tolerance = u128::from(policy.burst_size()) * window;
-    let now_units = u128::from(now) * limit;
+    let limit = policy.limit();
+    let window = policy.window_micros();
+    let tolerance = policy.burst_size() * window;
+    let now_units = u128::from(now) * u128::from(limit);
     let tat = match state {
         Some(LimitState::Gcra { tat }) => (*tat).max(now_units),
         _ => now_units,
     };
-    let new_tat = tat + window;
-    let micros_up = |units: u128| u64::try_from(units.div_ceil(limit)).unwrap_or(u64::MAX);
-    if new_tat - now_units <= tolerance {
-        *state = Some(LimitState::Gcra { tat: new_tat });
-        let ahead = new_tat - now_units;
+    // How far the TAT is ahead of now: at most the tolerance, so the rest is u64 arithmetic.
+    let behind = u64::try_from(tat - now_units).unwrap_or(u64::MAX);
+    let ahead = behind.saturating_add(window);
+    let micros_up = |units: u64| units.div_ceil(limit);
+    if ahead <= tolerance {
+        *state = Some(LimitState::Gcra {
+            tat: tat + u128::from(window),
+        });
         Outcome {
             admitted: true,
-            remaining: u64::try_from((tolerance - ahead) / window).unwrap_or(u64::MAX),
+            remaining: (tolerance - ahead) / window,
             retry_after: 0,
             reset_after: micros_up(ahead),
-            expires_at: micros_up(new_tat),
+            expires_at: now + micros_up(ahead),
         }
     } else {
         Outcome {
             admitted: false,
             remaining: 0,
-            retry_after: micros_up(new_tat - tolerance - now_units),
-            reset_after: micros_up(tat - now_units),
-            expires_at: micros_up(tat),
+            retry_after: micros_up(ahead - tolerance),
+            reset_after: micros_up(behind),
+            expires_at: now.saturating_add(micros_up(behind)),
         }
     }
 }

@@ -88,8 +88,8 @@ impl StoredEntry {
 #[derive(Clone)]
 struct EntryWeighter;
 
-impl Weighter<Box<[u8]>, StoredEntry> for EntryWeighter {
-    fn weight(&self, _key: &Box<[u8]>, entry: &StoredEntry) -> u64 {
+impl Weighter<Vec<u8>, StoredEntry> for EntryWeighter {
+    fn weight(&self, _key: &Vec<u8>, entry: &StoredEntry) -> u64 {
         entry.weight
     }
 }
@@ -103,7 +103,9 @@ impl Weighter<Box<[u8]>, StoredEntry> for EntryWeighter {
 /// ```
 #[derive(Clone)]
 pub struct MemoryStore {
-    map: Arc<QuickCache<Box<[u8]>, StoredEntry, EntryWeighter>>,
+    /// Keyed by `Vec<u8>` rather than `Box<[u8]>`: a lookup by `&[u8]` that finds the key then
+    /// needs no owned copy of it (`[u8]::to_owned` is a `Vec`).
+    map: Arc<QuickCache<Vec<u8>, StoredEntry, EntryWeighter>>,
     bound: MemoryBound,
 }
 
@@ -193,8 +195,7 @@ impl MemoryStore {
         mut modify: impl FnMut(Option<&mut StoredEntry>) -> (Option<StoredEntry>, T),
     ) -> T {
         let mut result = None;
-        let owned: Box<[u8]> = key.into();
-        let outcome = self.map.entry(&owned, None, |_, current| {
+        let outcome = self.map.entry(key, None, |_, current| {
             let live = (current.expires_at > now).then_some(&mut *current);
             let (replacement, value) = modify(live);
             match replacement {
@@ -229,7 +230,7 @@ impl MemoryStore {
     }
 
     /// The keys that start with `prefix`, live at `now`.
-    pub(crate) fn keys_with_prefix(&self, prefix: &[u8], now: u64) -> Vec<Box<[u8]>> {
+    pub(crate) fn keys_with_prefix(&self, prefix: &[u8], now: u64) -> Vec<Vec<u8>> {
         self.map
             .iter()
             .filter(|(key, entry)| key.starts_with(prefix) && entry.expires_at > now)
