@@ -55,7 +55,7 @@ impl<'a> FnInfo<'a> {
                     }
                     other => errors.on(
                         other,
-                        "a cached function's parameters must be plain names (`id: u64`), \
+                        "parameters must be plain names (`id: u64`), \
                          not patterns: bind the value to a name",
                     ),
                 },
