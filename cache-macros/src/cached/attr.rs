@@ -2,12 +2,11 @@
 
 use proc_macro2::TokenStream;
 use syn::meta::ParseNestedMeta;
-use syn::parse::Parser;
 use syn::spanned::Spanned;
 use syn::{Expr, Ident, LitInt, LitStr, Path};
 
 use crate::common::errors::Errors;
-use crate::common::options::{duration_or_report, flag, has_value, skip_value, unknown_option};
+use crate::common::options::{duration_or_report, flag, has_value, parse_each, unknown_option};
 use crate::common::slot::{Flag, Slot};
 
 pub(crate) const OPTIONS: &[&str] = &[
@@ -66,16 +65,7 @@ impl Args {
             stale_if_error: Slot::new("stale_if_error"),
             krate: Slot::new("crate"),
         };
-        let parser = syn::meta::parser(|meta| {
-            if let Err(error) = args.one(&meta, errors) {
-                errors.push(error);
-                skip_value(&meta);
-            }
-            Ok(())
-        });
-        if let Err(error) = parser.parse2(tokens) {
-            errors.push(error);
-        }
+        parse_each(tokens, errors, |meta, errors| args.one(meta, errors));
         args
     }
 

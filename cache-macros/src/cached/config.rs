@@ -8,7 +8,7 @@ use syn::{Expr, Ident, Path};
 use super::attr::Args;
 use crate::common::errors::Errors;
 use crate::common::key;
-use crate::common::options::whole_attribute;
+use crate::common::options::{self, whole_attribute};
 use crate::common::signature::{FnInfo, Shape};
 use crate::common::template::{self, Template};
 
@@ -62,10 +62,7 @@ impl Config {
         {
             key::check_key_type(&param.ident, &param.ty, errors);
         }
-        let krate = args
-            .krate
-            .take()
-            .map_or_else(|| syn::parse_quote!(::cache_runtime), |(path, _)| path);
+        let krate = options::crate_path(args.krate);
         Some(Config {
             krate,
             policy: policy?,

@@ -1,8 +1,9 @@
 //! Helpers every attribute's argument parser shares: durations, flags, unknown options, and
 //! skipping past a bad value so that the options after it are still checked.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
+use syn::parse::Parser;
 use syn::spanned::Spanned;
 use syn::{Expr, Token};
 
@@ -38,7 +39,7 @@ pub(crate) fn flag(meta: &ParseNestedMeta) -> syn::Result<()> {
 }
 
 /// Skips what follows a bad option, so the next options are still read and checked.
-pub(crate) fn skip_value(meta: &ParseNestedMeta) {
+fn skip_value(meta: &ParseNestedMeta) {
     if meta.input.peek(Token![=]) {
         let _ = meta.input.parse::<Token![=]>();
         let _ = meta.input.parse::<Expr>();
@@ -48,6 +49,31 @@ pub(crate) fn skip_value(meta: &ParseNestedMeta) {
             None => Err(cursor.error("expected `(...)`")),
         });
     }
+}
+
+/// Reads `name = value, flag, …` one option at a time with `one`; a bad option is reported and
+/// skipped, so the ones after it are still read.
+pub(crate) fn parse_each(
+    tokens: TokenStream,
+    errors: &mut Errors,
+    mut one: impl FnMut(&ParseNestedMeta, &mut Errors) -> syn::Result<()>,
+) {
+    let parser = syn::meta::parser(|meta| {
+        if let Err(error) = one(&meta, errors) {
+            errors.push(error);
+            skip_value(&meta);
+        }
+        Ok(())
+    });
+    if let Err(error) = parser.parse2(tokens) {
+        errors.push(error);
+    }
+}
+
+/// The runtime's path: `crate = "…"` if given, else `::cache_runtime`.
+pub(crate) fn crate_path(slot: super::slot::Slot<syn::Path>) -> syn::Path {
+    slot.take()
+        .map_or_else(|| syn::parse_quote!(::cache_runtime), |(path, _)| path)
 }
 
 /// "unknown option `x` of `#[attribute]`", with the nearest valid name or the list of them.

@@ -33,3 +33,34 @@ pub(crate) fn cache_statements(private: &TokenStream, store: Option<&syn::Expr>)
         None => quote!(let #cache: &'static #private::Cache = #private::default_cache();),
     }
 }
+
+/// The function an attribute is on, or the item as it is with the errors (not a function).
+/// A `const fn` is reported: every attribute reads and writes a store at run time.
+pub(crate) fn function_or_errors(
+    attribute: &str,
+    item: TokenStream,
+    errors: &mut Errors,
+) -> Result<syn::ItemFn, TokenStream> {
+    let func: syn::ItemFn = match syn::parse2(item.clone()) {
+        Ok(func) => func,
+        Err(_) => {
+            errors.on(
+                item.clone().into_iter().next(),
+                format_args!(
+                    "`#[{attribute}]` goes on a `fn` or an `async fn` (free, or a method in an \
+                     `impl` block)"
+                ),
+            );
+            return Err(with_errors(item, std::mem::take(errors)));
+        }
+    };
+    if let Some(constness) = &func.sig.constness {
+        errors.on(
+            constness,
+            format_args!(
+                "`#[{attribute}]` cannot go on a `const fn`: it reads and writes a store at run time"
+            ),
+        );
+    }
+    Ok(func)
+}

@@ -4,12 +4,11 @@ use std::time::Duration;
 
 use proc_macro2::TokenStream;
 use syn::meta::ParseNestedMeta;
-use syn::parse::Parser;
 use syn::spanned::Spanned;
 use syn::{Expr, LitStr, Path};
 
 use crate::common::errors::Errors;
-use crate::common::options::{duration_or_report, skip_value, unknown_option};
+use crate::common::options::{duration_or_report, parse_each, unknown_option};
 use crate::common::slot::Slot;
 
 pub(crate) const OPTIONS: &[&str] = &[
@@ -76,16 +75,7 @@ impl Args {
             store: Slot::new("store"),
             krate: Slot::new("crate"),
         };
-        let parser = syn::meta::parser(|meta| {
-            if let Err(error) = args.one(&meta, errors) {
-                errors.push(error);
-                skip_value(&meta);
-            }
-            Ok(())
-        });
-        if let Err(error) = parser.parse2(tokens) {
-            errors.push(error);
-        }
+        parse_each(tokens, errors, |meta, errors| args.one(meta, errors));
         args
     }
 

@@ -8,7 +8,7 @@ use syn::{Expr, Path, Signature};
 use super::attr::{Algorithm, Args, Fail, OnLimit};
 use crate::common::errors::Errors;
 use crate::common::key;
-use crate::common::options::whole_attribute;
+use crate::common::options::{self, whole_attribute};
 use crate::common::signature::{FnInfo, Shape};
 use crate::common::template::{self, Template};
 
@@ -74,10 +74,7 @@ impl Config {
             .get()
             .and_then(|(fail, _)| *fail)
             .unwrap_or(Fail::Open);
-        let krate = args
-            .krate
-            .take()
-            .map_or_else(|| syn::parse_quote!(::cache_runtime), |(path, _)| path);
+        let krate = options::crate_path(args.krate);
         Some(Config {
             krate,
             limit: limit?,

@@ -7,11 +7,10 @@ mod expand;
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::ItemFn;
 
 use crate::common::errors::Errors;
 use crate::common::order;
-use crate::common::output::with_errors;
+use crate::common::output::{function_or_errors, with_errors};
 use crate::common::signature::FnInfo;
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -21,22 +20,10 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let mut errors = Errors::default();
     let args = attr::Args::parse(args, &mut errors);
-    let func: ItemFn = match syn::parse2(item.clone()) {
+    let func = match function_or_errors("rate_limit", item, &mut errors) {
         Ok(func) => func,
-        Err(_) => {
-            errors.on(
-                item.clone().into_iter().next(),
-                "`#[rate_limit]` goes on a `fn` or an `async fn` (free, or a method in an `impl` block)",
-            );
-            return with_errors(item, errors);
-        }
+        Err(item) => return item,
     };
-    if let Some(constness) = &func.sig.constness {
-        errors.on(
-            constness,
-            "`#[rate_limit]` cannot go on a `const fn`: a check reads and writes a store at run time",
-        );
-    }
     let info = FnInfo::read(&func.sig, &mut errors);
     let config = config::Config::build(args, &func.sig, &info, &mut errors);
     match (errors.is_empty(), config) {
