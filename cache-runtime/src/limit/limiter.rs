@@ -111,7 +111,7 @@ impl RateLimiter {
         String::from_utf8_lossy(KeyBuf::new(&self.head, key).as_bytes()).into_owned()
     }
 
-    /// Checks one call under `key`, counting it if admitted.
+    /// Checks one call under `key`; admitted or not, it is counted in [`stats`](Self::stats).
     pub async fn check(&self, key: &str) -> Result<Admitted, RateLimited> {
         let key = KeyBuf::new(&self.head, key);
         check_async(&self.cache, &self.policy, key.as_bytes(), &self.counters).await
@@ -130,7 +130,7 @@ impl RateLimiter {
         key: &str,
         max_wait: Duration,
     ) -> Result<Admitted, RateLimited> {
-        let key = self.key(key);
+        let key = KeyBuf::new(&self.head, key);
         let cache = &self.cache;
         wait_async(
             cache,
@@ -216,6 +216,7 @@ pub(crate) async fn wait_async(
     }
 }
 
+/// What the store says of one call, uncounted.
 async fn ask_async(
     cache: &Cache,
     policy: &RateLimitPolicy,
@@ -230,6 +231,7 @@ async fn ask_async(
     }
 }
 
+/// Counts one call by its final decision (and whether it waited first).
 pub(crate) fn count(
     counters: &LimitCounters,
     decision: &Result<Admitted, RateLimited>,
