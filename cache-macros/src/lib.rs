@@ -5,6 +5,7 @@
 mod cached;
 mod common;
 mod rate_limit;
+mod with_lock;
 
 use proc_macro::TokenStream;
 
@@ -18,4 +19,11 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn rate_limit(args: TokenStream, item: TokenStream) -> TokenStream {
     rate_limit::expand(args.into(), item.into()).into()
+}
+
+/// Runs a function under a distributed lease lock; documented on the re-export in
+/// `cache-runtime`.
+#[proc_macro_attribute]
+pub fn with_lock(args: TokenStream, item: TokenStream) -> TokenStream {
+    with_lock::expand(args.into(), item.into()).into()
 }

@@ -40,6 +40,8 @@ struct Inner {
     clock: Clock,
     random: Random,
     flights: Arc<Flights>,
+    /// Wakes the waiters of this cache's memory-store locks when one is released.
+    lock_released: event_listener::Event,
 }
 
 /// Builds a [`Cache`]; [`Cache::builder`] starts one.
@@ -108,6 +110,7 @@ impl CacheBuilder {
                 clock: self.clock,
                 random: self.seed.map(Random::seeded).unwrap_or_default(),
                 flights: Arc::new(Flights::new()),
+                lock_released: event_listener::Event::new(),
             }),
         })
     }
@@ -201,6 +204,7 @@ impl Cache {
                 clock: Clock::System,
                 random: Random::Thread,
                 flights: Arc::new(Flights::new()),
+                lock_released: event_listener::Event::new(),
             }),
         });
         FALLBACK.clone()
@@ -247,6 +251,10 @@ impl Cache {
 
     pub(crate) fn flights(&self) -> &Arc<Flights> {
         &self.inner.flights
+    }
+
+    pub(crate) fn lock_released(&self) -> &event_listener::Event {
+        &self.inner.lock_released
     }
 }
 

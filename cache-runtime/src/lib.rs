@@ -36,6 +36,7 @@ mod error;
 mod flight;
 mod key;
 mod limit;
+pub mod lock;
 mod ops;
 mod policy;
 mod random;
@@ -50,6 +51,9 @@ pub use clock::ManualClock;
 pub use codec::{Codec, CodecError};
 pub use error::{CacheError, CacheErrorKind, ConfigError};
 pub use key::{Key, KeyError};
+pub use lock::{
+    lock_stats, LockError, LockGuard, LockPolicy, LockStats, Locks, DEFAULT_LEASE,
+};
 pub use limit::{
     limit_stats, Admitted, Algorithm, FailMode, LimitStats, RateLimitPolicy, RateLimited,
     RateLimiter,
@@ -101,3 +105,42 @@ pub use cache_macros::cached;
 /// See the README.
 #[cfg(feature = "macros")]
 pub use cache_macros::rate_limit;
+
+/// Runs a function under a distributed lease lock: one caller at a time per `key`, across
+/// processes on Redis (within the process on the memory store).
+///
+/// ```
+/// use cache_runtime::{lock, with_lock, LockError};
+///
+/// #[derive(Debug)]
+/// enum AppError {
+///     Busy(LockError),
+/// }
+///
+/// impl From<LockError> for AppError {
+///     fn from(error: LockError) -> Self {
+///         AppError::Busy(error)
+///     }
+/// }
+///
+/// #[with_lock(key = "order:{order_id}", ttl = 30, wait = "5s")]
+/// async fn settle(order_id: u64) -> Result<u64, AppError> {
+///     let token = lock::fencing_token().expect("held"); // hand it to the resource you write
+///     Ok(token)
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     let first = settle(7).await.unwrap();
+///     assert!(settle(7).await.unwrap() > first);
+/// }
+/// ```
+///
+/// Options: `key = "…"` (a template; the lock of that resource, shared by every function that
+/// renders the same key; default: one lock for the whole function), `ttl` (the lease; default
+/// 30 s), `wait` (the longest wait; default one lease; `wait = 0` tries once), `renew = false`
+/// (renewal at a third of the lease is on by default), `on_lost = cancel | continue` (`async fn`:
+/// what the body does if renewal finds the lease lost; default `cancel`, which drops the body and
+/// returns `LockError::Lost`), `store = EXPR`, `crate = "…"`. See the README.
+#[cfg(feature = "macros")]
+pub use cache_macros::with_lock;

@@ -5,8 +5,21 @@ use std::time::Duration;
 
 use syn::{Expr, ExprLit, Lit};
 
-/// A duration given as `name = …`, or an error naming the option and what is valid.
+/// A duration given as `name = …`, greater than zero, or an error naming the option and what is
+/// valid.
 pub(crate) fn parse(name: &str, value: &Expr) -> syn::Result<Duration> {
+    let duration = parse_zero_allowed(name, value)?;
+    if duration.is_zero() {
+        return Err(syn::Error::new_spanned(
+            value,
+            format!("`{name}` must be greater than zero"),
+        ));
+    }
+    Ok(duration)
+}
+
+/// A duration given as `name = …`, zero included (`wait = 0`: do not wait).
+pub(crate) fn parse_zero_allowed(name: &str, value: &Expr) -> syn::Result<Duration> {
     let valid = format!(
         "`{name}` takes whole seconds (`{name} = 600`) or a duration string \
          (`{name} = \"250ms\"`, `\"10m\"`, `\"1h 30m\"`)"
@@ -35,11 +48,5 @@ pub(crate) fn parse(name: &str, value: &Expr) -> syn::Result<Duration> {
         }
         other => return Err(syn::Error::new_spanned(other, valid)),
     };
-    if duration.is_zero() {
-        return Err(syn::Error::new_spanned(
-            value,
-            format!("`{name}` must be greater than zero"),
-        ));
-    }
     Ok(duration)
 }

@@ -7,7 +7,7 @@
 //!     -> Result<Id, E> { BODY }                let cache = default_cache();
 //!                                              let key = { let user = &user; limit_key(cache, site) ":" user };
 //!                                              if let Err(limited) = admit_async(site, cache, policy, &key).await {
-//!                                                  return <Result<Id, E> as Rejects>::rejected(limited);
+//!                                                  return <Result<Id, E> as Rejects<RateLimited>>::rejected(limited);
 //!                                              }
 //!                                              BODY
 //!                                          }
@@ -59,7 +59,8 @@ pub(crate) fn function(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenSt
     };
     let output = &info.output;
     // A return type that cannot carry the rejection is reported on the return type.
-    let rejected = quote_spanned!(info.output_span()=> <#output as #p::Rejects>::rejected);
+    let rejected =
+        quote_spanned!(info.output_span()=> <#output as #p::Rejects<#p::RateLimited>>::rejected);
     quote! {
         #(#attrs)*
         #vis #sig {

@@ -6,7 +6,7 @@
 //!                                                                const POLICY: RateLimitPolicy = ..;
 //!                                                                let key = { Key::template(cache); "rate:path::create:" user };
 //!                                                                if let Err(limited) = admit_blocking(site, cache, &POLICY, &key) {
-//!                                                                    return <Result<Id, E> as Rejects>::rejected(limited);
+//!                                                                    return <Result<Id, E> as Rejects<RateLimited>>::rejected(limited);
 //!                                                                }
 //!                                                                BODY
 //!                                                            }
@@ -125,16 +125,17 @@ fn unusable_key(
     decision
 }
 
-/// A return type that can carry a rejection: `Result<T, E>` with `E: From<RateLimited>`.
-pub trait Rejects {
+/// A return type that can carry a rejection `Why` (a [`RateLimited`], a
+/// [`LockError`](crate::LockError)): `Result<T, E>` with `E: From<Why>`.
+pub trait Rejects<Why> {
     /// The rejection as the function's return value.
-    fn rejected(limited: RateLimited) -> Self;
+    fn rejected(why: Why) -> Self;
 }
 
-impl<T, E: From<RateLimited>> Rejects for Result<T, E> {
+impl<T, E: From<Why>, Why> Rejects<Why> for Result<T, E> {
     #[inline]
-    fn rejected(limited: RateLimited) -> Self {
-        Err(E::from(limited))
+    fn rejected(why: Why) -> Self {
+        Err(E::from(why))
     }
 }
 

@@ -6,6 +6,7 @@ mod companion;
 mod fresh;
 mod kind;
 mod limit;
+mod lock;
 mod read;
 mod refresh;
 mod store;
@@ -18,12 +19,17 @@ pub use call::{
 };
 pub use companion::{invalidate, invalidate_async, key_string, peek, peek_async};
 pub use kind::{OptionKind, PlainKind, ResultKind, ReturnKind, Storable};
+pub use lock::{
+    close_lock_key, lock_async, lock_blocking, lock_key, run_locked_async, run_locked_blocking,
+    LockSite,
+};
 pub use limit::{
     admit_async, admit_blocking, admit_or_wait, limit_key, limit_script, LimitSite, Rejects,
 };
 
 pub use crate::key::{Key, KeyError};
-pub use crate::limit::{Algorithm, RateLimitPolicy};
+pub use crate::limit::{Algorithm, RateLimitPolicy, RateLimited};
+pub use crate::lock::{LockError, LockPolicy};
 pub use crate::policy::CachePolicy;
 pub use crate::stats::FnStats;
 pub use crate::{AsCache, Cache};

@@ -9,6 +9,7 @@ use quick_cache::Weighter;
 
 use crate::entry::{self, EntryHeader};
 use crate::limit::LimitState;
+use crate::lock::LockState;
 
 /// What bounds a [`MemoryStore`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +32,8 @@ pub(crate) enum StoredValue {
     Encoded(Arc<[u8]>),
     /// A rate limit's state, changed in place by each check.
     Limit(LimitState),
+    /// A lock: its holder, lease and last fencing token.
+    Lock(LockState),
 }
 
 /// A stored value of type `T` with its header.
@@ -80,7 +83,7 @@ impl StoredEntry {
         match &self.value {
             StoredValue::Decoded(decoded) => decoded.encode(),
             StoredValue::Encoded(bytes) => Some(bytes.to_vec()),
-            StoredValue::Limit(_) => None,
+            StoredValue::Limit(_) | StoredValue::Lock(_) => None,
         }
     }
 }
@@ -171,6 +174,7 @@ impl MemoryStore {
                 StoredValue::Encoded(bytes) => bytes.len(),
                 StoredValue::Decoded(_) => entry.to_bytes().map_or(0, |bytes| bytes.len()),
                 StoredValue::Limit(state) => state.size(),
+                StoredValue::Lock(_) => 48,
             };
             entry.weight = ENTRY_OVERHEAD + key.len() as u64 + value_bytes as u64;
         }

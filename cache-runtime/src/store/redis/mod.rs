@@ -35,6 +35,7 @@ pub use config::{
 use crate::error::{CacheErrorKind, ConfigError};
 use breaker::Breaker;
 use fills::Fills;
+pub(crate) use fills::CHANNEL;
 pub(crate) use lease::{HeldLease, Lease};
 
 /// The runtime that drives the connections, to spawn work that outlives a call (a scan).

@@ -1,0 +1,83 @@
+//! Checks the parsed arguments against each other and against the function, and turns them into
+//! the final [`Config`] the expansion reads.
+
+use std::time::Duration;
+
+use syn::{Expr, Path, Signature};
+
+use super::attr::{Args, OnLost};
+use crate::common::errors::Errors;
+use crate::common::key;
+use crate::common::options;
+use crate::common::signature::{FnInfo, Shape};
+use crate::common::template::{self, Template};
+
+/// The lease when none is given, as `cache_runtime::DEFAULT_LEASE`.
+const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
+pub(crate) struct Config {
+    pub(crate) krate: Path,
+    pub(crate) ttl: Duration,
+    /// `None`: one lease.
+    pub(crate) wait: Option<Duration>,
+    pub(crate) renew: bool,
+    pub(crate) on_lost: OnLost,
+    /// `None`: one lock for the whole function.
+    pub(crate) key: Option<Template>,
+    pub(crate) store: Option<Expr>,
+}
+
+impl Config {
+    pub(crate) fn build(
+        args: Args,
+        sig: &Signature,
+        info: &FnInfo,
+        errors: &mut Errors,
+    ) -> Option<Config> {
+        if info.shape != Shape::Result {
+            errors.at(
+                info.output_span(),
+                "`#[with_lock]` needs a function returning `Result<T, E>` with \
+                 `E: From<cache_runtime::LockError>`: a lock not acquired returns `Err`",
+            );
+        }
+        let on_lost = match args.on_lost.get() {
+            Some(&(Some(OnLost::Cancel), span)) if sig.asyncness.is_none() => {
+                errors.at(
+                    span,
+                    "`on_lost = cancel` needs an `async fn`: a plain fn cannot be stopped; it can \
+                     ask `cache_runtime::lock::still_held()`",
+                );
+                OnLost::Continue
+            }
+            Some(&(Some(on_lost), _)) => on_lost,
+            _ if sig.asyncness.is_none() => OnLost::Continue,
+            _ => OnLost::Cancel,
+        };
+        let key = args.key.get().and_then(|(literal, _)| {
+            let template = template::parse(literal)
+                .map_err(|error| errors.push(error))
+                .ok()?;
+            key::check_roots(&template, info, &[], errors);
+            for root in template.roots() {
+                if let Some(param) = info.param(root) {
+                    key::check_key_type(&param.ident, &param.ty, errors);
+                }
+            }
+            Some(template)
+        });
+        let ttl = match args.ttl.get() {
+            Some((ttl, _)) => (*ttl)?,
+            None => DEFAULT_LEASE,
+        };
+        Some(Config {
+            krate: options::crate_path(args.krate),
+            ttl,
+            wait: args.wait.get().and_then(|(wait, _)| *wait),
+            renew: args.renew.get().is_none_or(|(renew, _)| *renew),
+            on_lost,
+            key,
+            store: args.store.take().map(|(expr, _)| expr),
+        })
+    }
+}

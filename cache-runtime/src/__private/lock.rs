@@ -1,0 +1,123 @@
+//! What `#[with_lock]` expands to: a static site per function, the lock taken before the body,
+//! the body run under it, and the lock released after.
+//!
+//! ```text
+//! #[with_lock(key = "order:{id}")]       async fn settle(id: u64) -> Result<R, E> {
+//! async fn settle(id: u64)         ==>       let site = { static SITE: LockSite; SITE.named(..) };
+//!     -> Result<R, E> { BODY }               let policy = { const POLICY: LockPolicy = ..; &POLICY };
+//!                                            let key = { lock_key(cache) "order:" id; close_lock_key };
+//!                                            let guard = match lock_async(site, cache, policy, &key).await {
+//!                                                Ok(guard) => guard,
+//!                                                Err(error) => return <Result<R, E> as Rejects<LockError>>::rejected(error),
+//!                                            };
+//!                                            match run_locked_async(guard, policy, async move { BODY }).await {
+//!                                                Ok(value) => value,
+//!                                                Err(error) => <Result<R, E> as Rejects<LockError>>::rejected(error),
+//!                                            }
+//!                                        }
+//! ```
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::key::Key;
+use crate::lock::{self, LockCounters, LockError, LockGuard, LockPolicy, LockRegistration};
+use crate::Cache;
+
+/// One locked function: its name and counters. A `static` in the expansion.
+#[derive(Debug)]
+pub struct LockSite {
+    registered: LockRegistration,
+}
+
+impl LockSite {
+    /// A site not yet named; it is named on first use.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        LockSite {
+            registered: LockRegistration::with(std::sync::OnceLock::new()),
+        }
+    }
+
+    /// Names a free function (`module::function`) and registers it for [`crate::lock_stats`].
+    #[inline]
+    pub fn named(&'static self, name: &'static str) -> &'static Self {
+        self.registered.register_in(&lock::REGISTRY, || name.into());
+        self
+    }
+
+    /// Names a method (`Type::method`) and registers it for [`crate::lock_stats`].
+    #[inline]
+    pub fn named_method<SelfTy: ?Sized>(&'static self, method: &'static str) -> &'static Self {
+        self.registered
+            .register_in(&lock::REGISTRY, || super::method_name::<SelfTy>(method).into());
+        self
+    }
+
+    /// The function's name, the lock key of a function without `key = "…"`.
+    pub fn name(&self) -> &str {
+        self.registered.name.get().map_or("", |name| name)
+    }
+
+    fn counters(&self) -> &Arc<LockCounters> {
+        self.registered.counters.get_or_init(Arc::default)
+    }
+}
+
+/// The start of a lock key: `{prefix}:lock:{`; [`close_lock_key`] ends it.
+pub fn lock_key(cache: &Cache) -> Key {
+    let mut key = Key::template(cache);
+    key.text(lock::NAMESPACE);
+    key.text("{");
+    key
+}
+
+/// Ends a lock key: the hash tag closes, so the lock and its fencing counter share a node.
+pub fn close_lock_key(key: &mut Key) {
+    key.text("}");
+}
+
+fn key_text(key: &Key) -> Result<String, LockError> {
+    match key.checked() {
+        Ok(key) => Ok(key.to_string()),
+        Err(error) => Err(LockError::Backend {
+            key: String::new(),
+            problem: error.to_string(),
+        }),
+    }
+}
+
+/// Takes the lock, waiting as the policy says.
+pub async fn lock_async(
+    site: &'static LockSite,
+    cache: &Cache,
+    policy: &LockPolicy,
+    key: &Key,
+) -> Result<LockGuard, LockError> {
+    lock::acquire_async(cache, key_text(key)?, policy, site.counters()).await
+}
+
+/// [`lock_async`] for a plain `fn`, blocking this thread.
+pub fn lock_blocking(
+    site: &'static LockSite,
+    cache: &Cache,
+    policy: &LockPolicy,
+    key: &Key,
+) -> Result<LockGuard, LockError> {
+    lock::acquire_blocking(cache, key_text(key)?, policy, site.counters())
+}
+
+/// Runs the body under the lock and releases it; `Err(Lost)` if the lease was lost and the
+/// policy cancels the body then.
+pub async fn run_locked_async<R>(
+    guard: LockGuard,
+    policy: &LockPolicy,
+    body: impl Future<Output = R>,
+) -> Result<R, LockError> {
+    lock::run_async(guard, policy, body).await
+}
+
+/// Runs a plain body under the lock and releases it.
+pub fn run_locked_blocking<R>(guard: LockGuard, body: impl FnOnce() -> R) -> R {
+    lock::run_blocking(guard, body)
+}

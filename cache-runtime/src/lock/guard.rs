@@ -1,0 +1,448 @@
+//! A held lock: acquiring it (waiting on release wake-ups), renewing it while held, releasing
+//! it, and what a guard dropped without release does.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use event_listener::{Event, EventListener, Listener};
+
+use super::backend::{self, Owner};
+use super::error::LockError;
+use super::policy::LockPolicy;
+use super::stats::LockCounters;
+use crate::store::{Backend, Failure, RedisStore};
+use crate::Cache;
+
+/// Renewal tasks running now, in the whole process.
+static RENEWALS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many lease renewals are running now, in the whole process: one per lock held with
+/// renewal on; none once every guard is released or dropped.
+pub fn running_renewals() -> usize {
+    RENEWALS.load(Ordering::SeqCst)
+}
+
+/// What a guard and its renewal share.
+pub(crate) struct Held {
+    cache: Cache,
+    key: String,
+    owner: Owner,
+    fence: u64,
+    lease: Duration,
+    lost: AtomicBool,
+    lost_event: Event,
+    counters: Arc<LockCounters>,
+}
+
+impl Held {
+    fn mark_lost(&self) {
+        if !self.lost.swap(true, Ordering::SeqCst) {
+            self.counters.lost.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(key = %self.key, "lock lost while held");
+            self.lost_event.notify(usize::MAX);
+        }
+    }
+
+    pub(crate) fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn fence(&self) -> u64 {
+        self.fence
+    }
+
+    /// Resolves once the lock is known to be lost.
+    pub(crate) async fn lost(&self) {
+        loop {
+            let listener = self.lost_event.listen();
+            if self.is_lost() {
+                return;
+            }
+            listener.await;
+        }
+    }
+
+    /// Extends the lease by `lease` from now; `Ok(false)` if it is no longer ours.
+    async fn extend(&self, lease: Duration) -> Result<bool, Failure> {
+        match self.cache.backend() {
+            Backend::Memory(store) => Ok(backend::extend_memory(
+                &self.cache,
+                store,
+                &self.key,
+                self.owner,
+                lease,
+            )),
+            Backend::Redis(redis) => redis
+                .invoke::<i64>(backend::extend_script(&self.key, self.owner, lease))
+                .await
+                .map(|extended| extended == 1),
+        }
+    }
+}
+
+/// A lock held. Read its fencing [`token`](Self::token), [`extend`](Self::extend) it,
+/// [`release`](Self::release) it. Dropped unreleased (a cancelled or panicking call), it is
+/// released in the background without blocking, and if even that cannot reach the store the
+/// lease runs out by itself.
+pub struct LockGuard {
+    held: Arc<Held>,
+    renewal: Option<tokio::task::AbortHandle>,
+    released: bool,
+}
+
+impl LockGuard {
+    /// The fencing token: larger than every token given out for this key before. Pass it to
+    /// the resource you write, and have it refuse a token smaller than the last it saw.
+    pub fn token(&self) -> u64 {
+        self.held.fence
+    }
+
+    /// The lock's key, as the store holds it.
+    pub fn key(&self) -> &str {
+        &self.held.key
+    }
+
+    /// Whether the lock is still ours as far as renewal knows: `false` once a renewal found the
+    /// lease lost.
+    pub fn is_held(&self) -> bool {
+        !self.held.is_lost()
+    }
+
+    pub(crate) fn held(&self) -> &Arc<Held> {
+        &self.held
+    }
+
+    /// Extends the lease to `ttl` from now.
+    pub async fn extend(&self, ttl: Duration) -> Result<(), LockError> {
+        match self.held.extend(ttl).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(self.not_owner()),
+            Err(failure) => Err(self.backend_error(&failure)),
+        }
+    }
+
+    /// Releases the lock: `Err(NotOwner)` if its lease ran out and it was no longer ours.
+    pub async fn release(mut self) -> Result<(), LockError> {
+        self.stop_renewal();
+        self.released = true;
+        let held = &self.held;
+        let released = match held.cache.backend() {
+            Backend::Memory(store) => Ok(backend::release_memory(
+                &held.cache,
+                store,
+                &held.key,
+                held.owner,
+            )),
+            Backend::Redis(redis) => release_redis(redis, &held.key, held.owner).await,
+        };
+        self.settle(released)
+    }
+
+    /// [`release`](Self::release), blocking this thread on Redis (for plain `fn`s).
+    pub fn release_blocking(mut self) -> Result<(), LockError> {
+        self.stop_renewal();
+        self.released = true;
+        let held = &self.held;
+        let released = match held.cache.backend() {
+            Backend::Memory(store) => Ok(backend::release_memory(
+                &held.cache,
+                store,
+                &held.key,
+                held.owner,
+            )),
+            Backend::Redis(redis) => redis
+                .invoke_blocking::<i64>(backend::release_script(&held.key, held.owner))
+                .map(|released| released == 1),
+        };
+        self.settle(released)
+    }
+
+    fn settle(&self, released: Result<bool, Failure>) -> Result<(), LockError> {
+        match released {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(self.not_owner()),
+            Err(failure) => Err(self.backend_error(&failure)),
+        }
+    }
+
+    fn not_owner(&self) -> LockError {
+        LockError::NotOwner {
+            key: self.held.key.clone(),
+        }
+    }
+
+    fn backend_error(&self, failure: &Failure) -> LockError {
+        self.held
+            .counters
+            .backend_errors
+            .fetch_add(1, Ordering::Relaxed);
+        LockError::Backend {
+            key: self.held.key.clone(),
+            problem: failure.to_string(),
+        }
+    }
+
+    fn stop_renewal(&mut self) {
+        if let Some(renewal) = self.renewal.take() {
+            renewal.abort();
+        }
+    }
+}
+
+async fn release_redis(redis: &RedisStore, key: &str, owner: Owner) -> Result<bool, Failure> {
+    redis
+        .invoke::<i64>(backend::release_script(key, owner))
+        .await
+        .map(|released| released == 1)
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        self.stop_renewal();
+        if !self.released {
+            release_in_background(&self.held.cache, &self.held.key, self.held.owner);
+        }
+    }
+}
+
+/// Releases `owner`'s hold on `key` without blocking: at once on the memory store, on the
+/// driver thread on Redis (the lease is the backstop if that fails too).
+fn release_in_background(cache: &Cache, key: &str, owner: Owner) {
+    match cache.backend() {
+        Backend::Memory(store) => {
+            backend::release_memory(cache, store, key, owner);
+        }
+        Backend::Redis(redis) => {
+            let (redis, key) = (redis.clone(), key.to_owned());
+            if let Some(driver) = crate::store::driver() {
+                driver.spawn(async move {
+                    if let Err(failure) = release_redis(&redis, &key, owner).await {
+                        tracing::debug!(%failure, %key, "lock not released; its lease runs out");
+                    }
+                });
+            }
+        }
+    }
+}
+
+impl fmt::Debug for LockGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockGuard")
+            .field("key", &self.held.key)
+            .field("token", &self.held.fence)
+            .field("held", &self.is_held())
+            .finish()
+    }
+}
+
+/// An acquisition under way: if the call is dropped before the reply is read, the lock may be
+/// taken on the server with nobody to release it, so dropping this releases it (a release of a
+/// lock we do not hold changes nothing).
+struct Pending<'a> {
+    cache: &'a Cache,
+    key: &'a str,
+    owner: Owner,
+    settled: bool,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            release_in_background(self.cache, self.key, self.owner);
+        }
+    }
+}
+
+/// Acquires `key`, waiting up to the policy's longest wait.
+pub(crate) async fn acquire_async(
+    cache: &Cache,
+    key: String,
+    policy: &LockPolicy,
+    counters: &Arc<LockCounters>,
+) -> Result<LockGuard, LockError> {
+    let started = Instant::now();
+    let mut waited = false;
+    loop {
+        let listener = listen(cache, &key);
+        let owner = Owner::new();
+        let mut pending = Pending {
+            cache,
+            key: &key,
+            owner,
+            settled: false,
+        };
+        let reply = match cache.backend() {
+            Backend::Memory(store) => Ok(backend::acquire_memory(
+                cache,
+                store,
+                &key,
+                owner,
+                policy.lease(),
+            )),
+            Backend::Redis(redis) => redis
+                .invoke::<u64>(backend::acquire_script(&key, owner, policy.lease()))
+                .await
+                .map(backend::acquired),
+        };
+        pending.settled = true;
+        match next_step(cache, &key, policy, counters, started, waited, owner, reply)? {
+            Some(guard) => return Ok(guard),
+            None => {
+                waited = true;
+                RedisStore::wait_for_fill(listener, pause(policy, started)).await;
+            }
+        }
+    }
+}
+
+/// [`acquire_async`] for a plain `fn`, blocking this thread.
+pub(crate) fn acquire_blocking(
+    cache: &Cache,
+    key: String,
+    policy: &LockPolicy,
+    counters: &Arc<LockCounters>,
+) -> Result<LockGuard, LockError> {
+    let started = Instant::now();
+    let mut waited = false;
+    loop {
+        let listener = listen(cache, &key);
+        let owner = Owner::new();
+        let reply = match cache.backend() {
+            Backend::Memory(store) => Ok(backend::acquire_memory(
+                cache,
+                store,
+                &key,
+                owner,
+                policy.lease(),
+            )),
+            Backend::Redis(redis) => redis
+                .invoke_blocking::<u64>(backend::acquire_script(&key, owner, policy.lease()))
+                .map(backend::acquired),
+        };
+        match next_step(cache, &key, policy, counters, started, waited, owner, reply)? {
+            Some(guard) => return Ok(guard),
+            None => {
+                waited = true;
+                listener.wait_timeout(pause(policy, started));
+            }
+        }
+    }
+}
+
+/// A listener woken when `key` is released: over pub/sub on Redis, in process on memory.
+fn listen(cache: &Cache, key: &str) -> EventListener {
+    match cache.backend() {
+        Backend::Memory(_) => cache.lock_released().listen(),
+        Backend::Redis(redis) => redis.listen_for_fill(key),
+    }
+}
+
+/// How long to wait for a wake-up before trying again: a jittered 50–150 ms, so that a lost
+/// message or a holder that died (its lease runs out, nobody publishes) costs little, and never
+/// past the longest wait.
+fn pause(policy: &LockPolicy, started: Instant) -> Duration {
+    let left = policy.longest_wait().saturating_sub(started.elapsed());
+    Duration::from_millis(50 + fastrand::u64(0..100)).min(left)
+}
+
+/// What one try gives: a guard, another wait, or an error.
+#[allow(clippy::too_many_arguments)]
+fn next_step(
+    cache: &Cache,
+    key: &str,
+    policy: &LockPolicy,
+    counters: &Arc<LockCounters>,
+    started: Instant,
+    waited: bool,
+    owner: Owner,
+    reply: Result<Option<u64>, Failure>,
+) -> Result<Option<LockGuard>, LockError> {
+    match reply {
+        Ok(Some(fence)) => {
+            counters.acquired.fetch_add(1, Ordering::Relaxed);
+            if waited {
+                counters.waited.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(Some(guard(cache, key, policy, counters, owner, fence)))
+        }
+        Ok(None) if started.elapsed() < policy.longest_wait() => Ok(None),
+        Ok(None) => {
+            counters.timed_out.fetch_add(1, Ordering::Relaxed);
+            Err(LockError::TimedOut {
+                key: key.to_owned(),
+                waited: started.elapsed(),
+            })
+        }
+        Err(failure) => {
+            counters.backend_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%failure, %key, "lock not acquired: the store failed");
+            Err(LockError::Backend {
+                key: key.to_owned(),
+                problem: failure.to_string(),
+            })
+        }
+    }
+}
+
+fn guard(
+    cache: &Cache,
+    key: &str,
+    policy: &LockPolicy,
+    counters: &Arc<LockCounters>,
+    owner: Owner,
+    fence: u64,
+) -> LockGuard {
+    let held = Arc::new(Held {
+        cache: cache.clone(),
+        key: key.to_owned(),
+        owner,
+        fence,
+        lease: policy.lease(),
+        lost: AtomicBool::new(false),
+        lost_event: Event::new(),
+        counters: Arc::clone(counters),
+    });
+    let renewal = policy
+        .renews_every()
+        .and_then(|every| start_renewal(&held, every));
+    LockGuard {
+        held,
+        renewal,
+        released: false,
+    }
+}
+
+/// Extends the lease every `every` on the driver thread until the guard is gone; marks the lock
+/// lost when an extension finds it no longer ours, or when none has succeeded for a lease.
+fn start_renewal(held: &Arc<Held>, every: Duration) -> Option<tokio::task::AbortHandle> {
+    let driver = crate::store::driver()?;
+    let weak = Arc::downgrade(held);
+    RENEWALS.fetch_add(1, Ordering::SeqCst);
+    let counted = RenewalCount;
+    let task = driver.spawn(async move {
+        let _counted = counted;
+        let mut last_renewed = Instant::now();
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(held) = weak.upgrade() else { return };
+            match held.extend(held.lease).await {
+                Ok(true) => last_renewed = Instant::now(),
+                Ok(false) => return held.mark_lost(),
+                Err(_) if last_renewed.elapsed() >= held.lease => return held.mark_lost(),
+                Err(failure) => tracing::debug!(%failure, key = %held.key, "renewal failed"),
+            }
+        }
+    });
+    Some(task.abort_handle())
+}
+
+/// Counts a renewal task while it exists (aborted, finished or never polled).
+struct RenewalCount;
+
+impl Drop for RenewalCount {
+    fn drop(&mut self) {
+        RENEWALS.fetch_sub(1, Ordering::SeqCst);
+    }
+}

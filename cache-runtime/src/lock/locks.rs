@@ -1,0 +1,98 @@
+//! The plain API: a named set of locks on a cache's store.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::error::LockError;
+use super::guard::{self, LockGuard};
+use super::policy::LockPolicy;
+use super::stats::{LockCounters, LockStats};
+use crate::error::ConfigError;
+use crate::Cache;
+
+/// The part of every lock key after the cache prefix: `{prefix}:lock:{…}`.
+pub(crate) const NAMESPACE: &str = "lock:";
+
+/// Locks you take yourself: `acquire(key)` gives a [`LockGuard`], as `#[with_lock]` does.
+///
+/// Keys are `{prefix}:lock:{name:key}` (the braces are a hash tag: the lock and its fencing
+/// counter live on one cluster node).
+///
+/// ```
+/// use cache_runtime::{Cache, LockPolicy, Locks};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let cache = Cache::builder().build()?;
+/// let orders = Locks::new(&cache, "orders", LockPolicy::new(Duration::from_secs(30)).wait(Duration::ZERO))?;
+/// let guard = orders.acquire("42").await?;
+/// assert!(orders.acquire("42").await.is_err()); // held: `wait = 0` tries once
+/// let token = guard.token(); // pass it to the resource you write
+/// guard.release().await?;
+/// assert!(orders.acquire("42").await?.token() > token);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Locks {
+    cache: Cache,
+    name: Arc<str>,
+    policy: LockPolicy,
+    counters: Arc<LockCounters>,
+}
+
+impl Locks {
+    /// Locks named `name` (non-empty printable ASCII, without spaces, `{` or `}`) on `cache`'s
+    /// store.
+    pub fn new(cache: &Cache, name: &str, policy: LockPolicy) -> Result<Self, ConfigError> {
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !matches!(b, b'{' | b'}'));
+        if !valid {
+            return Err(ConfigError::BadParameter {
+                name: "lock name".to_owned(),
+                problem: format!(
+                    "{name:?} must be non-empty printable ASCII without spaces, `{{` or `}}`"
+                ),
+            });
+        }
+        Ok(Locks {
+            cache: cache.clone(),
+            name: name.into(),
+            policy,
+            counters: Arc::default(),
+        })
+    }
+
+    /// The full stored key of the lock on `key`.
+    pub fn key(&self, key: &str) -> String {
+        let key = key.replace(['{', '}'], "_");
+        format!("{}:{NAMESPACE}{{{}:{key}}}", self.cache.prefix(), self.name)
+    }
+
+    /// Acquires the lock on `key`, waiting up to the policy's longest wait.
+    pub async fn acquire(&self, key: &str) -> Result<LockGuard, LockError> {
+        guard::acquire_async(&self.cache, self.key(key), &self.policy, &self.counters).await
+    }
+
+    /// [`acquire`](Self::acquire), blocking this thread (for plain `fn`s).
+    pub fn acquire_blocking(&self, key: &str) -> Result<LockGuard, LockError> {
+        guard::acquire_blocking(&self.cache, self.key(key), &self.policy, &self.counters)
+    }
+
+    /// What these locks have done so far.
+    pub fn stats(&self) -> LockStats {
+        self.counters.snapshot(&self.name)
+    }
+}
+
+impl fmt::Debug for Locks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Locks")
+            .field("name", &self.name)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,29 @@
+//! Distributed lease locks: `#[with_lock(key = "order:{order_id}", ttl = 30, wait = "5s")]` and
+//! the plain [`Locks`](crate::Locks).
+//!
+//! - [`policy`]: the lease, the wait, renewal, as a `const`-checked value.
+//! - [`backend`]: acquire (with a fencing token), release and extend, owner-checked, on Redis
+//!   (one script each) and on the memory store.
+//! - [`guard`]: waiting on release wake-ups, renewal at a third of the lease, the guard.
+//! - [`body`]: running a body under the lock; [`fencing_token`] and [`still_held`] inside it.
+
+mod backend;
+mod body;
+mod error;
+mod guard;
+mod locks;
+mod policy;
+mod stats;
+
+pub use body::{fencing_token, still_held};
+pub use error::LockError;
+pub use guard::{running_renewals, LockGuard};
+pub use locks::Locks;
+pub use policy::{LockPolicy, DEFAULT_LEASE};
+pub use stats::{lock_stats, LockStats};
+
+pub(crate) use backend::LockState;
+pub(crate) use body::{run_async, run_blocking};
+pub(crate) use guard::{acquire_async, acquire_blocking};
+pub(crate) use locks::NAMESPACE;
+pub(crate) use stats::{LockCounters, LockRegistration, REGISTRY};
