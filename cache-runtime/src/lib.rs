@@ -51,13 +51,11 @@ pub use clock::ManualClock;
 pub use codec::{Codec, CodecError};
 pub use error::{CacheError, CacheErrorKind, ConfigError};
 pub use key::{Key, KeyError};
-pub use lock::{
-    lock_stats, LockError, LockGuard, LockPolicy, LockStats, Locks, DEFAULT_LEASE,
-};
 pub use limit::{
     limit_stats, Admitted, Algorithm, FailMode, LimitStats, RateLimitPolicy, RateLimited,
     RateLimiter,
 };
+pub use lock::{lock_stats, LockError, LockGuard, LockPolicy, LockStats, Locks, DEFAULT_LEASE};
 pub use ops::{KeyStream, KeyTtl};
 pub use policy::{CachePolicy, DEFAULT_BETA, DEFAULT_LOCK_WAIT};
 pub use stats::{stats, FnStats};

@@ -49,8 +49,9 @@ impl LockSite {
     /// Names a method (`Type::method`) and registers it for [`crate::lock_stats`].
     #[inline]
     pub fn named_method<SelfTy: ?Sized>(&'static self, method: &'static str) -> &'static Self {
-        self.registered
-            .register_in(&lock::REGISTRY, || super::method_name::<SelfTy>(method).into());
+        self.registered.register_in(&lock::REGISTRY, || {
+            super::method_name::<SelfTy>(method).into()
+        });
         self
     }
 

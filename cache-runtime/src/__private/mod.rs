@@ -19,12 +19,12 @@ pub use call::{
 };
 pub use companion::{invalidate, invalidate_async, key_string, peek, peek_async};
 pub use kind::{OptionKind, PlainKind, ResultKind, ReturnKind, Storable};
+pub use limit::{
+    admit_async, admit_blocking, admit_or_wait, limit_key, limit_script, LimitSite, Rejects,
+};
 pub use lock::{
     close_lock_key, lock_async, lock_blocking, lock_key, run_locked_async, run_locked_blocking,
     LockSite,
-};
-pub use limit::{
-    admit_async, admit_blocking, admit_or_wait, limit_key, limit_script, LimitSite, Rejects,
 };
 
 pub use crate::key::{Key, KeyError};

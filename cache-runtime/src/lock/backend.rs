@@ -83,7 +83,9 @@ return 1
 });
 
 fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX).max(1)
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 /// The script invocations, for one lock key.
@@ -141,7 +143,10 @@ pub(crate) fn acquire_memory(
         if previous.is_some_and(|state| state.owner.is_some() && state.lease_until > now) {
             return (None, None);
         }
-        let fence = previous.map_or(0, |state| state.fence).saturating_add(1).max(now);
+        let fence = previous
+            .map_or(0, |state| state.fence)
+            .saturating_add(1)
+            .max(now);
         let state = LockState {
             owner: Some(owner),
             lease_until: now.saturating_add(lease_micros),

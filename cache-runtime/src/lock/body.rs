@@ -103,7 +103,10 @@ impl Drop for PopOnDrop {
 
 /// The body's value once it ran to the end: a release that finds the lock no longer ours is
 /// logged (the lease ran out at the very end), not turned into an error after the fact.
-fn finish<R>(outcome: Result<R, LockError>, released: Result<(), LockError>) -> Result<R, LockError> {
+fn finish<R>(
+    outcome: Result<R, LockError>,
+    released: Result<(), LockError>,
+) -> Result<R, LockError> {
     if let (Ok(_), Err(error)) = (&outcome, &released) {
         tracing::warn!(%error, "the body finished, but its lock was no longer held");
     }
