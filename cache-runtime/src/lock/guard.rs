@@ -263,9 +263,8 @@ pub(crate) async fn acquire_async(
     counters: &Arc<LockCounters>,
 ) -> Result<LockGuard, LockError> {
     let started = Instant::now();
-    let mut waited = false;
+    let (mut listener, mut waited): (Option<EventListener>, bool) = (None, false);
     loop {
-        let listener = listen(cache, &key);
         let owner = Owner::new();
         let mut pending = Pending {
             cache,
@@ -287,13 +286,18 @@ pub(crate) async fn acquire_async(
                 .map(backend::acquired),
         };
         pending.settled = true;
-        match next_step(cache, &key, policy, counters, started, waited, owner, reply)? {
-            Some(guard) => return Ok(guard),
-            None => {
-                waited = true;
-                RedisStore::wait_for_fill(listener, pause(policy, started)).await;
-            }
+        if let Some(guard) =
+            next_step(cache, &key, policy, counters, started, waited, owner, reply)?
+        {
+            return Ok(guard);
         }
+        // Held: listen for its release, then try again (at once the first time, so that a
+        // release between the try and the listening is not missed).
+        if let Some(listener) = listener.take() {
+            RedisStore::wait_for_fill(listener, pause(policy, started)).await;
+            waited = true;
+        }
+        listener = Some(listen(cache, &key));
     }
 }
 
@@ -305,9 +309,8 @@ pub(crate) fn acquire_blocking(
     counters: &Arc<LockCounters>,
 ) -> Result<LockGuard, LockError> {
     let started = Instant::now();
-    let mut waited = false;
+    let (mut listener, mut waited): (Option<EventListener>, bool) = (None, false);
     loop {
-        let listener = listen(cache, &key);
         let owner = Owner::new();
         let reply = match cache.backend() {
             Backend::Memory(store) => Ok(backend::acquire_memory(
@@ -321,13 +324,16 @@ pub(crate) fn acquire_blocking(
                 .invoke_blocking::<u64>(backend::acquire_script(&key, owner, policy.lease()))
                 .map(backend::acquired),
         };
-        match next_step(cache, &key, policy, counters, started, waited, owner, reply)? {
-            Some(guard) => return Ok(guard),
-            None => {
-                waited = true;
-                listener.wait_timeout(pause(policy, started));
-            }
+        if let Some(guard) =
+            next_step(cache, &key, policy, counters, started, waited, owner, reply)?
+        {
+            return Ok(guard);
         }
+        if let Some(listener) = listener.take() {
+            listener.wait_timeout(pause(policy, started));
+            waited = true;
+        }
+        listener = Some(listen(cache, &key));
     }
 }
 
