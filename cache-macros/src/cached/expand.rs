@@ -21,8 +21,9 @@ use syn::spanned::Spanned;
 use syn::{GenericParam, ItemFn};
 
 use super::config::{Config, KeySource, PolicySource};
+use crate::common::duration::nanos;
 use crate::common::key;
-use crate::common::output::{cache_statements, local, local_at};
+use crate::common::output::{cache_statements, local, local_at, site_name};
 use crate::common::signature::{type_name, FnInfo, Param, Shape};
 
 /// Whether a type's tokens hold a reference, a lifetime or an `impl Trait`.
@@ -89,11 +90,7 @@ impl<'a> Expansion<'a> {
             local("__fetch"),
             local("__value"),
         );
-        let site_expr = if info.receiver.is_some() {
-            quote!(SITE.named_method::<Self>(#name))
-        } else {
-            quote!(SITE.named(::core::concat!(::core::module_path!(), "::", #name)))
-        };
+        let site_expr = site_name(info, &name);
         let namespace = if info.receiver.is_some() {
             Namespace::Method
         } else {
@@ -223,10 +220,7 @@ impl<'a> Expansion<'a> {
                 stale_if_error,
                 lock_on_miss,
             } => {
-                let nanos = |duration: &std::time::Duration| {
-                    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
-                };
-                let ttl = nanos(ttl);
+                let ttl = nanos(*ttl);
                 let mut value = quote!(#p::CachePolicy::new(#p::Duration::from_nanos(#ttl)));
                 if *cache_none {
                     value.extend(quote!(.cache_none()));
@@ -235,7 +229,7 @@ impl<'a> Expansion<'a> {
                     value.extend(quote!(.cache_err()));
                 }
                 if let Some(negative_ttl) = negative_ttl {
-                    let negative_ttl = nanos(negative_ttl);
+                    let negative_ttl = nanos(*negative_ttl);
                     value.extend(quote!(.negative_ttl(#p::Duration::from_nanos(#negative_ttl))));
                 }
                 if let Some(beta) = early_expiry {
@@ -247,7 +241,7 @@ impl<'a> Expansion<'a> {
                     ("lock_on_miss", lock_on_miss),
                 ] {
                     if let Some(window) = window {
-                        let (method, window) = (format_ident!("{method}"), nanos(window));
+                        let (method, window) = (format_ident!("{method}"), nanos(*window));
                         value.extend(quote!(.#method(#p::Duration::from_nanos(#window))));
                     }
                 }

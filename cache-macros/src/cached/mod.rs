@@ -9,31 +9,20 @@ mod expand;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::common::errors::Errors;
-use crate::common::order;
-use crate::common::output::{function_or_errors, with_errors};
-use crate::common::signature::FnInfo;
+use crate::common::attribute;
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let args = match order::turn("cached", args, &item) {
-        order::Turn::Expand(args) => args,
-        order::Turn::Defer(item) => return item,
-    };
-    let mut errors = Errors::default();
-    let args = attr::Args::parse(args, &mut errors);
-    let func = match function_or_errors("cached", item, &mut errors) {
-        Ok(func) => func,
-        Err(item) => return item,
-    };
-    let info = FnInfo::read(&func.sig, &mut errors);
-    let config = config::Config::build(args, &info, &mut errors);
-    match (errors.is_empty(), config) {
-        (true, Some(config)) => {
-            let expansion = expand::Expansion::new(&func, &info, &config);
+    attribute::expand(
+        "cached",
+        args,
+        item,
+        attr::Args::parse,
+        |args, _, info, errors| config::Config::build(args, info, errors),
+        |func, info, config| {
+            let expansion = expand::Expansion::new(func, info, config);
             let function = expansion.function();
             let companions = companions::companions(&expansion);
             quote!(#function #companions)
-        }
-        _ => with_errors(quote!(#func), errors),
-    }
+        },
+    )
 }

@@ -50,3 +50,8 @@ pub(crate) fn parse_zero_allowed(name: &str, value: &Expr) -> syn::Result<Durati
     };
     Ok(duration)
 }
+
+/// Whole nanoseconds, as the expansion writes a `Duration` (saturating).
+pub(crate) fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}

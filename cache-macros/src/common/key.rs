@@ -3,11 +3,12 @@
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned, ToTokens};
-use syn::{Ident, Type};
+use syn::{Ident, LitStr, Type};
 
 use super::errors::Errors;
 use super::signature::FnInfo;
-use super::template::{Segment, Template};
+use super::slot::Slot;
+use super::template::{self, Segment, Template};
 
 /// Checks that each placeholder names a parameter (or `self`) that `skipped` keeps in the key.
 pub(crate) fn check_roots(
@@ -91,4 +92,38 @@ pub(crate) fn check_key_type(ident: &Ident, ty: &Type, errors: &mut Errors) {
         Type::Reference(reference) => check_key_type(ident, &reference.elem, errors),
         _ => {}
     }
+}
+
+/// `key = "…"` of an attribute whose key names only some parameters (`#[rate_limit]`,
+/// `#[with_lock]`): parsed, each placeholder checked to name a parameter usable in a key.
+pub(crate) fn partial_template(
+    slot: &Slot<LitStr>,
+    info: &FnInfo,
+    errors: &mut Errors,
+) -> Option<Template> {
+    let (literal, _) = slot.get()?;
+    let template = template::parse(literal)
+        .map_err(|error| errors.push(error))
+        .ok()?;
+    check_roots(&template, info, &[], errors);
+    for root in template.roots() {
+        if let Some(param) = info.param(root) {
+            check_key_type(&param.ident, &param.ty, errors);
+        }
+    }
+    Some(template)
+}
+
+/// `let id = &id;` for each parameter a template names, so that [`template_steps`] sees them
+/// borrowed.
+pub(crate) fn borrow_roots(template: &Template, info: &FnInfo) -> TokenStream {
+    template
+        .roots()
+        .filter(|root| *root != "self")
+        .filter_map(|root| info.param(root))
+        .map(|param| {
+            let ident = &param.ident;
+            quote!(let #ident = &#ident;)
+        })
+        .collect()
 }

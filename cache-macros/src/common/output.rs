@@ -64,3 +64,12 @@ pub(crate) fn function_or_errors(
     }
     Ok(func)
 }
+
+/// `SITE.named(module_path::name)`, or `SITE.named_method::<Self>(name)` for a method: the
+/// expression naming a function's static site.
+pub(crate) fn site_name(info: &super::signature::FnInfo, name: &str) -> TokenStream {
+    match info.receiver {
+        Some(_) => quote!(SITE.named_method::<Self>(#name)),
+        None => quote!(SITE.named(::core::concat!(::core::module_path!(), "::", #name))),
+    }
+}

@@ -10,7 +10,7 @@ use crate::common::errors::Errors;
 use crate::common::key;
 use crate::common::options::{self, whole_attribute};
 use crate::common::signature::{FnInfo, Shape};
-use crate::common::template::{self, Template};
+use crate::common::template::Template;
 
 pub(crate) struct Config {
     pub(crate) krate: Path,
@@ -57,18 +57,7 @@ impl Config {
             burst
         });
         let max_wait = wait(&args, sig, errors);
-        let key = args.key.get().and_then(|(literal, _)| {
-            let template = template::parse(literal)
-                .map_err(|error| errors.push(error))
-                .ok()?;
-            key::check_roots(&template, info, &[], errors);
-            for root in template.roots() {
-                if let Some(param) = info.param(root) {
-                    key::check_key_type(&param.ident, &param.ty, errors);
-                }
-            }
-            Some(template)
-        });
+        let key = key::partial_template(&args.key, info, errors);
         let fail = args
             .fail
             .get()

@@ -10,7 +10,7 @@ use crate::common::errors::Errors;
 use crate::common::key;
 use crate::common::options;
 use crate::common::signature::{FnInfo, Shape};
-use crate::common::template::{self, Template};
+use crate::common::template::Template;
 
 /// The lease when none is given, as `cache_runtime::DEFAULT_LEASE`.
 const DEFAULT_LEASE: Duration = Duration::from_secs(30);
@@ -54,18 +54,7 @@ impl Config {
             _ if sig.asyncness.is_none() => OnLost::Continue,
             _ => OnLost::Cancel,
         };
-        let key = args.key.get().and_then(|(literal, _)| {
-            let template = template::parse(literal)
-                .map_err(|error| errors.push(error))
-                .ok()?;
-            key::check_roots(&template, info, &[], errors);
-            for root in template.roots() {
-                if let Some(param) = info.param(root) {
-                    key::check_key_type(&param.ident, &param.ty, errors);
-                }
-            }
-            Some(template)
-        });
+        let key = key::partial_template(&args.key, info, errors);
         let ttl = match args.ttl.get() {
             Some((ttl, _)) => (*ttl)?,
             None => DEFAULT_LEASE,

@@ -24,8 +24,9 @@ use syn::ItemFn;
 
 use super::attr::OnLost;
 use super::config::Config;
+use crate::common::duration::nanos;
 use crate::common::key;
-use crate::common::output::{cache_statements, local};
+use crate::common::output::{cache_statements, local, site_name};
 use crate::common::signature::FnInfo;
 
 pub(crate) fn function(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
@@ -47,10 +48,7 @@ pub(crate) fn function(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenSt
         local("__error"),
         local("__value"),
     );
-    let site_expr = match info.receiver {
-        Some(_) => quote!(SITE.named_method::<Self>(#name)),
-        None => quote!(SITE.named(::core::concat!(::core::module_path!(), "::", #name))),
-    };
+    let site_expr = site_name(info, &name);
     let policy_value = policy_value(&p, config);
     let cache_stmts = cache_statements(&p, config.store.as_ref());
     let key_value = key_value(&p, info, config);
@@ -101,10 +99,6 @@ pub(crate) fn function(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenSt
     }
 }
 
-fn nanos(duration: std::time::Duration) -> u64 {
-    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
-}
-
 /// `LockPolicy::new(ttl).wait(..)…`, evaluated as a `const`.
 fn policy_value(p: &TokenStream, config: &Config) -> TokenStream {
     let ttl = nanos(config.ttl);
@@ -134,17 +128,10 @@ fn key_value(p: &TokenStream, info: &FnInfo, config: &Config) -> TokenStream {
             #builder
         });
     };
-    let borrow = template
-        .roots()
-        .filter(|root| *root != "self")
-        .filter_map(|root| info.param(root))
-        .map(|param| {
-            let ident = &param.ident;
-            quote!(let #ident = &#ident;)
-        });
+    let borrow = key::borrow_roots(template, info);
     let steps = key::template_steps(&builder, template);
     quote!({
-        #(#borrow)*
+        #borrow
         let mut #builder = #p::lock_key(#cache);
         #steps
         #p::close_lock_key(&mut #builder);

@@ -1,0 +1,39 @@
+//! The steps every attribute takes, in order: step aside for one of ours below it
+//! ([`order`](super::order)), parse its arguments, read the function, check the arguments
+//! against it, and expand; on any error, the user's function unchanged plus every error.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::ItemFn;
+
+use super::errors::Errors;
+use super::order::{self, Turn};
+use super::output::{function_or_errors, with_errors};
+use super::signature::FnInfo;
+
+/// Runs `#[name(args)]` on `item` through `parse`, `build` and `expand`.
+pub(crate) fn expand<Args, Config>(
+    name: &str,
+    args: TokenStream,
+    item: TokenStream,
+    parse: impl FnOnce(TokenStream, &mut Errors) -> Args,
+    build: impl FnOnce(Args, &ItemFn, &FnInfo, &mut Errors) -> Option<Config>,
+    expand: impl FnOnce(&ItemFn, &FnInfo, &Config) -> TokenStream,
+) -> TokenStream {
+    let args = match order::turn(name, args, &item) {
+        Turn::Expand(args) => args,
+        Turn::Defer(item) => return item,
+    };
+    let mut errors = Errors::default();
+    let args = parse(args, &mut errors);
+    let func = match function_or_errors(name, item, &mut errors) {
+        Ok(func) => func,
+        Err(item) => return item,
+    };
+    let info = FnInfo::read(&func.sig, &mut errors);
+    let config = build(args, &func, &info, &mut errors);
+    match (errors.is_empty(), config) {
+        (true, Some(config)) => expand(&func, &info, &config),
+        _ => with_errors(quote!(#func), errors),
+    }
+}
