@@ -73,3 +73,26 @@ pub(crate) fn site_name(info: &super::signature::FnInfo, name: &str) -> TokenStr
         None => quote!(SITE.named(::core::concat!(::core::module_path!(), "::", #name))),
     }
 }
+
+/// `let __site = { static SITE: Site = Site::new(); SITE.named(..) };` and
+/// `let __policy = { const POLICY: Policy = VALUE; &POLICY };`: a function's static site and its
+/// policy as a `const`, so an invalid policy stops compilation.
+pub(crate) fn site_and_policy(
+    private: &TokenStream,
+    (site_type, site_expr): (&str, TokenStream),
+    (policy_type, policy_value): (&str, TokenStream),
+) -> TokenStream {
+    let (site, policy) = (local("__site"), local("__policy"));
+    let site_type = Ident::new(site_type, Span::call_site());
+    let policy_type = Ident::new(policy_type, Span::call_site());
+    quote! {
+        let #site: &'static #private::#site_type = {
+            static SITE: #private::#site_type = #private::#site_type::new();
+            #site_expr
+        };
+        let #policy: &'static #private::#policy_type = {
+            const POLICY: #private::#policy_type = #policy_value;
+            &POLICY
+        };
+    }
+}

@@ -23,7 +23,7 @@ use super::attr::{Algorithm, Fail};
 use super::config::Config;
 use crate::common::duration::nanos;
 use crate::common::key;
-use crate::common::output::{cache_statements, local, site_name};
+use crate::common::output::{cache_statements, local, site_and_policy, site_name};
 use crate::common::signature::FnInfo;
 
 pub(crate) fn function(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
@@ -43,8 +43,11 @@ pub(crate) fn function(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenSt
         local("__key"),
         local("__limited"),
     );
-    let site_expr = site_name(info, &name);
-    let policy_value = policy_value(&p, config);
+    let site_and_policy = site_and_policy(
+        &p,
+        ("LimitSite", site_name(info, &name)),
+        ("RateLimitPolicy", policy_value(&p, config)),
+    );
     let cache_stmts = cache_statements(&p, config.store.as_ref());
     let key_value = key_value(&p, info, config);
     let admit = match (sig.asyncness.is_some(), config.max_wait) {
@@ -62,14 +65,7 @@ pub(crate) fn function(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenSt
     quote! {
         #(#attrs)*
         #vis #sig {
-            let #site: &'static #p::LimitSite = {
-                static SITE: #p::LimitSite = #p::LimitSite::new();
-                #site_expr
-            };
-            let #policy: &'static #p::RateLimitPolicy = {
-                const POLICY: #p::RateLimitPolicy = #policy_value;
-                &POLICY
-            };
+            #site_and_policy
             #cache_stmts
             let #key = #key_value;
             if let ::core::result::Result::Err(#limited) = #admit {

@@ -26,7 +26,7 @@ use super::attr::OnLost;
 use super::config::Config;
 use crate::common::duration::nanos;
 use crate::common::key;
-use crate::common::output::{cache_statements, local, site_name};
+use crate::common::output::{cache_statements, local, site_and_policy, site_name};
 use crate::common::signature::FnInfo;
 
 pub(crate) fn function(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenStream {
@@ -48,8 +48,11 @@ pub(crate) fn function(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenSt
         local("__error"),
         local("__value"),
     );
-    let site_expr = site_name(info, &name);
-    let policy_value = policy_value(&p, config);
+    let site_and_policy = site_and_policy(
+        &p,
+        ("LockSite", site_name(info, &name)),
+        ("LockPolicy", policy_value(&p, config)),
+    );
     let cache_stmts = cache_statements(&p, config.store.as_ref());
     let key_value = key_value(&p, info, config);
     let output = &info.output;
@@ -84,14 +87,7 @@ pub(crate) fn function(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenSt
     quote! {
         #(#attrs)*
         #vis #sig {
-            let #site: &'static #p::LockSite = {
-                static SITE: #p::LockSite = #p::LockSite::new();
-                #site_expr
-            };
-            let #policy: &'static #p::LockPolicy = {
-                const POLICY: #p::LockPolicy = #policy_value;
-                &POLICY
-            };
+            #site_and_policy
             #cache_stmts
             let #key = #key_value;
             #run

@@ -66,10 +66,23 @@ impl Locks {
         })
     }
 
-    /// The full stored key of the lock on `key`.
+    /// The full stored key of the lock on `key`. `%`, `{` and `}` in `key` are written
+    /// `%25`, `%7B` and `%7D`, so the hash tag stays whole and two keys never share a lock.
     pub fn key(&self, key: &str) -> String {
-        let key = key.replace(['{', '}'], "_");
-        format!("{}:{NAMESPACE}{{{}:{key}}}", self.cache.prefix(), self.name)
+        let mut escaped = String::with_capacity(key.len());
+        for c in key.chars() {
+            match c {
+                '%' => escaped.push_str("%25"),
+                '{' => escaped.push_str("%7B"),
+                '}' => escaped.push_str("%7D"),
+                c => escaped.push(c),
+            }
+        }
+        format!(
+            "{}:{NAMESPACE}{{{}:{escaped}}}",
+            self.cache.prefix(),
+            self.name
+        )
     }
 
     /// Acquires the lock on `key`, waiting up to the policy's longest wait.
