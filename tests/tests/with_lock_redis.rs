@@ -1,4 +1,4 @@
-//! Locks on a real Redis server: owner-checked release and extend, strictly increasing fencing
+//! Locks on a real Redis server: owner-checked release and extend (stale and forged tokens), strictly increasing fencing
 //! tokens and the fenced pattern against the unfenced one, renewal through a body 10× the lease,
 //! a lease lost mid-body, 10⁴ cancelled acquisitions leaving nothing behind, a cluster, and
 //! Redis down.
@@ -58,6 +58,36 @@ async fn a_stale_owner_can_neither_release_nor_extend() {
     assert!(pttl > 1_000, "extended: {pttl} ms");
     b.release().await.unwrap();
     assert!(lock_keys(&server).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_token_can_neither_release_nor_extend() {
+    let server = RedisServer::single();
+    let cache = Cache::from_url(&server.url()).unwrap();
+    let locks = Locks::new(&cache, "forged", policy(5_000).no_renewal()).unwrap();
+    let guard = locks.acquire("k").await.unwrap();
+    let key = locks.key("k");
+    let mut raw = server.raw();
+    let owner: String = redis::cmd("GET").arg(&key).query(&mut raw).unwrap();
+    let (release, extend) = cache_runtime::__private::lock_scripts();
+    for forged in ["", "0", "forged", &owner[1..], &format!("{owner} ")] {
+        let released: i64 = redis::Script::new(release)
+            .key(&key)
+            .arg(forged)
+            .arg("cache-runtime:filled")
+            .invoke(&mut raw)
+            .unwrap();
+        let extended: i64 = redis::Script::new(extend)
+            .key(&key)
+            .arg(forged)
+            .arg(600_000)
+            .invoke(&mut raw)
+            .unwrap();
+        assert_eq!((released, extended), (0, 0), "forged token {forged:?}");
+    }
+    let pttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut raw).unwrap();
+    assert!(pttl > 0 && pttl <= 5_000, "not extended: {pttl}");
+    guard.release().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

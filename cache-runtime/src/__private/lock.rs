@@ -122,3 +122,9 @@ pub async fn run_locked_async<R>(
 pub fn run_locked_blocking<R>(guard: LockGuard, body: impl FnOnce() -> R) -> R {
     lock::run_blocking(guard, body)
 }
+
+/// The Lua sources of release and extend (`KEYS[1]` = lock; `ARGV` = owner token, then the
+/// channel or the lease in ms), for tests that present a forged owner token.
+pub fn lock_scripts() -> (&'static str, &'static str) {
+    (lock::RELEASE_SOURCE, lock::EXTEND_SOURCE)
+}

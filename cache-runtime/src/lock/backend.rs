@@ -61,26 +61,24 @@ return fence
     )
 });
 
-static RELEASE: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(
-        r"
+/// KEYS[1] = lock; ARGV = owner token, channel. 1 if released, 0 if not the owner's.
+pub(crate) const RELEASE_SOURCE: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', ARGV[2], KEYS[1])
 return 1
-",
-    )
-});
+";
 
-static EXTEND: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(
-        r"
+/// KEYS[1] = lock; ARGV = owner token, lease (ms). 1 if extended, 0 if not the owner's.
+pub(crate) const EXTEND_SOURCE: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
-",
-    )
-});
+";
+
+static RELEASE: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(RELEASE_SOURCE));
+
+static EXTEND: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(EXTEND_SOURCE));
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis())
