@@ -7,7 +7,8 @@
 //!   the same script sent by bare redis-rs, to tell the client's share from the server's. The
 //!   server's own time per call comes from `INFO commandstats`.
 //!
-//! `cargo run --release -p cache-examples --bin rate_limit_bench` (`--quick` for a short run).
+//! `cargo run --release -p cache-examples --bin rate_limit_bench` (`--quick` for a short run,
+//! `--memory` for the memory part only).
 
 use std::hint::black_box;
 use std::num::NonZeroU32;
@@ -39,6 +40,9 @@ fn main() {
         median(&ours) / median(&theirs)
     );
 
+    if std::env::args().any(|arg| arg == "--memory") {
+        return;
+    }
     let server = RedisServer::start(Default::default());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
