@@ -237,9 +237,9 @@ impl fmt::Debug for LockGuard {
     }
 }
 
-/// An acquisition under way: if the call is dropped before the reply is read, the lock may be
-/// taken on the server with nobody to release it, so dropping this releases it (a release of a
-/// lock we do not hold changes nothing).
+/// An acquisition under way: if the call is dropped before the reply is read, or the reply is
+/// lost (a timeout), the lock may be taken on the server with nobody to release it, so dropping
+/// this unsettled releases it (a release of a lock we do not hold changes nothing).
 struct Pending<'a> {
     cache: &'a Cache,
     key: &'a str,
@@ -285,7 +285,9 @@ pub(crate) async fn acquire_async(
                 .await
                 .map(backend::acquired),
         };
-        pending.settled = true;
+        // A failed reply (a timeout) may hide a lock taken on the server: `pending` releases it
+        // when dropped; an answer settles it.
+        pending.settled = reply.is_ok();
         if let Some(guard) =
             next_step(cache, &key, policy, counters, started, waited, owner, reply)?
         {
@@ -324,6 +326,9 @@ pub(crate) fn acquire_blocking(
                 .invoke_blocking::<u64>(backend::acquire_script(&key, owner, policy.lease()))
                 .map(backend::acquired),
         };
+        if reply.is_err() {
+            release_in_background(cache, &key, owner); // a timeout may hide a lock taken
+        }
         if let Some(guard) =
             next_step(cache, &key, policy, counters, started, waited, owner, reply)?
         {
