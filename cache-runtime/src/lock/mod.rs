@@ -1,11 +1,11 @@
 //! Distributed lease locks: `#[with_lock(key = "order:{order_id}", ttl = 30, wait = "5s")]` and
-//! the plain [`Locks`](crate::Locks).
+//! the plain [`Locks`].
 //!
-//! - [`policy`]: the lease, the wait, renewal, as a `const`-checked value.
-//! - [`backend`]: acquire (with a fencing token), release and extend, owner-checked, on Redis
-//!   (one script each) and on the memory store.
-//! - [`guard`]: waiting on release wake-ups, renewal at a third of the lease, the guard.
-//! - [`body`]: running a body under the lock; [`fencing_token`] and [`still_held`] inside it.
+//! Inside: `policy` (the lease, the wait, renewal, as a `const`-checked value), `backend`
+//! (acquire with a fencing token, release and extend, owner-checked, on Redis in one script
+//! each and on the memory store), `guard` (waiting on release wake-ups, renewal at a third of
+//! the lease, the guard), `body` (running a body under the lock; [`fencing_token`] and
+//! [`still_held`] inside it).
 
 mod backend;
 mod body;
