@@ -116,3 +116,22 @@ fn a_plain_fn_sees_its_token_and_that_it_holds_the_lock() {
     assert_eq!(lock::fencing_token(), None, "outside the body");
     assert!(!lock::still_held());
 }
+
+static OUTLIVED: LazyLock<Clocked> = LazyLock::new(Clocked::new);
+
+#[with_lock(key = "outlived", ttl = "300ms", renew = false, store = OUTLIVED.cache)]
+fn outlives_its_lease() -> Result<u8, LockError> {
+    OUTLIVED.clock.advance(Duration::from_secs(1)); // the lease runs out under the body
+    Ok(7)
+}
+
+#[test]
+fn a_body_that_outlives_its_lease_keeps_its_value_and_the_loss_is_counted() {
+    assert_eq!(outlives_its_lease(), Ok(7));
+    let stats = cache_runtime::lock_stats();
+    let stats = stats
+        .iter()
+        .find(|s| s.name.ends_with("::outlives_its_lease"))
+        .unwrap();
+    assert_eq!((stats.acquired, stats.lost), (1, 1));
+}

@@ -75,20 +75,23 @@ pub(crate) async fn run_async<R>(
         },
         false => Ok(body.await),
     };
-    finish(outcome, guard.release().await)
+    // Lost already (the body was dropped): the release can only find it not ours.
+    let released = guard.release().await;
+    if outcome.is_ok() {
+        note_release(&held, released);
+    }
+    outcome
 }
 
 /// Runs a plain `body` holding `guard`, then releases it. A plain body cannot be cancelled: it
 /// can ask [`still_held`].
 pub(crate) fn run_blocking<R>(guard: LockGuard, body: impl FnOnce() -> R) -> R {
     let held = Arc::clone(guard.held());
-    THREAD_LOCKS.with(|locks| locks.borrow_mut().push(held));
+    THREAD_LOCKS.with(|locks| locks.borrow_mut().push(Arc::clone(&held)));
     let popped = PopOnDrop;
     let value = body();
     drop(popped);
-    if let Err(error) = guard.release_blocking() {
-        tracing::warn!(%error, "the body finished, but its lock was no longer held");
-    }
+    note_release(&held, guard.release_blocking());
     value
 }
 
@@ -101,14 +104,12 @@ impl Drop for PopOnDrop {
     }
 }
 
-/// The body's value once it ran to the end: a release that finds the lock no longer ours is
-/// logged (the lease ran out at the very end), not turned into an error after the fact.
-fn finish<R>(
-    outcome: Result<R, LockError>,
-    released: Result<(), LockError>,
-) -> Result<R, LockError> {
-    if let (Ok(_), Err(error)) = (&outcome, &released) {
+/// After a body ran to the end: a release that finds the lock no longer ours (the lease ran out
+/// before renewal noticed) counts the lock as lost and is logged, but does not turn a finished
+/// body into an error after the fact.
+fn note_release(held: &Held, released: Result<(), LockError>) {
+    if let Err(error @ LockError::NotOwner { .. }) = released {
         tracing::warn!(%error, "the body finished, but its lock was no longer held");
+        held.mark_lost();
     }
-    outcome
 }

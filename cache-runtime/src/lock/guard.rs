@@ -37,7 +37,7 @@ pub(crate) struct Held {
 }
 
 impl Held {
-    fn mark_lost(&self) {
+    pub(crate) fn mark_lost(&self) {
         if !self.lost.swap(true, Ordering::SeqCst) {
             self.counters.lost.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(key = %self.key, "lock lost while held");
