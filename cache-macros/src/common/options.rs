@@ -76,6 +76,41 @@ pub(crate) fn crate_path(slot: super::slot::Slot<syn::Path>) -> syn::Path {
         .map_or_else(|| syn::parse_quote!(::cache_runtime), |(path, _)| path)
 }
 
+/// One of `choices`, written as a name (`algorithm = gcra`, `on_lost = continue`) or a string
+/// (`"gcra"`); another value is reported with the valid ones.
+pub(crate) fn choice<T: Copy>(
+    option: &str,
+    meta: &ParseNestedMeta,
+    choices: &[(&str, T)],
+    errors: &mut Errors,
+) -> syn::Result<Option<T>> {
+    let value: Expr = meta.value()?.parse()?;
+    let written = match &value {
+        Expr::Path(path) => path.path.get_ident().map(ToString::to_string),
+        Expr::Continue(_) => Some("continue".to_owned()),
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(text),
+            ..
+        }) => Some(text.value()),
+        _ => None,
+    };
+    let found = choices
+        .iter()
+        .find(|(name, _)| Some(*name) == written.as_deref());
+    if found.is_none() {
+        let valid: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+        errors.on(
+            &value,
+            format_args!(
+                "`{option}` is one of: {}; as in `{option} = {}`",
+                valid.join(", "),
+                valid[0]
+            ),
+        );
+    }
+    Ok(found.map(|(_, value)| *value))
+}
+
 /// "unknown option `x` of `#[attribute]`", with the nearest valid name or the list of them.
 pub(crate) fn unknown_option(
     attribute: &str,

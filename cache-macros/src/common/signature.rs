@@ -81,6 +81,26 @@ impl<'a> FnInfo<'a> {
     pub(crate) fn output_span(&self) -> Span {
         self.output.span()
     }
+
+    /// Reports, on the return type, a function that does not return `Result`: `#[attribute]`
+    /// returns its own failure (`error`, converted with `From`) as `Err`.
+    pub(crate) fn require_result(
+        &self,
+        attribute: &str,
+        error: &str,
+        when: &str,
+        errors: &mut Errors,
+    ) {
+        if self.shape != Shape::Result {
+            errors.at(
+                self.output_span(),
+                format_args!(
+                    "`#[{attribute}]` needs a function returning `Result<T, E>` with \
+                     `E: From<cache_runtime::{error}>`: {when} returns `Err`"
+                ),
+            );
+        }
+    }
 }
 
 fn shape_of(ty: &Type) -> Shape {

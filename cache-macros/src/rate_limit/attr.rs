@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, LitStr, Path};
 
 use crate::common::errors::Errors;
-use crate::common::options::{duration_or_report, parse_each, unknown_option};
+use crate::common::options::{choice, duration_or_report, parse_each, unknown_option};
 use crate::common::slot::Slot;
 
 pub(crate) const OPTIONS: &[&str] = &[
@@ -158,37 +158,4 @@ fn at_least_one(name: &str, value: &Expr, errors: &mut Errors) -> Option<u64> {
         ),
     }
     None
-}
-
-/// One of `choices`, written as a name (`algorithm = gcra`) or a string (`"gcra"`).
-fn choice<T: Copy>(
-    option: &str,
-    meta: &ParseNestedMeta,
-    choices: &[(&str, T)],
-    errors: &mut Errors,
-) -> syn::Result<Option<T>> {
-    let value: Expr = meta.value()?.parse()?;
-    let written = match &value {
-        Expr::Path(path) => path.path.get_ident().map(ToString::to_string),
-        Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Str(text),
-            ..
-        }) => Some(text.value()),
-        _ => None,
-    };
-    let found = choices
-        .iter()
-        .find(|(name, _)| Some(*name) == written.as_deref());
-    if found.is_none() {
-        let valid: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
-        errors.on(
-            &value,
-            format_args!(
-                "`{option}` is one of: {}; as in `{option} = {}`",
-                valid.join(", "),
-                valid[0]
-            ),
-        );
-    }
-    Ok(found.map(|(_, value)| *value))
 }

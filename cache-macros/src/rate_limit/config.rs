@@ -9,7 +9,7 @@ use super::attr::{Algorithm, Args, Fail, OnLimit};
 use crate::common::errors::Errors;
 use crate::common::key;
 use crate::common::options::{self, whole_attribute};
-use crate::common::signature::{FnInfo, Shape};
+use crate::common::signature::FnInfo;
 use crate::common::template::Template;
 
 pub(crate) struct Config {
@@ -33,13 +33,7 @@ impl Config {
         info: &FnInfo,
         errors: &mut Errors,
     ) -> Option<Config> {
-        if info.shape != Shape::Result {
-            errors.at(
-                info.output_span(),
-                "`#[rate_limit]` needs a function returning `Result<T, E>` with \
-                 `E: From<cache_runtime::RateLimited>`: a call over the limit returns `Err`",
-            );
-        }
+        info.require_result("rate_limit", "RateLimited", "a call over the limit", errors);
         let limit = required(&args.limit, "limit", errors);
         let window = required(&args.window, "window", errors);
         let algorithm = args

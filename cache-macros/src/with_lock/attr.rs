@@ -9,7 +9,7 @@ use syn::{Expr, LitBool, LitStr, Path};
 
 use crate::common::duration;
 use crate::common::errors::Errors;
-use crate::common::options::{duration_or_report, has_value, parse_each, unknown_option};
+use crate::common::options::{choice, duration_or_report, has_value, parse_each, unknown_option};
 use crate::common::slot::Slot;
 
 pub(crate) const OPTIONS: &[&str] = &["key", "ttl", "wait", "renew", "on_lost", "store", "crate"];
@@ -77,28 +77,9 @@ impl Args {
             }
             // #[with_lock(on_lost = continue)]
             "on_lost" => {
-                let value: Expr = meta.value()?.parse()?;
-                let written = match &value {
-                    Expr::Path(path) => path.path.get_ident().map(ToString::to_string),
-                    Expr::Continue(_) => Some("continue".to_owned()),
-                    Expr::Lit(syn::ExprLit {
-                        lit: syn::Lit::Str(text),
-                        ..
-                    }) => Some(text.value()),
-                    _ => None,
-                };
-                let choice = match written.as_deref() {
-                    Some("cancel") => Some(OnLost::Cancel),
-                    Some("continue") => Some(OnLost::Continue),
-                    _ => {
-                        errors.on(
-                            &value,
-                            "`on_lost` is one of: cancel, continue; as in `on_lost = continue`",
-                        );
-                        None
-                    }
-                };
-                self.on_lost.set(errors, span, choice);
+                let choices = [("cancel", OnLost::Cancel), ("continue", OnLost::Continue)];
+                let value = choice("on_lost", meta, &choices, errors)?;
+                self.on_lost.set(errors, span, value);
             }
             // #[with_lock(store = crate::LOCKS)]
             "store" => self.store.set(errors, span, meta.value()?.parse()?),

@@ -9,7 +9,7 @@ use super::attr::{Args, OnLost};
 use crate::common::errors::Errors;
 use crate::common::key;
 use crate::common::options;
-use crate::common::signature::{FnInfo, Shape};
+use crate::common::signature::FnInfo;
 use crate::common::template::Template;
 
 /// The lease when none is given, as `cache_runtime::DEFAULT_LEASE`.
@@ -34,13 +34,7 @@ impl Config {
         info: &FnInfo,
         errors: &mut Errors,
     ) -> Option<Config> {
-        if info.shape != Shape::Result {
-            errors.at(
-                info.output_span(),
-                "`#[with_lock]` needs a function returning `Result<T, E>` with \
-                 `E: From<cache_runtime::LockError>`: a lock not acquired returns `Err`",
-            );
-        }
+        info.require_result("with_lock", "LockError", "a lock not acquired", errors);
         let on_lost = match args.on_lost.get() {
             Some(&(Some(OnLost::Cancel), span)) if sig.asyncness.is_none() => {
                 errors.at(
