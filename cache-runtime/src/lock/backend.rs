@@ -19,7 +19,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use crate::store::{MemoryStore, StoredEntry, StoredValue, CHANNEL};
+use crate::store::{Backend, Failure, MemoryStore, RedisStore, StoredEntry, StoredValue, CHANNEL};
 use crate::Cache;
 
 /// One acquisition's owner token: random, so that nobody else can release or extend it.
@@ -86,12 +86,63 @@ fn millis(duration: Duration) -> u64 {
         .max(1)
 }
 
+/// One operation on a cache's store. On the memory store it is done when the `Op` is made; on
+/// Redis it is a script to run, awaited or blocking, and the reading of its integer reply.
+pub(crate) enum Op<T> {
+    Done(T),
+    Redis(RedisStore, redis::ScriptInvocation<'static>, fn(i64) -> T),
+}
+
+impl<T> Op<T> {
+    /// The outcome, awaiting Redis from any executor.
+    pub(crate) async fn run(self) -> Result<T, Failure> {
+        match self {
+            Op::Done(value) => Ok(value),
+            Op::Redis(redis, script, read) => redis.invoke::<i64>(script).await.map(read),
+        }
+    }
+
+    /// The outcome, blocking this thread on Redis.
+    pub(crate) fn run_blocking(self) -> Result<T, Failure> {
+        match self {
+            Op::Done(value) => Ok(value),
+            Op::Redis(redis, script, read) => redis.invoke_blocking::<i64>(script).map(read),
+        }
+    }
+}
+
+/// Tries to acquire `key` for `owner`: the fencing token, or `None` while another owner holds it.
+pub(crate) fn acquire(cache: &Cache, key: &str, owner: Owner, lease: Duration) -> Op<Option<u64>> {
+    match cache.backend() {
+        Backend::Memory(store) => Op::Done(acquire_memory(cache, store, key, owner, lease)),
+        Backend::Redis(redis) => {
+            Op::Redis(redis.clone(), acquire_script(key, owner, lease), acquired)
+        }
+    }
+}
+
+/// Releases `key` if `owner` holds it: whether it did.
+pub(crate) fn release(cache: &Cache, key: &str, owner: Owner) -> Op<bool> {
+    match cache.backend() {
+        Backend::Memory(store) => Op::Done(release_memory(cache, store, key, owner)),
+        Backend::Redis(redis) => Op::Redis(redis.clone(), release_script(key, owner), is_one),
+    }
+}
+
+/// Extends `owner`'s lease of `key` to `lease` from now: whether it did.
+pub(crate) fn extend(cache: &Cache, key: &str, owner: Owner, lease: Duration) -> Op<bool> {
+    match cache.backend() {
+        Backend::Memory(store) => Op::Done(extend_memory(cache, store, key, owner, lease)),
+        Backend::Redis(redis) => Op::Redis(redis.clone(), extend_script(key, owner, lease), is_one),
+    }
+}
+
+fn is_one(reply: i64) -> bool {
+    reply == 1
+}
+
 /// The script invocations, for one lock key.
-pub(crate) fn acquire_script(
-    key: &str,
-    owner: Owner,
-    lease: Duration,
-) -> redis::ScriptInvocation<'static> {
+fn acquire_script(key: &str, owner: Owner, lease: Duration) -> redis::ScriptInvocation<'static> {
     let mut invocation = ACQUIRE.prepare_invoke();
     invocation
         .key(key)
@@ -101,30 +152,26 @@ pub(crate) fn acquire_script(
     invocation
 }
 
-pub(crate) fn release_script(key: &str, owner: Owner) -> redis::ScriptInvocation<'static> {
+fn release_script(key: &str, owner: Owner) -> redis::ScriptInvocation<'static> {
     let mut invocation = RELEASE.prepare_invoke();
     invocation.key(key).arg(owner.text()).arg(CHANNEL);
     invocation
 }
 
-pub(crate) fn extend_script(
-    key: &str,
-    owner: Owner,
-    lease: Duration,
-) -> redis::ScriptInvocation<'static> {
+fn extend_script(key: &str, owner: Owner, lease: Duration) -> redis::ScriptInvocation<'static> {
     let mut invocation = EXTEND.prepare_invoke();
     invocation.key(key).arg(owner.text()).arg(millis(lease));
     invocation
 }
 
 /// The reply of the acquire script: the fencing token, or `None` when someone holds the lock.
-pub(crate) fn acquired(reply: u64) -> Option<u64> {
-    (reply > 0).then_some(reply)
+fn acquired(reply: i64) -> Option<u64> {
+    u64::try_from(reply).ok().filter(|&fence| fence > 0)
 }
 
 /// Acquires `key` on the memory store: the fencing token, or `None` while another owner holds
 /// it.
-pub(crate) fn acquire_memory(
+fn acquire_memory(
     cache: &Cache,
     store: &MemoryStore,
     key: &str,
@@ -156,7 +203,7 @@ pub(crate) fn acquire_memory(
 
 /// Releases `key` on the memory store if `owner` holds it, waking the cache's lock waiters;
 /// whether it did.
-pub(crate) fn release_memory(cache: &Cache, store: &MemoryStore, key: &str, owner: Owner) -> bool {
+fn release_memory(cache: &Cache, store: &MemoryStore, key: &str, owner: Owner) -> bool {
     let released = update_memory(cache, store, key, owner, |state, _| state.owner = None);
     if released {
         cache.lock_released().notify(usize::MAX);
@@ -165,7 +212,7 @@ pub(crate) fn release_memory(cache: &Cache, store: &MemoryStore, key: &str, owne
 }
 
 /// Extends `owner`'s lease of `key` on the memory store to `lease` from now; whether it did.
-pub(crate) fn extend_memory(
+fn extend_memory(
     cache: &Cache,
     store: &MemoryStore,
     key: &str,

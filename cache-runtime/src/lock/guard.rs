@@ -66,19 +66,9 @@ impl Held {
 
     /// Extends the lease by `lease` from now; `Ok(false)` if it is no longer ours.
     async fn extend(&self, lease: Duration) -> Result<bool, Failure> {
-        match self.cache.backend() {
-            Backend::Memory(store) => Ok(backend::extend_memory(
-                &self.cache,
-                store,
-                &self.key,
-                self.owner,
-                lease,
-            )),
-            Backend::Redis(redis) => redis
-                .invoke::<i64>(backend::extend_script(&self.key, self.owner, lease))
-                .await
-                .map(|extended| extended == 1),
-        }
+        backend::extend(&self.cache, &self.key, self.owner, lease)
+            .run()
+            .await
     }
 }
 
@@ -125,38 +115,21 @@ impl LockGuard {
 
     /// Releases the lock: `Err(NotOwner)` if its lease ran out and it was no longer ours.
     pub async fn release(mut self) -> Result<(), LockError> {
-        self.stop_renewal();
-        self.released = true;
-        let held = &self.held;
-        let released = match held.cache.backend() {
-            Backend::Memory(store) => Ok(backend::release_memory(
-                &held.cache,
-                store,
-                &held.key,
-                held.owner,
-            )),
-            Backend::Redis(redis) => release_redis(redis, &held.key, held.owner).await,
-        };
-        self.settle(released)
+        let release = self.releasing();
+        self.settle(release.run().await)
     }
 
     /// [`release`](Self::release), blocking this thread on Redis (for plain `fn`s).
     pub fn release_blocking(mut self) -> Result<(), LockError> {
+        let release = self.releasing();
+        self.settle(release.run_blocking())
+    }
+
+    /// Stops renewal, marks the guard released and gives the release to run.
+    fn releasing(&mut self) -> backend::Op<bool> {
         self.stop_renewal();
         self.released = true;
-        let held = &self.held;
-        let released = match held.cache.backend() {
-            Backend::Memory(store) => Ok(backend::release_memory(
-                &held.cache,
-                store,
-                &held.key,
-                held.owner,
-            )),
-            Backend::Redis(redis) => redis
-                .invoke_blocking::<i64>(backend::release_script(&held.key, held.owner))
-                .map(|released| released == 1),
-        };
-        self.settle(released)
+        backend::release(&self.held.cache, &self.held.key, self.held.owner)
     }
 
     fn settle(&self, released: Result<bool, Failure>) -> Result<(), LockError> {
@@ -191,13 +164,6 @@ impl LockGuard {
     }
 }
 
-async fn release_redis(redis: &RedisStore, key: &str, owner: Owner) -> Result<bool, Failure> {
-    redis
-        .invoke::<i64>(backend::release_script(key, owner))
-        .await
-        .map(|released| released == 1)
-}
-
 impl Drop for LockGuard {
     fn drop(&mut self) {
         self.stop_renewal();
@@ -210,20 +176,14 @@ impl Drop for LockGuard {
 /// Releases `owner`'s hold on `key` without blocking: at once on the memory store, on the
 /// driver thread on Redis (the lease is the backstop if that fails too).
 fn release_in_background(cache: &Cache, key: &str, owner: Owner) {
-    match cache.backend() {
-        Backend::Memory(store) => {
-            backend::release_memory(cache, store, key, owner);
-        }
-        Backend::Redis(redis) => {
-            let (redis, key) = (redis.clone(), key.to_owned());
-            if let Some(driver) = crate::store::driver() {
-                driver.spawn(async move {
-                    if let Err(failure) = release_redis(&redis, &key, owner).await {
-                        tracing::debug!(%failure, %key, "lock not released; its lease runs out");
-                    }
-                });
+    let release = backend::release(cache, key, owner);
+    if let (backend::Op::Redis(..), Some(driver)) = (&release, crate::store::driver()) {
+        let key = key.to_owned();
+        driver.spawn(async move {
+            if let Err(failure) = release.run().await {
+                tracing::debug!(%failure, %key, "lock not released; its lease runs out");
             }
-        }
+        });
     }
 }
 
@@ -272,19 +232,9 @@ pub(crate) async fn acquire_async(
             owner,
             settled: false,
         };
-        let reply = match cache.backend() {
-            Backend::Memory(store) => Ok(backend::acquire_memory(
-                cache,
-                store,
-                &key,
-                owner,
-                policy.lease(),
-            )),
-            Backend::Redis(redis) => redis
-                .invoke::<u64>(backend::acquire_script(&key, owner, policy.lease()))
-                .await
-                .map(backend::acquired),
-        };
+        let reply = backend::acquire(cache, &key, owner, policy.lease())
+            .run()
+            .await;
         // A failed reply (a timeout) may hide a lock taken on the server: `pending` releases it
         // when dropped; an answer settles it.
         pending.settled = reply.is_ok();
@@ -314,18 +264,7 @@ pub(crate) fn acquire_blocking(
     let (mut listener, mut waited): (Option<EventListener>, bool) = (None, false);
     loop {
         let owner = Owner::new();
-        let reply = match cache.backend() {
-            Backend::Memory(store) => Ok(backend::acquire_memory(
-                cache,
-                store,
-                &key,
-                owner,
-                policy.lease(),
-            )),
-            Backend::Redis(redis) => redis
-                .invoke_blocking::<u64>(backend::acquire_script(&key, owner, policy.lease()))
-                .map(backend::acquired),
-        };
+        let reply = backend::acquire(cache, &key, owner, policy.lease()).run_blocking();
         if reply.is_err() {
             release_in_background(cache, &key, owner); // a timeout may hide a lock taken
         }
