@@ -469,3 +469,23 @@ pub fn command_delta(
         })
         .collect()
 }
+
+/// The integer under `key`, 0 when there is none.
+pub fn get_int(raw: &mut redis::Connection, key: &str) -> i64 {
+    redis::cmd("GET")
+        .arg(key)
+        .query::<Option<i64>>(raw)
+        .expect("GET")
+        .unwrap_or(0)
+}
+
+/// Runs this test binary again on the one ignored test `test`, with `env` set: a child process
+/// for the tests that span processes. Its output is piped.
+pub fn rerun_ignored(test: &str, env: &[(&str, String)]) -> std::process::Child {
+    Command::new(std::env::current_exe().expect("the test binary"))
+        .args(["--ignored", "--exact", test, "--nocapture", "--quiet"])
+        .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("a child test process")
+}

@@ -4,11 +4,11 @@
 //! The children are this test binary run again on one ignored test, with `CACHE_URL` set. The
 //! body records each run in Redis itself (`INCR`), so runs in every process are counted.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use cache_runtime::{cached, Cache};
-use cache_tests::servers::{keys_of, RedisServer, ServerOptions};
+use cache_tests::servers::{get_int, keys_of, rerun_ignored, RedisServer, ServerOptions};
 
 /// The body counts its runs in Redis and takes `BODY_MILLIS` (env) to compute.
 #[cached(ttl = 60, key = "report:{id}", lock_on_miss = "2s")]
@@ -50,33 +50,19 @@ fn child_calls_report() {
 }
 
 fn child(server: &RedisServer, report_id: u64, body_millis: u64) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "child_calls_report",
-            "--nocapture",
-            "--quiet",
-        ])
-        .env("CACHE_URL", server.url())
-        .env("REPORT_ID", report_id.to_string())
-        .env("BODY_MILLIS", body_millis.to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn get(raw: &mut redis::Connection, key: &str) -> i64 {
-    redis::cmd("GET")
-        .arg(key)
-        .query::<Option<i64>>(raw)
-        .unwrap()
-        .unwrap_or(0)
+    rerun_ignored(
+        "child_calls_report",
+        &[
+            ("CACHE_URL", server.url()),
+            ("REPORT_ID", report_id.to_string()),
+            ("BODY_MILLIS", body_millis.to_string()),
+        ],
+    )
 }
 
 fn wait_until(raw: &mut redis::Connection, key: &str, value: i64) {
     for _ in 0..2_000 {
-        if get(raw, key) >= value {
+        if get_int(raw, key) >= value {
             return;
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -104,7 +90,7 @@ fn a_cold_key_is_computed_once_across_four_processes() {
             .map_or(0, |n| n.parse::<u64>().unwrap());
     }
     assert_eq!(
-        get(&mut raw, "runs"),
+        get_int(&mut raw, "runs"),
         1,
         "16 callers in 4 processes, one run"
     );
@@ -140,7 +126,7 @@ fn a_holder_killed_mid_computation_holds_the_others_up_for_about_one_lease() {
     let waited = started.elapsed();
     assert!(value.ends_with(&std::process::id().to_string()), "{value}");
     assert_eq!(
-        get(&mut raw, "runs"),
+        get_int(&mut raw, "runs"),
         2,
         "this process computed after the lease ran out"
     );

@@ -7,12 +7,12 @@
 //! would lose increments. An overlap detector (`INCR inside` on entry, `DECR` on exit) records any
 //! entry that finds someone else inside.
 
-use std::process::{Child, Command, Stdio};
+use std::hash::BuildHasher;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use cache_runtime::{with_lock, Cache, LockError};
-use cache_tests::servers::{keys_of, RedisServer};
-use std::hash::BuildHasher;
+use cache_tests::servers::{get_int, keys_of, rerun_ignored, RedisServer};
 
 use redis::AsyncCommands;
 
@@ -92,27 +92,8 @@ fn child_takes_the_lock() {
 }
 
 fn child(server: &RedisServer, mode: &str) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "child_takes_the_lock",
-            "--nocapture",
-            "--quiet",
-        ])
-        .env("CACHE_URL", server.url())
-        .env("LOCK_MODE", mode)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn get(raw: &mut redis::Connection, key: &str) -> i64 {
-    redis::cmd("GET")
-        .arg(key)
-        .query::<Option<i64>>(raw)
-        .unwrap()
-        .unwrap_or(0)
+    let env = [("CACHE_URL", server.url()), ("LOCK_MODE", mode.to_owned())];
+    rerun_ignored("child_takes_the_lock", &env)
 }
 
 #[test]
@@ -124,8 +105,11 @@ fn four_processes_increment_without_losing_or_overlapping() {
         assert!(output.status.success(), "a child failed");
     }
     let mut raw = server.raw();
-    assert_eq!(get(&mut raw, "counter"), (4 * TASKS * INCREMENTS) as i64);
-    assert_eq!(get(&mut raw, "overlaps"), 0, "two holders at once");
+    assert_eq!(
+        get_int(&mut raw, "counter"),
+        (4 * TASKS * INCREMENTS) as i64
+    );
+    assert_eq!(get_int(&mut raw, "overlaps"), 0, "two holders at once");
     let locks: Vec<_> = keys_of(&mut raw)
         .into_iter()
         .filter(|(key, _)| key.starts_with("cache:lock:") && !key.ends_with(":fence"))
