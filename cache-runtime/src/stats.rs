@@ -162,13 +162,25 @@ impl<C> Registered<C> {
 /// }
 /// ```
 pub fn stats() -> Vec<FnStats> {
-    let registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
-    let mut all: Vec<FnStats> = registry
+    snapshot_all(&REGISTRY, |counters, name| Some(counters.snapshot(name)))
+}
+
+/// A snapshot of every named site in `registry` (a site whose `snapshot` gives `None` is left
+/// out), sorted by name.
+pub(crate) fn snapshot_all<C, S>(
+    registry: &Registry<C>,
+    snapshot: impl Fn(&C, &str) -> Option<S>,
+) -> Vec<S> {
+    let registry = registry.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut all: Vec<(&str, S)> = registry
         .iter()
-        .filter_map(|site| Some(site.counters.snapshot(site.name.get()?)))
+        .filter_map(|site| {
+            let name = site.name.get()?;
+            Some((&**name, snapshot(&site.counters, name)?))
+        })
         .collect();
-    all.sort_by(|a, b| a.function.cmp(&b.function));
-    all
+    all.sort_by(|a, b| a.0.cmp(b.0));
+    all.into_iter().map(|(_, stats)| stats).collect()
 }
 
 /// The snapshot of the function registered as `function`; zeros if it has not run yet.

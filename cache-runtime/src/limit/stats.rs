@@ -2,9 +2,9 @@
 //! [`RateLimiter`](crate::RateLimiter).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
-use crate::stats::{Registered, Registry};
+use crate::stats::{snapshot_all, Registered, Registry};
 
 /// What one rate limit has decided since the process started.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -61,11 +61,5 @@ pub(crate) type LimitRegistration = Registered<LimitCounters>;
 
 /// A snapshot of every `#[rate_limit]` function called so far, sorted by name.
 pub fn limit_stats() -> Vec<LimitStats> {
-    let registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
-    let mut all: Vec<LimitStats> = registry
-        .iter()
-        .filter_map(|site| Some(site.counters.snapshot(site.name.get()?)))
-        .collect();
-    all.sort_by(|a, b| a.name.cmp(&b.name));
-    all
+    snapshot_all(&REGISTRY, |counters, name| Some(counters.snapshot(name)))
 }

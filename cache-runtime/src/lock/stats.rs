@@ -2,9 +2,9 @@
 //! [`Locks`](crate::Locks).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::stats::{Registered, Registry};
+use crate::stats::{snapshot_all, Registered, Registry};
 
 /// What one lock site has done since the process started.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -56,11 +56,7 @@ pub(crate) type LockRegistration = Registered<SiteCounters>;
 
 /// A snapshot of every `#[with_lock]` function called so far, sorted by name.
 pub fn lock_stats() -> Vec<LockStats> {
-    let registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
-    let mut all: Vec<LockStats> = registry
-        .iter()
-        .filter_map(|site| Some(site.counters.get()?.snapshot(site.name.get()?)))
-        .collect();
-    all.sort_by(|a, b| a.name.cmp(&b.name));
-    all
+    snapshot_all(&REGISTRY, |counters, name| {
+        Some(counters.get()?.snapshot(name))
+    })
 }
