@@ -6,7 +6,9 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident, LitInt, LitStr, Path};
 
 use crate::common::errors::Errors;
-use crate::common::options::{duration_or_report, flag, has_value, parse_each, unknown_option};
+use crate::common::options::{
+    crate_value, duration_or_report, flag, has_value, parse_each, unknown_option,
+};
 use crate::common::slot::{Flag, Slot};
 
 pub(crate) const OPTIONS: &[&str] = &[
@@ -139,10 +141,7 @@ impl Args {
                 self.stale_if_error.set(errors, span, value);
             }
             // #[cached(crate = "::my_cache")]
-            "crate" => {
-                let path: LitStr = meta.value()?.parse()?;
-                self.krate.set(errors, span, path.parse()?);
-            }
+            "crate" => self.krate.set(errors, span, crate_value(meta)?),
             _ => return Err(unknown_option("cached", meta, OPTIONS)),
         }
         Ok(())

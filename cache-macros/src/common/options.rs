@@ -70,6 +70,11 @@ pub(crate) fn parse_each(
     }
 }
 
+/// The value of `crate = "::path"`: the runtime under another name.
+pub(crate) fn crate_value(meta: &ParseNestedMeta) -> syn::Result<syn::Path> {
+    meta.value()?.parse::<syn::LitStr>()?.parse()
+}
+
 /// The runtime's path: `crate = "…"` if given, else `::cache_runtime`.
 pub(crate) fn crate_path(slot: super::slot::Slot<syn::Path>) -> syn::Path {
     slot.take()

@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, LitStr, Path};
 
 use crate::common::errors::Errors;
-use crate::common::options::{choice, duration_or_report, parse_each, unknown_option};
+use crate::common::options::{choice, crate_value, duration_or_report, parse_each, unknown_option};
 use crate::common::slot::Slot;
 
 pub(crate) const OPTIONS: &[&str] = &[
@@ -130,10 +130,7 @@ impl Args {
             // #[rate_limit(store = crate::LIMITS, …)]
             "store" => self.store.set(errors, span, meta.value()?.parse()?),
             // #[rate_limit(crate = "::my_cache", …)]
-            "crate" => {
-                let path: LitStr = meta.value()?.parse()?;
-                self.krate.set(errors, span, path.parse()?);
-            }
+            "crate" => self.krate.set(errors, span, crate_value(meta)?),
             _ => return Err(unknown_option("rate_limit", meta, OPTIONS)),
         }
         Ok(())

@@ -9,7 +9,9 @@ use syn::{Expr, LitBool, LitStr, Path};
 
 use crate::common::duration;
 use crate::common::errors::Errors;
-use crate::common::options::{choice, duration_or_report, has_value, parse_each, unknown_option};
+use crate::common::options::{
+    choice, crate_value, duration_or_report, has_value, parse_each, unknown_option,
+};
 use crate::common::slot::Slot;
 
 pub(crate) const OPTIONS: &[&str] = &["key", "ttl", "wait", "renew", "on_lost", "store", "crate"];
@@ -84,10 +86,7 @@ impl Args {
             // #[with_lock(store = crate::LOCKS)]
             "store" => self.store.set(errors, span, meta.value()?.parse()?),
             // #[with_lock(crate = "::my_cache")]
-            "crate" => {
-                let path: LitStr = meta.value()?.parse()?;
-                self.krate.set(errors, span, path.parse()?);
-            }
+            "crate" => self.krate.set(errors, span, crate_value(meta)?),
             _ => return Err(unknown_option("with_lock", meta, OPTIONS)),
         }
         Ok(())
