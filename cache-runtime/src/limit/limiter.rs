@@ -180,7 +180,7 @@ pub(crate) fn check_blocking(
     let outcome = match cache.backend() {
         Backend::Memory(_) => Ok(check_memory(cache, policy, key)),
         Backend::Redis(redis) => redis
-            .invoke_blocking(scripts::check(policy, &key_text(key)))
+            .invoke_blocking(scripts::check(policy, key))
             .map(outcome_of),
     };
     let decision = decide(policy, outcome, counters);
@@ -225,7 +225,7 @@ async fn ask_async(
     match cache.backend() {
         Backend::Memory(_) => Ok(check_memory(cache, policy, key)),
         Backend::Redis(redis) => {
-            let reply = redis.invoke(scripts::check(policy, &key_text(key))).await;
+            let reply = redis.invoke(scripts::check(policy, key)).await;
             reply.map(outcome_of)
         }
     }
@@ -275,11 +275,6 @@ fn check_memory(cache: &Cache, policy: &RateLimitPolicy, key: &[u8]) -> Outcome 
             (entry, outcome)
         }
     })
-}
-
-/// The key as Redis holds it; limiter keys are text (a template or `prefix:rate:name:key`).
-fn key_text(key: &[u8]) -> String {
-    String::from_utf8_lossy(key).into_owned()
 }
 
 fn outcome_of((admitted, remaining, retry_after, reset_after): (i64, i64, i64, i64)) -> Outcome {

@@ -127,7 +127,7 @@ static SCRIPTS: LazyLock<[redis::Script; 3]> =
     LazyLock::new(|| [script(GCRA), script(FIXED_WINDOW), script(SLIDING_WINDOW)]);
 
 /// The invocation that checks one call against `key` under `policy`.
-pub(crate) fn check(policy: &RateLimitPolicy, key: &str) -> redis::ScriptInvocation<'static> {
+pub(crate) fn check(policy: &RateLimitPolicy, key: &[u8]) -> redis::ScriptInvocation<'static> {
     let (script, third) = match policy.counted_by() {
         Algorithm::Gcra => (&SCRIPTS[0], policy.burst_size().to_string()),
         Algorithm::FixedWindow => (&SCRIPTS[1], String::new()),
