@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+pub mod proxy;
 pub mod servers;
 
 use std::future::Future;

@@ -51,18 +51,21 @@ impl Breaker {
         }
     }
 
-    /// Whether a call may go to Redis now. A `false` is counted as skipped.
+    /// Whether a call may go to Redis now (`None` is counted as skipped). The call that probes
+    /// a cooled-down circuit holds its [`Probe`] until [`succeeded`](Self::succeeded) or
+    /// [`failed`](Self::failed) says how it went; a probe dropped before that (its caller was
+    /// cancelled) frees the slot, so the next call probes instead.
     #[inline]
-    pub(crate) fn allow(&self) -> bool {
+    pub(crate) fn allow(&self) -> Option<Probe<'_>> {
         let open_until = self.open_until.load(Relaxed);
         if open_until == 0 {
-            return true;
+            return Some(Probe(None));
         }
         if now_ms() >= open_until && !self.probing.swap(true, Relaxed) {
-            return true;
+            return Some(Probe(Some(self)));
         }
         self.counts.skipped.fetch_add(1, Relaxed);
-        false
+        None
     }
 
     /// Whether the circuit is open (calls are skipped, or one probe is under way).
@@ -98,6 +101,25 @@ impl Breaker {
     }
 }
 
+/// A call let through by [`Breaker::allow`]; the probe slot, when it holds it.
+#[derive(Debug)]
+pub(crate) struct Probe<'a>(Option<&'a Breaker>);
+
+impl Probe<'_> {
+    /// The call has been counted: the slot is settled by `succeeded` or `failed`.
+    pub(crate) fn settled(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Probe<'_> {
+    fn drop(&mut self) {
+        if let Some(breaker) = self.0 {
+            breaker.probing.store(false, Relaxed);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,23 +128,37 @@ mod tests {
     fn opens_after_threshold_then_probes_once() {
         let breaker = Breaker::new(3, Duration::from_millis(30));
         for _ in 0..2 {
-            assert!(breaker.allow());
+            assert!(breaker.allow().is_some());
             breaker.failed();
         }
         assert!(!breaker.is_open());
         breaker.failed();
         assert!(breaker.is_open());
-        assert!(!breaker.allow());
+        assert!(breaker.allow().is_none());
         std::thread::sleep(Duration::from_millis(40));
-        assert!(breaker.allow(), "the probe");
-        assert!(!breaker.allow(), "only one probe at a time");
+        let probe = breaker.allow().expect("the probe");
+        assert!(breaker.allow().is_none(), "only one probe at a time");
         breaker.failed();
-        assert!(!breaker.allow(), "a failed probe reopens");
+        probe.settled();
+        assert!(breaker.allow().is_none(), "a failed probe reopens");
         std::thread::sleep(Duration::from_millis(40));
-        assert!(breaker.allow());
+        let probe = breaker.allow().expect("the next probe");
         breaker.succeeded();
-        assert!(!breaker.is_open() && breaker.allow());
+        probe.settled();
+        assert!(!breaker.is_open() && breaker.allow().is_some());
         assert_eq!(breaker.counts.opened.load(Relaxed), 2);
         assert_eq!(breaker.counts.skipped.load(Relaxed), 3);
+    }
+
+    #[test]
+    fn a_probe_dropped_unsettled_frees_the_slot() {
+        let breaker = Breaker::new(1, Duration::from_millis(10));
+        breaker.failed();
+        std::thread::sleep(Duration::from_millis(20));
+        drop(breaker.allow().expect("the probe")); // its caller was cancelled
+        let probe = breaker.allow().expect("another call probes");
+        breaker.succeeded();
+        probe.settled();
+        assert!(!breaker.is_open());
     }
 }

@@ -33,7 +33,7 @@ pub use config::{
 };
 
 use crate::error::{CacheErrorKind, ConfigError};
-use breaker::Breaker;
+use breaker::{Breaker, Probe};
 use fills::Fills;
 pub(crate) use fills::CHANNEL;
 pub(crate) use lease::{HeldLease, Lease};
@@ -306,9 +306,9 @@ impl RedisStore {
         F: Future<Output = redis::RedisResult<T>> + Send + 'static,
         T: Send + 'static,
     {
-        let future = self.prepare(command)?;
+        let (future, probe) = self.prepare(command)?;
         let outcome = runtime::run(future).await.unwrap_or(Err(Failure::Driver));
-        self.settle(outcome)
+        self.settle(outcome, probe)
     }
 
     /// Runs `command` on the driver, blocking this thread until it is done.
@@ -318,37 +318,48 @@ impl RedisStore {
         F: Future<Output = redis::RedisResult<T>> + Send + 'static,
         T: Send + 'static,
     {
-        let future = self.prepare(command)?;
+        let (future, probe) = self.prepare(command)?;
         let outcome = runtime::block_on(future).unwrap_or(Err(Failure::Driver));
-        self.settle(outcome)
+        self.settle(outcome, probe)
     }
 
-    /// The command under the time budget, unless the circuit is open.
+    /// The command under the time budget, unless the circuit is open, with the breaker's leave
+    /// (a probe slot frees itself if the caller is dropped before [`settle`](Self::settle)).
+    #[allow(clippy::type_complexity)]
     fn prepare<T, C, F>(
         &self,
         command: C,
-    ) -> Result<impl Future<Output = Result<T, Failure>> + Send + 'static, Failure>
+    ) -> Result<
+        (
+            impl Future<Output = Result<T, Failure>> + Send + 'static,
+            Probe<'_>,
+        ),
+        Failure,
+    >
     where
         C: FnOnce(Link) -> F,
         F: Future<Output = redis::RedisResult<T>> + Send + 'static,
     {
-        if !self.connection.breaker.allow() {
-            return Err(Failure::CircuitOpen);
-        }
+        let probe = self
+            .connection
+            .breaker
+            .allow()
+            .ok_or(Failure::CircuitOpen)?;
         let budget = self.config().connect_timeout + self.config().response_timeout;
         let future = command(self.connection.link.clone());
-        Ok(async move {
+        let future = async move {
             match tokio::time::timeout(budget, future).await {
                 Ok(Ok(value)) => Ok(value),
                 Ok(Err(error)) => Err(Failure::Redis(error)),
                 Err(_) => Err(Failure::Timeout),
             }
-        })
+        };
+        Ok((future, probe))
     }
 
     /// Tells the breaker how the command went. Errors that Redis answered with (a wrong type, a
     /// script error) say the server is up; only the connection's own failures count against it.
-    fn settle<T>(&self, outcome: Result<T, Failure>) -> Result<T, Failure> {
+    fn settle<T>(&self, outcome: Result<T, Failure>, probe: Probe<'_>) -> Result<T, Failure> {
         let breaker = &self.connection.breaker;
         match &outcome {
             Ok(_) => breaker.succeeded(),
@@ -358,6 +369,7 @@ impl RedisStore {
                 tracing::debug!(target = %self.config(), %failure, "Redis command failed");
             }
         }
+        probe.settled();
         outcome
     }
 }
