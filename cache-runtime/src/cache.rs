@@ -61,7 +61,9 @@ enum StoreChoice {
 
 impl CacheBuilder {
     /// The prefix of every key (default [`DEFAULT_PREFIX`]): non-empty, printable ASCII without
-    /// spaces, `{`, `}` or `*`.
+    /// spaces, `:`, `{`, `}` or `*`. Keys read `{prefix}:…`; a prefix holding the separator
+    /// would let one cache reach another's keys (`app` and `app:v2`), so it is refused: write
+    /// `app-v2`.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = Some(prefix.into());
         self
@@ -121,9 +123,10 @@ fn check_prefix(prefix: &str) -> Result<(), ConfigError> {
         "must not be empty"
     } else if !prefix
         .bytes()
-        .all(|b| b.is_ascii_graphic() && !matches!(b, b'{' | b'}' | b'*'))
+        .all(|b| b.is_ascii_graphic() && !matches!(b, b':' | b'{' | b'}' | b'*'))
     {
-        "must be printable ASCII without spaces, `{`, `}` or `*`"
+        "must be printable ASCII without spaces, `:` (the separator: `app` and `app:v2` would \
+         reach each other's keys; write `app-v2`), `{`, `}` or `*`"
     } else {
         return Ok(());
     };
@@ -319,5 +322,14 @@ mod tests {
             "{debug}"
         );
         assert!(Cache::from_url("memory://?prefix=").is_err());
+    }
+
+    #[test]
+    fn a_prefix_cannot_hold_the_separator() {
+        for prefix in ["app:v2", ":", "app:"] {
+            let error = Cache::builder().prefix(prefix).build().unwrap_err();
+            assert!(error.to_string().contains("`:`"), "{error}");
+        }
+        assert!(Cache::builder().prefix("app-v2").build().is_ok());
     }
 }

@@ -90,9 +90,12 @@ pub enum CacheErrorKind {
     /// The value could not be encoded.
     #[error("the value does not encode: {0}")]
     Encode(String),
-    /// The stored value is not an integer (`incr`, `decr`), or the result would overflow.
-    #[error("the stored value is not an integer, or the result overflows")]
+    /// The stored value is not an integer (`incr`, `decr`).
+    #[error("the stored value is not an integer")]
     NotAnInteger,
+    /// The counter would leave the `i64` range (`incr`, `decr`); it keeps its value.
+    #[error("the result would overflow a 64-bit signed integer; the counter is unchanged")]
+    Overflow,
 }
 
 impl CacheError {

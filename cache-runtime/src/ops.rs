@@ -31,14 +31,15 @@ pub enum KeyTtl {
     Expires(Duration),
 }
 
-/// Adds the TTL to a counter only when the increment creates it, in one atomic step.
+/// Adds the TTL to a counter only when the increment creates it, in one atomic step. The new
+/// value is returned as Redis's own text (`GET`), never through a Lua number, which is a double
+/// and would round values past 2^53.
 const INCR_SCRIPT: &str = r"
-local created = redis.call('EXISTS', KEYS[1]) == 0
-local value = redis.call('INCRBY', KEYS[1], ARGV[1])
-if created and ARGV[2] ~= '0' then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if ARGV[2] ~= '0' then
+  redis.call('SET', KEYS[1], '0', 'NX', 'PX', ARGV[2])
 end
-return value
+redis.call('INCRBY', KEYS[1], ARGV[1])
+return redis.call('GET', KEYS[1])
 ";
 
 fn millis(ttl: Duration) -> u64 {
@@ -379,7 +380,7 @@ impl Cache {
     ) -> Result<i64, CacheError> {
         let by = by
             .checked_neg()
-            .ok_or_else(|| CacheError::new("decr", Some(key), CacheErrorKind::NotAnInteger))?;
+            .ok_or_else(|| CacheError::new("decr", Some(key), CacheErrorKind::Overflow))?;
         self.add_to_counter("decr", key, by, ttl_on_create).await
     }
 
@@ -391,7 +392,7 @@ impl Cache {
         ttl_on_create: Option<Duration>,
     ) -> Result<i64, CacheError> {
         Self::check_ttl(operation, key, ttl_on_create)?;
-        let not_integer = || CacheError::new(operation, Some(key), CacheErrorKind::NotAnInteger);
+        let error = |kind| CacheError::new(operation, Some(key), kind);
         match self.backend() {
             Backend::Memory(store) => {
                 let created_expiry = self.expires_at(ttl_on_create);
@@ -404,17 +405,20 @@ impl Cache {
                                 None => (Some(0), created_expiry),
                                 Some(entry) => (counter_value(&entry.value), entry.expires_at),
                             };
-                            match count.and_then(|count| count.checked_add(by)) {
+                            let Some(count) = count else {
+                                return (None, Err(CacheErrorKind::NotAnInteger));
+                            };
+                            match count.checked_add(by) {
                                 Some(count) => {
                                     let text = count.to_string().into_bytes();
                                     let value = StoredValue::Encoded(text.into());
-                                    (Some(StoredEntry::new(expires_at, value)), Some(count))
+                                    (Some(StoredEntry::new(expires_at, value)), Ok(count))
                                 }
-                                None => (None, None),
+                                None => (None, Err(CacheErrorKind::Overflow)),
                             }
                         },
                     )
-                    .ok_or_else(not_integer)
+                    .map_err(error)
             }
             Backend::Redis(store) => {
                 let full = self.full_key(key);
@@ -431,13 +435,13 @@ impl Cache {
                     .await;
                 match outcome {
                     Ok(count) => Ok(count),
-                    Err(Failure::Redis(error))
-                        if error.to_string().contains("not an integer")
-                            || error.to_string().contains("overflow") =>
-                    {
-                        Err(not_integer())
+                    Err(Failure::Redis(e)) if e.to_string().contains("would overflow") => {
+                        Err(error(CacheErrorKind::Overflow))
                     }
-                    Err(failure) => Err(CacheError::new(operation, Some(key), failure.kind())),
+                    Err(Failure::Redis(e)) if e.to_string().contains("not an integer") => {
+                        Err(error(CacheErrorKind::NotAnInteger))
+                    }
+                    Err(failure) => Err(error(failure.kind())),
                 }
             }
         }
