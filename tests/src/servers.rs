@@ -23,13 +23,16 @@ const INSTALL_HINT: &str = "the tests start their own Redis servers and need `re
 pub const ACL_USER: &str = "cache-app";
 /// That user's password.
 pub const ACL_PASSWORD: &str = "pw-7f3a91c2";
+/// A second user of the same servers, made as Redis 7 makes one by default: every key and
+/// command, but no Pub/Sub channel (no `&…` pattern). Its password is [`ACL_PASSWORD`].
+pub const ACL_USER_NO_CHANNELS: &str = "cache-app-nochannels";
 
 /// How to start a server.
 #[derive(Clone, Debug, Default)]
 pub struct ServerOptions {
     /// Also listen with TLS, on a port of its own, with a certificate from a CA made for it.
     pub tls: bool,
-    /// Create [`ACL_USER`] with [`ACL_PASSWORD`].
+    /// Create [`ACL_USER`] and [`ACL_USER_NO_CHANNELS`] with [`ACL_PASSWORD`].
     pub acl_user: bool,
     /// Run as a cluster node.
     pub cluster_node: bool,
@@ -235,6 +238,16 @@ impl RedisServer {
                 .arg("+@all")
                 .exec(&mut raw)
                 .expect("ACL SETUSER");
+            redis::cmd("ACL")
+                .arg("SETUSER")
+                .arg(ACL_USER_NO_CHANNELS)
+                .arg("on")
+                .arg(format!(">{ACL_PASSWORD}"))
+                .arg("~*")
+                .arg("resetchannels")
+                .arg("+@all")
+                .exec(&mut raw)
+                .expect("ACL SETUSER (no channels)");
         }
         server
     }

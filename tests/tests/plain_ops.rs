@@ -129,9 +129,15 @@ async fn suite(cache: Cache, neighbour: Cache) {
     // exact over the whole i64 range (a Lua number is a double: 2^53 + 1 came back as 2^53),
     // and an overflow is an error that leaves the counter as it was
     let past_double = (1i64 << 53) + 1;
-    assert_eq!(cache.incr("big", past_double, None).await.unwrap(), past_double);
     assert_eq!(
-        cache.incr("big", i64::MAX - past_double, None).await.unwrap(),
+        cache.incr("big", past_double, None).await.unwrap(),
+        past_double
+    );
+    assert_eq!(
+        cache
+            .incr("big", i64::MAX - past_double, None)
+            .await
+            .unwrap(),
         i64::MAX
     );
     assert_eq!(
@@ -139,10 +145,19 @@ async fn suite(cache: Cache, neighbour: Cache) {
         &CacheErrorKind::Overflow
     );
     assert_eq!(cache.incr("big", 0, None).await.unwrap(), i64::MAX);
-    assert_eq!(cache.decr("small", i64::MAX, None).await.unwrap(), -i64::MAX);
+    assert_eq!(
+        cache.decr("small", i64::MAX, None).await.unwrap(),
+        -i64::MAX
+    );
     assert_eq!(cache.decr("small", 1, None).await.unwrap(), i64::MIN);
-    for overflow in [cache.decr("small", 1, None), cache.decr("zero", i64::MIN, None)] {
-        assert_eq!(overflow.await.unwrap_err().kind(), &CacheErrorKind::Overflow);
+    for overflow in [
+        cache.decr("small", 1, None),
+        cache.decr("zero", i64::MIN, None),
+    ] {
+        assert_eq!(
+            overflow.await.unwrap_err().kind(),
+            &CacheErrorKind::Overflow
+        );
     }
     assert_eq!(cache.incr("small", 0, None).await.unwrap(), i64::MIN);
 

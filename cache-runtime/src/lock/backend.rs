@@ -61,11 +61,12 @@ return fence
     )
 });
 
-/// KEYS[1] = lock; ARGV = owner token, channel. 1 if released, 0 if not the owner's.
+/// KEYS[1] = lock; ARGV = owner token, channel. 1 if released, 0 if not the owner's. The
+/// publication is a `pcall`: a release by an ACL user without the channel still says released.
 pub(crate) const RELEASE_SOURCE: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
-redis.call('PUBLISH', ARGV[2], KEYS[1])
+redis.pcall('PUBLISH', ARGV[2], KEYS[1])
 return 1
 ";
 

@@ -72,14 +72,32 @@ impl Fills {
         let connect_timeout = self.connect_timeout;
         driver.spawn(async move {
             while fills.strong_count() > 0 {
-                if let Err(error) = subscribe(&client, &fills, connect_timeout).await {
-                    tracing::debug!(%error, "fill subscriber disconnected; reconnecting");
+                match subscribe(&client, &fills, connect_timeout).await {
+                    Err(error) if is_no_permission(&error) => {
+                        tracing::warn!(
+                            channel = CHANNEL,
+                            %error,
+                            "the ACL user may not subscribe to the fill channel; waiters fall \
+                             back to re-reading every 50-150 ms (grant `&cache-runtime:filled`)"
+                        );
+                        return;
+                    }
+                    Err(error) => {
+                        tracing::debug!(%error, "fill subscriber disconnected; reconnecting")
+                    }
+                    Ok(()) => {}
                 }
                 let pause = Duration::from_millis(100 + fastrand::u64(0..200));
                 tokio::time::sleep(pause).await;
             }
         });
     }
+}
+
+/// Whether the server refused the subscription itself: an ACL user without the channel. Asking
+/// again would be refused again.
+fn is_no_permission(error: &redis::RedisError) -> bool {
+    error.code() == Some("NOPERM") || error.to_string().contains("NOPERM")
 }
 
 /// Listens on [`CHANNEL`] until the connection fails or the store is gone.

@@ -21,14 +21,15 @@ pub(crate) struct Lease {
     token: String,
 }
 
-/// Deletes the lock only for its owner, then publishes the fill.
+/// Deletes the lock only for its owner, then publishes the fill. The publication is a `pcall`:
+/// an ACL user without the channel (Redis 7 gives none by default) still releases.
 static RELEASE: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
 end
-redis.call('PUBLISH', ARGV[2], ARGV[3])
+redis.pcall('PUBLISH', ARGV[2], ARGV[3])
 return 1
 ",
     )
