@@ -75,12 +75,15 @@ pub(crate) async fn run_async<R>(
         },
         false => Ok(body.await),
     };
-    // Lost already (the body was dropped): the release can only find it not ours.
-    let released = guard.release().await;
-    if outcome.is_ok() {
-        note_release(&held, released);
+    match outcome {
+        // Lost already (the body was dropped): no waiting on a store that may be out of reach;
+        // the guard releases in the background in case the lock is still ours after all.
+        Err(lost) => Err(lost),
+        Ok(value) => {
+            note_release(&held, guard.release().await);
+            Ok(value)
+        }
     }
-    outcome
 }
 
 /// Runs a plain `body` holding `guard`, then releases it. A plain body cannot be cancelled: it

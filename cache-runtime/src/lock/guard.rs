@@ -2,11 +2,12 @@
 //! it, and what a guard dropped without release does.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use event_listener::{Event, EventListener, Listener};
+use futures_util::future::{select, Either};
 
 use super::backend::{self, Owner};
 use super::error::LockError;
@@ -24,6 +25,18 @@ pub fn running_renewals() -> usize {
     RENEWALS.load(Ordering::SeqCst)
 }
 
+/// How much sooner than the server a holder on Redis gives its lease up: 1% of the lease plus
+/// 2 ms, for clocks that run at slightly different rates (the Redlock drift allowance).
+pub fn safety_margin(lease: Duration) -> Duration {
+    (lease / 100 + Duration::from_millis(2)).min(lease / 2)
+}
+
+/// Instants as nanoseconds since the first one taken, for an atomic deadline.
+fn nanos_since_start(instant: Instant) -> u64 {
+    static START: LazyLock<Instant> = LazyLock::new(Instant::now);
+    u64::try_from(instant.saturating_duration_since(*START).as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// What a guard and its renewal share.
 pub(crate) struct Held {
     cache: Cache,
@@ -34,9 +47,34 @@ pub(crate) struct Held {
     lost: AtomicBool,
     lost_event: Event,
     counters: Arc<LockCounters>,
+    /// On Redis: the instant (in [`nanos_since_start`]) from which the lease may have run out on
+    /// the server, counted from when the last successful acquire or extend was *sent*, less the
+    /// [`safety_margin`]. `u64::MAX` on the memory store, where the lease is exact in process.
+    valid_until: AtomicU64,
 }
 
 impl Held {
+    /// Whether the lease may have run out on the server by now (never on the memory store).
+    fn expired(&self) -> bool {
+        let until = self.valid_until.load(Ordering::SeqCst);
+        until != u64::MAX && nanos_since_start(Instant::now()) >= until
+    }
+
+    /// How long until the lease may run out; `None` on the memory store.
+    fn left(&self) -> Option<Duration> {
+        let until = self.valid_until.load(Ordering::SeqCst);
+        (until != u64::MAX)
+            .then(|| Duration::from_nanos(until.saturating_sub(nanos_since_start(Instant::now()))))
+    }
+
+    /// An extend sent at `sent` succeeded: the lease runs a lease from then.
+    fn renewed(&self, sent: Instant) {
+        if self.valid_until.load(Ordering::SeqCst) != u64::MAX {
+            let until = valid_until(sent, self.lease);
+            self.valid_until.fetch_max(until, Ordering::SeqCst);
+        }
+    }
+
     pub(crate) fn mark_lost(&self) {
         if !self.lost.swap(true, Ordering::SeqCst) {
             self.counters.lost.fetch_add(1, Ordering::Relaxed);
@@ -45,22 +83,40 @@ impl Held {
         }
     }
 
+    /// Lost as far as this holder can tell: a renewal found it gone, or the time since the last
+    /// successful extend was sent is past the lease less the margin (then it is marked lost).
     pub(crate) fn is_lost(&self) -> bool {
-        self.lost.load(Ordering::SeqCst)
+        if self.lost.load(Ordering::SeqCst) {
+            return true;
+        }
+        if self.expired() {
+            self.mark_lost();
+            return true;
+        }
+        false
     }
 
     pub(crate) fn fence(&self) -> u64 {
         self.fence
     }
 
-    /// Resolves once the lock is known to be lost.
+    /// Resolves once the lock is known to be lost, at the latest when its lease may have run
+    /// out (timed on the driver, so from any executor).
     pub(crate) async fn lost(&self) {
         loop {
             let listener = self.lost_event.listen();
             if self.is_lost() {
                 return;
             }
-            listener.await;
+            match self.left() {
+                Some(left) => {
+                    let deadline = std::pin::pin!(crate::store::pause(left));
+                    if let Either::Left((false, listener)) = select(deadline, listener).await {
+                        listener.await; // no driver to time it: only a renewal can tell
+                    }
+                }
+                None => listener.await,
+            }
         }
     }
 
@@ -232,15 +288,17 @@ pub(crate) async fn acquire_async(
             owner,
             settled: false,
         };
+        let sent = Instant::now();
         let reply = backend::acquire(cache, &key, owner, policy.lease())
             .run()
             .await;
         // A failed reply (a timeout) may hide a lock taken on the server: `pending` releases it
         // when dropped; an answer settles it.
         pending.settled = reply.is_ok();
-        if let Some(guard) =
-            next_step(cache, &key, policy, counters, started, waited, owner, reply)?
-        {
+        let attempt = (owner, sent);
+        if let Some(guard) = next_step(
+            cache, &key, policy, counters, started, waited, attempt, reply,
+        )? {
             return Ok(guard);
         }
         // Held: listen for its release, then try again (at once the first time, so that a
@@ -263,14 +321,15 @@ pub(crate) fn acquire_blocking(
     let started = Instant::now();
     let (mut listener, mut waited): (Option<EventListener>, bool) = (None, false);
     loop {
-        let owner = Owner::new();
+        let (owner, sent) = (Owner::new(), Instant::now());
         let reply = backend::acquire(cache, &key, owner, policy.lease()).run_blocking();
         if reply.is_err() {
             release_in_background(cache, &key, owner); // a timeout may hide a lock taken
         }
-        if let Some(guard) =
-            next_step(cache, &key, policy, counters, started, waited, owner, reply)?
-        {
+        let attempt = (owner, sent);
+        if let Some(guard) = next_step(
+            cache, &key, policy, counters, started, waited, attempt, reply,
+        )? {
             return Ok(guard);
         }
         if let Some(listener) = listener.take() {
@@ -306,7 +365,7 @@ fn next_step(
     counters: &Arc<LockCounters>,
     started: Instant,
     waited: bool,
-    owner: Owner,
+    attempt: (Owner, Instant),
     reply: Result<Option<u64>, Failure>,
 ) -> Result<Option<LockGuard>, LockError> {
     match reply {
@@ -315,7 +374,7 @@ fn next_step(
             if waited {
                 counters.waited.fetch_add(1, Ordering::Relaxed);
             }
-            Ok(Some(guard(cache, key, policy, counters, owner, fence)))
+            Ok(Some(guard(cache, key, policy, counters, attempt, fence)))
         }
         Ok(None) if started.elapsed() < policy.longest_wait() => Ok(None),
         Ok(None) => {
@@ -336,12 +395,19 @@ fn next_step(
     }
 }
 
+/// The end of a lease taken or extended by a command sent at `sent`, less the margin.
+fn valid_until(sent: Instant, lease: Duration) -> u64 {
+    nanos_since_start(sent).saturating_add(
+        u64::try_from(lease.saturating_sub(safety_margin(lease)).as_nanos()).unwrap_or(u64::MAX),
+    )
+}
+
 fn guard(
     cache: &Cache,
     key: &str,
     policy: &LockPolicy,
     counters: &Arc<LockCounters>,
-    owner: Owner,
+    (owner, sent): (Owner, Instant),
     fence: u64,
 ) -> LockGuard {
     let held = Arc::new(Held {
@@ -353,6 +419,10 @@ fn guard(
         lost: AtomicBool::new(false),
         lost_event: Event::new(),
         counters: Arc::clone(counters),
+        valid_until: AtomicU64::new(match cache.backend() {
+            Backend::Memory(_) => u64::MAX,
+            Backend::Redis(_) => valid_until(sent, policy.lease()),
+        }),
     });
     let renewal = policy
         .renews_every()
@@ -365,7 +435,9 @@ fn guard(
 }
 
 /// Extends the lease every `every` on the driver thread until the guard is gone; marks the lock
-/// lost when an extension finds it no longer ours, or when none has succeeded for a lease.
+/// lost when an extension finds it no longer ours, or, on Redis, when the lease may have run out
+/// on the server (a lease less the margin after the last successful extend was sent), even while
+/// an extend is still unanswered: the holder knows before anyone else can acquire.
 fn start_renewal(held: &Arc<Held>, every: Duration) -> Option<tokio::task::AbortHandle> {
     let driver = crate::store::driver()?;
     let weak = Arc::downgrade(held);
@@ -373,14 +445,29 @@ fn start_renewal(held: &Arc<Held>, every: Duration) -> Option<tokio::task::Abort
     let counted = RenewalCount;
     let task = driver.spawn(async move {
         let _counted = counted;
-        let mut last_renewed = Instant::now();
         loop {
-            tokio::time::sleep(every).await;
+            let Some(left) = weak.upgrade().map(|held| held.left()) else {
+                return;
+            };
+            tokio::time::sleep(left.map_or(every, |left| every.min(left))).await;
             let Some(held) = weak.upgrade() else { return };
-            match held.extend(held.lease).await {
-                Ok(true) => last_renewed = Instant::now(),
+            if held.is_lost() {
+                return;
+            }
+            let sent = Instant::now();
+            let extend = std::pin::pin!(held.extend(held.lease));
+            let outcome = match held.left() {
+                Some(left) => {
+                    match select(extend, std::pin::pin!(tokio::time::sleep(left))).await {
+                        Either::Left((outcome, _)) => outcome,
+                        Either::Right(_) => return held.mark_lost(), // unanswered past the lease
+                    }
+                }
+                None => extend.await,
+            };
+            match outcome {
+                Ok(true) => held.renewed(sent),
                 Ok(false) => return held.mark_lost(),
-                Err(_) if last_renewed.elapsed() >= held.lease => return held.mark_lost(),
                 Err(failure) => tracing::debug!(%failure, key = %held.key, "renewal failed"),
             }
         }

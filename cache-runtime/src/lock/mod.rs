@@ -17,7 +17,7 @@ mod stats;
 
 pub use body::{fencing_token, still_held};
 pub use error::LockError;
-pub use guard::{running_renewals, LockGuard};
+pub use guard::{running_renewals, safety_margin, LockGuard};
 pub use locks::Locks;
 pub use policy::{LockPolicy, DEFAULT_LEASE};
 pub use stats::{lock_stats, LockStats};
