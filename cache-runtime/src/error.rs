@@ -93,6 +93,13 @@ pub enum CacheErrorKind {
     /// The stored value is not an integer (`incr`, `decr`).
     #[error("the stored value is not an integer")]
     NotAnInteger,
+    /// The key belongs to a lock or a rate limit (`lock:…{…}`, `rate:…{…}`, or it holds a NUL
+    /// byte): plain operations may read it, never write it.
+    #[error(
+        "the key is reserved for locks and rate limits (`lock:` or `rate:` with a `{{`) or holds \
+         a NUL byte; choose another key"
+    )]
+    ReservedKey,
     /// The counter would leave the `i64` range (`incr`, `decr`); it keeps its value.
     #[error("the result would overflow a 64-bit signed integer; the counter is unchanged")]
     Overflow,

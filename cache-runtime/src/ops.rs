@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::entry::{self, EntryHeader};
 use crate::error::{CacheError, CacheErrorKind};
-use crate::key::stored_key_text;
+use crate::key::{namespace, stored_key_text};
 use crate::store::{Backend, Failure, StoredEntry, StoredValue};
 use crate::{Cache, Codec};
 
@@ -60,6 +60,19 @@ impl Cache {
             cmd.arg(self.full_key(key));
         }
         cmd
+    }
+
+    /// Refuses a write to the keys of locks and rate limits (see [`namespace`]) and to keys
+    /// holding a NUL byte (leases end in one): a plain operation never changes them.
+    fn writable(operation: &'static str, key: &str) -> Result<(), CacheError> {
+        if namespace::is_reserved(key.as_bytes()) || key.contains('\0') {
+            return Err(CacheError::new(
+                operation,
+                Some(key),
+                CacheErrorKind::ReservedKey,
+            ));
+        }
+        Ok(())
     }
 
     fn check_ttl(
@@ -154,6 +167,7 @@ impl Cache {
         ttl: Option<Duration>,
     ) -> Result<bool, CacheError> {
         const OP: &str = "add";
+        Self::writable(OP, key)?;
         Self::check_ttl(OP, key, ttl)?;
         let bytes = self.encode_value(OP, key, value, ttl)?;
         let full = self.full_key(key);
@@ -221,6 +235,7 @@ impl Cache {
         const OP: &str = "set_many";
         let mut encoded = Vec::with_capacity(items.len());
         for (key, value) in items {
+            Self::writable(OP, key)?;
             Self::check_ttl(OP, key, ttl)?;
             encoded.push((*key, self.encode_value(OP, key, value, ttl)?));
         }
@@ -267,6 +282,9 @@ impl Cache {
     /// Removes `keys` in one round trip; how many were there.
     pub async fn delete_many(&self, keys: &[&str]) -> Result<u64, CacheError> {
         const OP: &str = "delete_many";
+        for key in keys {
+            Self::writable(OP, key)?;
+        }
         match self.backend() {
             Backend::Memory(store) => {
                 let now = self.now_millis();
@@ -289,7 +307,7 @@ impl Cache {
         match self.backend() {
             Backend::Memory(store) => {
                 let now = self.now_millis();
-                Ok(store.get(self.full_key(key).as_bytes(), now).is_some())
+                Ok(store.get_any(self.full_key(key).as_bytes(), now).is_some())
             }
             Backend::Redis(store) => {
                 let mut cmd = redis::cmd("EXISTS");
@@ -306,6 +324,7 @@ impl Cache {
     /// Gives `key` a new TTL; whether the key was there.
     pub async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, CacheError> {
         const OP: &str = "expire";
+        Self::writable(OP, key)?;
         Self::check_ttl(OP, key, Some(ttl))?;
         match self.backend() {
             Backend::Memory(store) => {
@@ -340,7 +359,7 @@ impl Cache {
         match self.backend() {
             Backend::Memory(store) => {
                 let now = self.now_millis();
-                Ok(match store.get(self.full_key(key).as_bytes(), now) {
+                Ok(match store.get_any(self.full_key(key).as_bytes(), now) {
                     None => KeyTtl::Missing,
                     Some(entry) if entry.expires_at == u64::MAX => KeyTtl::Persistent,
                     Some(entry) => KeyTtl::Expires(Duration::from_millis(entry.expires_at - now)),
@@ -391,6 +410,7 @@ impl Cache {
         by: i64,
         ttl_on_create: Option<Duration>,
     ) -> Result<i64, CacheError> {
+        Self::writable(operation, key)?;
         Self::check_ttl(operation, key, ttl_on_create)?;
         let error = |kind| CacheError::new(operation, Some(key), kind);
         match self.backend() {
@@ -447,14 +467,15 @@ impl Cache {
         }
     }
 
-    /// Removes every key under this cache's prefix, and nothing else (SCAN + UNLINK in batches;
-    /// never FLUSHDB, never KEYS); how many were removed.
+    /// Removes every cached entry and plain key under this cache's prefix, and nothing else
+    /// (SCAN + UNLINK in batches; never FLUSHDB, never KEYS); how many were removed. Locks,
+    /// their fencing counters, leases and rate limits stay.
     pub async fn clear(&self) -> Result<u64, CacheError> {
         match self.backend() {
             Backend::Memory(store) => {
                 // Expired entries go too, but only live ones count, as on Redis.
                 let (prefix, now) = (format!("{}:", self.prefix()), self.now_millis());
-                let keys = store.keys_with_prefix(prefix.as_bytes(), 0);
+                let keys = store.cached_keys_with_prefix(prefix.as_bytes(), 0);
                 Ok(keys
                     .iter()
                     .filter(|key| store.remove_live(key, now))
@@ -462,7 +483,9 @@ impl Cache {
             }
             Backend::Redis(store) => {
                 let pattern = format!("{}:*", scan::escape_glob(self.prefix()));
-                scan::unlink_matching(store, pattern)
+                let prefix_len = self.prefix().len() + 1;
+                let kept = move |key: &str| namespace::is_reserved(&key.as_bytes()[prefix_len..]);
+                scan::unlink_matching(store, pattern, kept)
                     .await
                     .map_err(|failure| CacheError::new("clear", None, failure.kind()))
             }
@@ -502,6 +525,7 @@ impl Cache {
         bytes: &[u8],
         ttl: Option<Duration>,
     ) -> Result<(), CacheError> {
+        Self::writable("set", key)?;
         Self::check_ttl("set", key, ttl)?;
         match self.backend() {
             Backend::Memory(store) => {
@@ -558,7 +582,7 @@ impl Cache {
             return None;
         };
         store
-            .get(self.full_key(key).as_bytes(), self.now_millis())?
+            .get_any(self.full_key(key).as_bytes(), self.now_millis())?
             .to_bytes()
     }
 }

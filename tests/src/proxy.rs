@@ -180,7 +180,7 @@ async fn accept_loop(
         accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let state = *watcher.borrow();
         if state.refuse {
-            let _ = client.set_linger(Some(Duration::ZERO));
+            let _ = client.set_zero_linger();
             drop(client);
             continue;
         }
@@ -205,7 +205,7 @@ async fn connection(
     };
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
-    let _ = client.set_linger(Some(Duration::ZERO));
+    let _ = client.set_zero_linger();
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
     let upstream = pump(

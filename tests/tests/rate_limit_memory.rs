@@ -295,7 +295,7 @@ fn the_attribute_limits_per_rendered_key_and_returns_the_error() {
         .find(|s| s.name.ends_with("::create_item"))
         .unwrap();
     assert_eq!((create.admitted, create.limited), (4, 1));
-    let key = "rate:rate_limit_memory::create_item:acme:1"; // under the prefix `cache:`
+    let key = "rate:rate_limit_memory::create_item:{acme:1}"; // under the prefix `cache:`
     let exists = block_on(LIMITED.cache.exists(key)).map_err(|error| error.to_string());
     assert_eq!(exists, Ok(true), "{key}");
 }

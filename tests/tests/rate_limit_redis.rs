@@ -105,11 +105,14 @@ async fn one_script_per_check_and_the_gcra_state_is_small() {
     short.check("7").await.unwrap();
     let bytes: u64 = redis::cmd("MEMORY")
         .arg("USAGE")
-        .arg("rl:rate:g:7")
+        .arg("rl:rate:g:{7}")
         .query(&mut raw)
         .unwrap();
-    assert!(bytes <= 64, "MEMORY USAGE rl:rate:g:7 = {bytes} bytes");
-    redis::cmd("DEL").arg("rl:rate:g:7").exec(&mut raw).unwrap();
+    assert!(bytes <= 64, "MEMORY USAGE rl:rate:g:{{7}} = {bytes} bytes");
+    redis::cmd("DEL")
+        .arg("rl:rate:g:{7}")
+        .exec(&mut raw)
+        .unwrap();
     let keys = keys_of(&mut raw);
     assert_eq!(keys.len(), 51);
     assert!(
@@ -386,7 +389,7 @@ async fn redis_down_fails_open_or_closed_within_the_budget_and_is_counted() {
         .unwrap()
         .is_ok());
     let keys = keys_of(&mut server.raw());
-    let key = "cache:rate:rate_limit_redis::fails_open:1";
+    let key = "cache:rate:rate_limit_redis::fails_open:{1}";
     assert!(
         keys.get(key).is_some_and(|&pttl| pttl > 0),
         "{key} in {keys:?}"

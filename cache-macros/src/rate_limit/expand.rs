@@ -96,19 +96,22 @@ fn policy_value(p: &TokenStream, config: &Config) -> TokenStream {
     value
 }
 
-/// `{prefix}:rate:{module}::{fn}` and, with `key = "…"`, `:` and the rendered template.
+/// `{prefix}:rate:{module}::{fn}:{…}`: the rendered `key = "…"` in the braces (empty without
+/// one).
 fn key_value(p: &TokenStream, info: &FnInfo, config: &Config) -> TokenStream {
     let (builder, cache, site) = (local("__builder"), local("__cache"), local("__site"));
-    let Some(template) = &config.key else {
-        return quote!(#p::limit_key(#cache, #site));
+    let (borrow, steps) = match &config.key {
+        Some(template) => (
+            key::borrow_roots(template, info),
+            key::template_steps(&builder, template),
+        ),
+        None => (TokenStream::new(), TokenStream::new()),
     };
-    let borrow = key::borrow_roots(template, info);
-    let steps = key::template_steps(&builder, template);
     quote!({
         #borrow
         let mut #builder = #p::limit_key(#cache, #site);
-        #builder.text(":");
         #steps
+        #p::close_tag(&mut #builder);
         #builder
     })
 }

@@ -120,7 +120,7 @@ fn key_value(p: &TokenStream, info: &FnInfo, config: &Config) -> TokenStream {
         return quote!({
             let mut #builder = #p::lock_key(#cache);
             #builder.text(#site.name());
-            #p::close_lock_key(&mut #builder);
+            #p::close_tag(&mut #builder);
             #builder
         });
     };
@@ -130,7 +130,7 @@ fn key_value(p: &TokenStream, info: &FnInfo, config: &Config) -> TokenStream {
         #borrow
         let mut #builder = #p::lock_key(#cache);
         #steps
-        #p::close_lock_key(&mut #builder);
+        #p::close_tag(&mut #builder);
         #builder
     })
 }

@@ -4,7 +4,7 @@
 //! #[rate_limit(limit = 5, window = 1, key = "{user}")]      fn create(user: u64) -> Result<Id, E> {
 //! fn create(user: u64) -> Result<Id, E> { BODY }      ==>        let site = { static SITE: LimitSite; SITE.named(..) };
 //!                                                                const POLICY: RateLimitPolicy = ..;
-//!                                                                let key = { Key::template(cache); "rate:path::create:" user };
+//!                                                                let key = { limit_key(cache, site) user; close_tag };
 //!                                                                if let Err(limited) = admit_blocking(site, cache, &POLICY, &key) {
 //!                                                                    return <Result<Id, E> as Rejects<RateLimited>>::rejected(limited);
 //!                                                                }
@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use crate::key::Key;
+use crate::key::{namespace, Key};
 use crate::limit::{self, LimitCounters, LimitRegistration, RateLimitPolicy, RateLimited};
 use crate::Cache;
 
@@ -60,11 +60,13 @@ impl LimitSite {
     }
 }
 
-/// The start of a rate-limited function's key: `{prefix}:rate:{site}`.
+/// The start of a rate-limited function's key: `{prefix}:rate:{site}:{`; the rendered key
+/// follows and [`close_tag`](super::close_tag) ends it.
 pub fn limit_key(cache: &Cache, site: &LimitSite) -> Key {
     let mut key = Key::template(cache);
-    key.text(limit::NAMESPACE);
+    key.text(namespace::RATE);
     key.text(site.key_head());
+    key.text(":{");
     key
 }
 

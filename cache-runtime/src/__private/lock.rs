@@ -5,7 +5,7 @@
 //! #[with_lock(key = "order:{id}")]       async fn settle(id: u64) -> Result<R, E> {
 //! async fn settle(id: u64)         ==>       let site = { static SITE: LockSite; SITE.named(..) };
 //!     -> Result<R, E> { BODY }               let policy = { const POLICY: LockPolicy = ..; &POLICY };
-//!                                            let key = { lock_key(cache) "order:" id; close_lock_key };
+//!                                            let key = { lock_key(cache) "order:" id; close_tag };
 //!                                            let guard = match lock_async(site, cache, policy, &key).await {
 //!                                                Ok(guard) => guard,
 //!                                                Err(error) => return <Result<R, E> as Rejects<LockError>>::rejected(error),
@@ -20,7 +20,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::key::Key;
+use crate::key::{namespace, Key};
 use crate::lock::{self, LockCounters, LockError, LockGuard, LockPolicy, LockRegistration};
 use crate::Cache;
 
@@ -65,16 +65,17 @@ impl LockSite {
     }
 }
 
-/// The start of a lock key: `{prefix}:lock:{`; [`close_lock_key`] ends it.
+/// The start of a lock key: `{prefix}:lock:{`; [`close_tag`] ends it.
 pub fn lock_key(cache: &Cache) -> Key {
     let mut key = Key::template(cache);
-    key.text(lock::NAMESPACE);
+    key.text(namespace::LOCK);
     key.text("{");
     key
 }
 
-/// Ends a lock key: the hash tag closes, so the lock and its fencing counter share a node.
-pub fn close_lock_key(key: &mut Key) {
+/// Ends a lock or rate-limit key: its hash tag closes (a lock and its fencing counter share a
+/// node; a rate limit lives on the node of its rendered key).
+pub fn close_tag(key: &mut Key) {
     key.text("}");
 }
 

@@ -23,7 +23,7 @@ pub use limit::{
     admit_async, admit_blocking, admit_or_wait, limit_key, limit_script, LimitSite, Rejects,
 };
 pub use lock::{
-    close_lock_key, lock_async, lock_blocking, lock_key, lock_scripts, run_locked_async,
+    close_tag, lock_async, lock_blocking, lock_key, lock_scripts, run_locked_async,
     run_locked_blocking, LockSite,
 };
 

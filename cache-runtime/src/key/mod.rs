@@ -10,6 +10,7 @@
 //! string a shared store (Redis) holds.
 
 pub(crate) mod canonical;
+pub(crate) mod namespace;
 pub(crate) mod text;
 
 use std::fmt;

@@ -12,15 +12,17 @@ use super::scripts;
 use super::state::{self, LimitState, Outcome};
 use super::stats::{LimitCounters, LimitStats};
 use crate::error::ConfigError;
+use crate::key::canonical::Sink;
+use crate::key::namespace;
+use crate::key::text::Truncate;
 use crate::store::{Backend, Failure, StoredEntry, StoredValue};
 use crate::Cache;
 
-/// The part of every limiter key after the cache prefix: `{prefix}:rate:{name}:{key}`.
-pub(crate) const NAMESPACE: &str = "rate:";
-
 /// A rate limit you call yourself: `check(key)` gives the same decision as `#[rate_limit]`.
 ///
-/// Keys are `{prefix}:rate:{name}:{key}`, on the cache's store (memory or Redis).
+/// Keys are `{prefix}:rate:name:{key}`, on the cache's store (memory or Redis), `key` escaped as
+/// a key template escapes a string: a limiter named `app::create` shares its state with
+/// `#[rate_limit(key = "{user}")]` on `app::create` for the same user.
 ///
 /// ```
 /// use cache_runtime::{Cache, RateLimitPolicy, RateLimiter};
@@ -44,7 +46,7 @@ pub struct RateLimiter {
     cache: Cache,
     policy: RateLimitPolicy,
     name: Arc<str>,
-    /// `{prefix}:rate:{name}:`, the start of every key.
+    /// `{prefix}:rate:name:{`, the start of every key.
     head: Arc<[u8]>,
     counters: Arc<LimitCounters>,
 }
@@ -53,31 +55,56 @@ pub struct RateLimiter {
 struct KeyBuf {
     inline: [u8; 96],
     len: usize,
-    heap: Vec<u8>,
+    /// Used instead once the key outgrows `inline`.
+    heap: Option<Vec<u8>>,
 }
 
 impl KeyBuf {
+    /// `head`, then `key` escaped as a template escapes a string, then the closing `}`.
     fn new(head: &[u8], key: &str) -> Self {
-        let len = head.len() + key.len();
         let mut buf = KeyBuf {
             inline: [0; 96],
-            len,
-            heap: Vec::new(),
+            len: 0,
+            heap: None,
         };
-        match buf.inline.get_mut(..len) {
-            Some(inline) => {
-                inline[..head.len()].copy_from_slice(head);
-                inline[head.len()..].copy_from_slice(key.as_bytes());
-            }
-            None => buf.heap = [head, key.as_bytes()].concat(),
-        }
+        buf.put(head);
+        namespace::put_escaped(&mut buf, key);
+        buf.put(b"}");
         buf
     }
 
     fn as_bytes(&self) -> &[u8] {
-        match self.heap.is_empty() {
-            true => &self.inline[..self.len],
-            false => &self.heap,
+        match &self.heap {
+            None => &self.inline[..self.len],
+            Some(heap) => heap,
+        }
+    }
+}
+
+impl Sink for KeyBuf {
+    fn put(&mut self, bytes: &[u8]) {
+        if let Some(heap) = &mut self.heap {
+            return heap.extend_from_slice(bytes);
+        }
+        match self.inline.get_mut(self.len..self.len + bytes.len()) {
+            Some(free) => {
+                free.copy_from_slice(bytes);
+                self.len += bytes.len();
+            }
+            None => self.heap = Some([&self.inline[..self.len], bytes].concat()),
+        }
+    }
+}
+
+impl Truncate for KeyBuf {
+    fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    fn truncate(&mut self, len: usize) {
+        match &mut self.heap {
+            Some(heap) => heap.truncate(len),
+            None => self.len = self.len.min(len),
         }
     }
 }
@@ -91,7 +118,7 @@ impl RateLimiter {
                 problem: format!("{name:?} must be non-empty printable ASCII without spaces"),
             });
         }
-        let head = format!("{}:{NAMESPACE}{name}:", cache.prefix());
+        let head = format!("{}:{}{name}:{{", cache.prefix(), namespace::RATE);
         Ok(RateLimiter {
             cache: cache.clone(),
             policy,
@@ -252,7 +279,7 @@ fn check_memory(cache: &Cache, policy: &RateLimitPolicy, key: &[u8]) -> Outcome 
     };
     let now = cache.now_micros();
     let expiry = |outcome: &Outcome| outcome.expires_at.div_ceil(1_000);
-    store.modify(key, now / 1_000, |entry| match entry {
+    store.modify_state(key, now / 1_000, |entry| match entry {
         Some(StoredEntry {
             value: StoredValue::Limit(stored),
             expires_at,

@@ -18,7 +18,7 @@ pub use limiter::RateLimiter;
 pub use policy::{Algorithm, FailMode, RateLimitPolicy};
 pub use stats::{limit_stats, LimitStats};
 
-pub(crate) use limiter::{check_async, check_blocking, count, unchecked, wait_async, NAMESPACE};
+pub(crate) use limiter::{check_async, check_blocking, count, unchecked, wait_async};
 pub(crate) use scripts::text as script_text;
 pub(crate) use state::LimitState;
 pub(crate) use stats::{LimitCounters, LimitRegistration, REGISTRY};

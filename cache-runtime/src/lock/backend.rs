@@ -22,6 +22,13 @@ use std::time::Duration;
 use crate::store::{Backend, Failure, MemoryStore, RedisStore, StoredEntry, StoredValue, CHANNEL};
 use crate::Cache;
 
+impl LockState {
+    /// Whether someone holds it (its lease may have run out since).
+    pub(crate) fn is_held(&self) -> bool {
+        self.owner.is_some()
+    }
+}
+
 /// One acquisition's owner token: random, so that nobody else can release or extend it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Owner(u128);
@@ -181,7 +188,7 @@ fn acquire_memory(
 ) -> Option<u64> {
     let now = cache.now_micros();
     let lease_micros = u64::try_from(lease.as_micros()).unwrap_or(u64::MAX);
-    store.modify(key.as_bytes(), now / 1_000, |entry| {
+    store.modify_state(key.as_bytes(), now / 1_000, |entry| {
         let previous = match entry.as_deref().map(|entry| &entry.value) {
             Some(StoredValue::Lock(state)) => Some(*state),
             _ => None,
@@ -235,7 +242,7 @@ fn update_memory(
     change: impl Fn(&mut LockState, u64),
 ) -> bool {
     let now = cache.now_micros();
-    store.modify(key.as_bytes(), now / 1_000, |entry| match entry {
+    store.modify_state(key.as_bytes(), now / 1_000, |entry| match entry {
         Some(StoredEntry {
             value: StoredValue::Lock(state),
             ..

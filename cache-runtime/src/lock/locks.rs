@@ -8,10 +8,8 @@ use super::guard::{self, LockGuard};
 use super::policy::LockPolicy;
 use super::stats::{LockCounters, LockStats};
 use crate::error::ConfigError;
+use crate::key::namespace;
 use crate::Cache;
-
-/// The part of every lock key after the cache prefix: `{prefix}:lock:{…}`.
-pub(crate) const NAMESPACE: &str = "lock:";
 
 /// Locks you take yourself: `acquire(key)` gives a [`LockGuard`], as `#[with_lock]` does.
 ///
@@ -66,23 +64,21 @@ impl Locks {
         })
     }
 
-    /// The full stored key of the lock on `key`. `%`, `{` and `}` in `key` are written
-    /// `%25`, `%7B` and `%7D`, so the hash tag stays whole and two keys never share a lock.
+    /// The full stored key of the lock on `key`: `key` is escaped as a key template escapes a
+    /// string (every byte outside `[A-Za-z0-9_.-]` as `%XX`), so `Locks` named `order` and
+    /// `#[with_lock(key = "order:{id}")]` take the same lock for the same id, the hash tag stays
+    /// whole, and two keys never share a lock.
     pub fn key(&self, key: &str) -> String {
-        let mut escaped = String::with_capacity(key.len());
-        for c in key.chars() {
-            match c {
-                '%' => escaped.push_str("%25"),
-                '{' => escaped.push_str("%7B"),
-                '}' => escaped.push_str("%7D"),
-                c => escaped.push(c),
-            }
-        }
-        format!(
-            "{}:{NAMESPACE}{{{}:{escaped}}}",
+        let mut full = format!(
+            "{}:{}{{{}:",
             self.cache.prefix(),
+            namespace::LOCK,
             self.name
         )
+        .into_bytes();
+        namespace::put_escaped(&mut full, key);
+        full.push(b'}');
+        String::from_utf8_lossy(&full).into_owned()
     }
 
     /// Acquires the lock on `key`, waiting up to the policy's longest wait.

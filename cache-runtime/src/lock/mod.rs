@@ -25,5 +25,4 @@ pub use stats::{lock_stats, LockStats};
 pub(crate) use backend::{LockState, EXTEND_SOURCE, RELEASE_SOURCE};
 pub(crate) use body::{run_async, run_blocking};
 pub(crate) use guard::{acquire_async, acquire_blocking};
-pub(crate) use locks::NAMESPACE;
 pub(crate) use stats::{LockCounters, LockRegistration, REGISTRY};

@@ -157,11 +157,19 @@ impl Stream for KeyStream {
     }
 }
 
-/// Unlinks every key matching `pattern`, batch by batch; how many.
-pub(crate) async fn unlink_matching(store: &RedisStore, pattern: String) -> Result<u64, Failure> {
+/// Unlinks every key matching `pattern` that `kept` does not keep, batch by batch; how many.
+pub(crate) async fn unlink_matching(
+    store: &RedisStore,
+    pattern: String,
+    kept: impl Fn(&str) -> bool,
+) -> Result<u64, Failure> {
     let mut removed = 0;
     let mut batches = Batches::new(store, pattern).await?;
-    while let Some(keys) = batches.next().await? {
+    while let Some(mut keys) = batches.next().await? {
+        keys.retain(|key| !kept(key));
+        if keys.is_empty() {
+            continue;
+        }
         let mut cmd = redis::cmd("UNLINK");
         cmd.arg(keys);
         removed += store.query::<u64>(cmd).await?;

@@ -1,11 +1,13 @@
-//! The embedded store: a bounded concurrent map from key bytes to entries.
+//! The embedded store: a bounded concurrent map from key bytes to entries, and beside it a map
+//! of the same bound for locks and rate limits, so that cached values never evict them (and a
+//! held lock is never evicted at all).
 
 use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
 use quick_cache::sync::{Cache as QuickCache, EntryAction, EntryResult};
-use quick_cache::Weighter;
+use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
 
 use crate::entry::{self, EntryHeader};
 use crate::limit::LimitState;
@@ -97,6 +99,22 @@ impl Weighter<Vec<u8>, StoredEntry> for EntryWeighter {
     }
 }
 
+/// Keeps held locks out of eviction.
+#[derive(Clone, Copy, Debug, Default)]
+struct PinHeldLocks;
+
+impl Lifecycle<Vec<u8>, StoredEntry> for PinHeldLocks {
+    type RequestState = ();
+
+    fn is_pinned(&self, _key: &Vec<u8>, entry: &StoredEntry) -> bool {
+        matches!(&entry.value, StoredValue::Lock(state) if state.is_held())
+    }
+
+    fn on_evict(&self, _state: &mut (), _key: Vec<u8>, _entry: StoredEntry) {}
+}
+
+type Map = QuickCache<Vec<u8>, StoredEntry, EntryWeighter, DefaultHashBuilder, PinHeldLocks>;
+
 /// The embedded in-memory store. Clones share the same entries.
 ///
 /// ```
@@ -108,7 +126,9 @@ impl Weighter<Vec<u8>, StoredEntry> for EntryWeighter {
 pub struct MemoryStore {
     /// Keyed by `Vec<u8>` rather than `Box<[u8]>`: a lookup by `&[u8]` that finds the key then
     /// needs no owned copy of it (`[u8]::to_owned` is a `Vec`).
-    map: Arc<QuickCache<Vec<u8>, StoredEntry, EntryWeighter>>,
+    map: Arc<Map>,
+    /// Locks and rate limits, bounded alike but apart: cached values never evict them.
+    state: Arc<Map>,
     bound: MemoryBound,
 }
 
@@ -120,8 +140,19 @@ impl MemoryStore {
             MemoryBound::Bytes(bytes) => ((bytes / 256).max(1), bytes.max(ENTRY_OVERHEAD)),
         };
         let items = usize::try_from(items).unwrap_or(usize::MAX);
+        let map = || {
+            let hasher = DefaultHashBuilder::default();
+            Arc::new(Map::with(
+                items,
+                weight,
+                EntryWeighter,
+                hasher,
+                PinHeldLocks,
+            ))
+        };
         MemoryStore {
-            map: Arc::new(QuickCache::with_weighter(items, weight, EntryWeighter)),
+            map: map(),
+            state: map(),
             bound,
         }
     }
@@ -141,19 +172,26 @@ impl MemoryStore {
         self.bound
     }
 
-    /// How many entries it holds now, expired ones not yet evicted included.
+    /// How many entries it holds now (cached values, locks and rate limits), expired ones not
+    /// yet evicted included.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.map.len() + self.state.len()
     }
 
     /// Whether it holds no entries.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.map.is_empty() && self.state.is_empty()
     }
 
-    /// The entry under `key`, unless it has expired by `now` (ms since the Unix epoch).
+    /// The cached entry under `key`, unless it has expired by `now` (ms since the Unix epoch).
     pub(crate) fn get(&self, key: &[u8], now: u64) -> Option<StoredEntry> {
         self.map.get(key).filter(|entry| entry.expires_at > now)
+    }
+
+    /// The entry under `key`, a lock's or a rate limit's too (for the plain operations).
+    pub(crate) fn get_any(&self, key: &[u8], now: u64) -> Option<StoredEntry> {
+        self.get(key, now)
+            .or_else(|| self.state.get(key).filter(|entry| entry.expires_at > now))
     }
 
     pub(crate) fn insert(&self, key: &[u8], entry: StoredEntry) {
@@ -191,15 +229,35 @@ impl MemoryStore {
         self.modify(key, now, |live| update(live.as_deref()))
     }
 
-    /// [`update`](Self::update), where `modify` may also change the live entry in place.
-    pub(crate) fn modify<T>(
+    /// [`update`](Self::update) of a lock or a rate limit, where `modify` may also change the
+    /// live entry in place.
+    pub(crate) fn modify_state<T>(
         &self,
+        key: &[u8],
+        now: u64,
+        modify: impl FnMut(Option<&mut StoredEntry>) -> (Option<StoredEntry>, T),
+    ) -> T {
+        self.modify_in(&self.state, key, now, modify)
+    }
+
+    fn modify<T>(
+        &self,
+        key: &[u8],
+        now: u64,
+        modify: impl FnMut(Option<&mut StoredEntry>) -> (Option<StoredEntry>, T),
+    ) -> T {
+        self.modify_in(&self.map, key, now, modify)
+    }
+
+    fn modify_in<T>(
+        &self,
+        map: &Map,
         key: &[u8],
         now: u64,
         mut modify: impl FnMut(Option<&mut StoredEntry>) -> (Option<StoredEntry>, T),
     ) -> T {
         let mut result = None;
-        let outcome = self.map.entry(key, None, |_, current| {
+        let outcome = map.entry(key, None, |_, current| {
             let live = (current.expires_at > now).then_some(&mut *current);
             let (replacement, value) = modify(live);
             match replacement {
@@ -220,7 +278,7 @@ impl MemoryStore {
             let replacement = self.weighed(key, replacement);
             match outcome {
                 EntryResult::Vacant(guard) => drop(guard.insert(replacement)),
-                _ => self.map.insert(key.into(), replacement),
+                _ => map.insert(key.into(), replacement),
             }
         }
         value
@@ -233,18 +291,27 @@ impl MemoryStore {
             .is_some_and(|(_, entry)| entry.expires_at > now)
     }
 
-    /// The keys that start with `prefix`, live at `now`.
+    /// The keys that start with `prefix`, live at `now`: cached values, locks and rate limits.
     pub(crate) fn keys_with_prefix(&self, prefix: &[u8], now: u64) -> Vec<Vec<u8>> {
-        self.map
-            .iter()
-            .filter(|(key, entry)| key.starts_with(prefix) && entry.expires_at > now)
-            .map(|(key, _)| key)
-            .collect()
+        let mut keys = self.cached_keys_with_prefix(prefix, now);
+        keys.extend(live_keys(&self.state, prefix, now));
+        keys
+    }
+
+    /// The keys of cached values that start with `prefix`, live at `now`.
+    pub(crate) fn cached_keys_with_prefix(&self, prefix: &[u8], now: u64) -> Vec<Vec<u8>> {
+        live_keys(&self.map, prefix, now).collect()
     }
 
     pub(crate) fn remove(&self, key: &[u8]) -> bool {
         self.map.remove(key).is_some()
     }
+}
+
+fn live_keys<'a>(map: &'a Map, prefix: &'a [u8], now: u64) -> impl Iterator<Item = Vec<u8>> + 'a {
+    map.iter()
+        .filter(move |(key, entry)| key.starts_with(prefix) && entry.expires_at > now)
+        .map(|(key, _)| key)
 }
 
 impl fmt::Debug for MemoryStore {

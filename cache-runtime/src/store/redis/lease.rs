@@ -7,7 +7,7 @@
 //! ```
 //! The lease expires by itself, so a holder that crashed holds the others up for one lease at
 //! most. The lock key is the entry's key followed by a NUL byte and `lock`: it sorts next to the
-//! entry, falls under the same prefix (`clear` removes it), and no rendered key ends that way.
+//! entry, falls under the same prefix (`clear` leaves it), and no rendered key ends that way.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -37,7 +37,7 @@ return 1
 
 /// The lock key of the entry under `key`.
 pub(crate) fn lock_key(key: &str) -> String {
-    format!("{key}\0lock")
+    format!("{key}{}", crate::key::namespace::LEASE_SUFFIX)
 }
 
 impl Lease {
