@@ -7,6 +7,7 @@ use crate::cache_url::{self, UrlStore};
 use crate::clock::{Clock, ManualClock};
 use crate::error::ConfigError;
 use crate::flight::Flights;
+use crate::invalidation::Invalidations;
 use crate::random::Random;
 use crate::store::{Backend, MemoryStore, RedisConfig, RedisStats, RedisStore};
 
@@ -40,6 +41,7 @@ struct Inner {
     clock: Clock,
     random: Random,
     flights: Arc<Flights>,
+    invalidations: Arc<Invalidations>,
     /// Wakes the waiters of this cache's memory-store locks when one is released.
     lock_released: event_listener::Event,
 }
@@ -112,6 +114,7 @@ impl CacheBuilder {
                 clock: self.clock,
                 random: self.seed.map(Random::seeded).unwrap_or_default(),
                 flights: Arc::new(Flights::new()),
+                invalidations: Arc::new(Invalidations::new()),
                 lock_released: event_listener::Event::new(),
             }),
         })
@@ -207,6 +210,7 @@ impl Cache {
                 clock: Clock::System,
                 random: Random::Thread,
                 flights: Arc::new(Flights::new()),
+                invalidations: Arc::new(Invalidations::new()),
                 lock_released: event_listener::Event::new(),
             }),
         });
@@ -254,6 +258,10 @@ impl Cache {
 
     pub(crate) fn flights(&self) -> &Arc<Flights> {
         &self.inner.flights
+    }
+
+    pub(crate) fn invalidations(&self) -> &Arc<Invalidations> {
+        &self.inner.invalidations
     }
 
     pub(crate) fn lock_released(&self) -> &event_listener::Event {

@@ -138,6 +138,12 @@ impl Flights {
         })
     }
 
+    /// Detaches the flight of `key`, if one is under way: callers from now on start their own.
+    /// Its leader still hands its value to the followers it had.
+    pub(crate) fn detach(&self, key: &[u8]) {
+        lock(self.shard(key)).remove(key);
+    }
+
     /// Ends `flight`: no caller can join it any more. Returns how many did.
     fn remove(&self, key: &[u8], flight: &Arc<Flight>) -> usize {
         let mut map = lock(self.shard(key));

@@ -34,6 +34,7 @@ pub mod codec;
 pub mod entry;
 mod error;
 mod flight;
+mod invalidation;
 mod key;
 mod limit;
 pub mod lock;

@@ -147,7 +147,9 @@ impl Cache {
         }
     }
 
-    /// Stores `value` under `key`, for `ttl` (`None`: until removed or evicted).
+    /// Stores `value` under `key`, for `ttl` (`None`: until removed or evicted). As with
+    /// `invalidate`, a `#[cached]` computation of the same key begun before it never stores over
+    /// it.
     pub async fn set<T: Serialize + ?Sized>(
         &self,
         key: &str,
@@ -171,6 +173,7 @@ impl Cache {
         Self::check_ttl(OP, key, ttl)?;
         let bytes = self.encode_value(OP, key, value, ttl)?;
         let full = self.full_key(key);
+        self.supersede(full.as_bytes()).await;
         match self.backend() {
             Backend::Memory(store) => {
                 let expires_at = self.expires_at(ttl);
@@ -239,6 +242,9 @@ impl Cache {
             Self::check_ttl(OP, key, ttl)?;
             encoded.push((*key, self.encode_value(OP, key, value, ttl)?));
         }
+        for (key, _) in &encoded {
+            self.supersede(self.full_key(key).as_bytes()).await;
+        }
         match self.backend() {
             Backend::Memory(store) => {
                 let expires_at = self.expires_at(ttl);
@@ -284,6 +290,9 @@ impl Cache {
         const OP: &str = "delete_many";
         for key in keys {
             Self::writable(OP, key)?;
+        }
+        for key in keys {
+            self.supersede(self.full_key(key).as_bytes()).await;
         }
         match self.backend() {
             Backend::Memory(store) => {
@@ -527,6 +536,7 @@ impl Cache {
     ) -> Result<(), CacheError> {
         Self::writable("set", key)?;
         Self::check_ttl("set", key, ttl)?;
+        self.supersede(self.full_key(key).as_bytes()).await;
         match self.backend() {
             Backend::Memory(store) => {
                 let entry =

@@ -38,6 +38,7 @@ use super::refresh::{self, Refresh};
 use super::store::{backend_error, count_compute, record_write, store, RemoteWrite};
 use super::{CallMode, FnSite};
 use crate::flight::{Follower, Joined, Leader, Outcome};
+use crate::invalidation::Ticket;
 use crate::key::Key;
 use crate::stats::Counters;
 use crate::store::{Backend, Failure, HeldLease, Lease, RedisStore};
@@ -96,6 +97,8 @@ pub struct Fetch<'a, K, R> {
     fallback: Option<R>,
     /// False once Redis failed in this call: the body runs and nothing more is sent.
     redis_usable: bool,
+    /// Taken when the computation begins: an invalidation after it voids the store.
+    ticket: Option<Ticket>,
 }
 
 impl<K: std::fmt::Debug, R> std::fmt::Debug for Fetch<'_, K, R> {
@@ -136,6 +139,7 @@ where
         serve: None,
         fallback: None,
         redis_usable: true,
+        ticket: None,
     };
     let call = &fetch.call;
     let counters = call.site.counters();
@@ -216,8 +220,9 @@ where
                 let outcome = AssertUnwindSafe(body).catch_unwind().await;
                 let site = fetch.call.site;
                 let (value, write) = fetch.finish(leader, started, outcome);
-                if let Some(RemoteWrite { redis, set }) = write {
+                if let Some(RemoteWrite { redis, set, gate }) = write {
                     record_write(site, boxed_query(&redis, set).await);
+                    drop(gate);
                 }
                 if let Some(lease) = lease {
                     boxed_release(lease).await;
@@ -334,8 +339,9 @@ where
                 let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| span.in_scope(body)));
                 let site = fetch.call.site;
                 let (value, write) = fetch.finish(leader, started, outcome);
-                if let Some(RemoteWrite { redis, set }) = write {
+                if let Some(RemoteWrite { redis, set, gate }) = write {
                     record_write(site, redis.query_blocking(set));
+                    drop(gate);
                 }
                 if let Some(lease) = lease {
                     lease.release_blocking();
@@ -431,10 +437,18 @@ where
         ))
     }
 
+    /// The body is to run (leading the key's flight, if any): the computation begins now.
+    fn run(&mut self, leader: Option<Leader>) -> Step<R> {
+        if let Ok(key) = self.call.key.checked() {
+            self.ticket = Some(self.call.cache.invalidations().ticket(key.as_bytes()));
+        }
+        Step::Run(leader)
+    }
+
     fn step(&mut self) -> Step<R> {
         let key = match (self.call.key.checked(), self.call.mode) {
             (Ok(key), CallMode::Normal) => key,
-            _ => return Step::Run(None),
+            _ => return self.run(None),
         };
         let counters = self.call.site.counters();
         loop {
@@ -448,7 +462,7 @@ where
                                 Step::Done(value.clone())
                             }
                             // Another function with another return type shares this key.
-                            None => Step::Run(None),
+                            None => self.run(None),
                         };
                     }
                     Outcome::Abandoned => self.follower = None,
@@ -459,7 +473,7 @@ where
                 Joined::Leader(leader)
                     if matches!(self.call.cache.backend(), Backend::Redis(_)) =>
                 {
-                    return Step::Run(Some(leader));
+                    return self.run(Some(leader));
                 }
                 Joined::Leader(leader) => {
                     // A leader that finished between our lookup and our join stored its value.
@@ -471,7 +485,7 @@ where
                             leader.finish(|| Arc::new(value.clone()));
                             Step::Done(value)
                         }
-                        _ => Step::Run(Some(leader)),
+                        _ => self.run(Some(leader)),
                     };
                 }
             }
@@ -628,10 +642,10 @@ where
             (Err(panic), None) => std::panic::resume_unwind(panic),
         };
         // A stale value served is not stored again: the entry keeps its own times.
-        let write = match (self.call.key.checked(), self.redis_usable && computed) {
-            (Ok(key), true) => store::<K, R>(
+        let write = match (self.call.key.checked(), self.ticket) {
+            (Ok(key), Some(ticket)) if self.redis_usable && computed => store::<K, R>(
                 self.call.cache,
-                key,
+                (key, ticket),
                 site,
                 self.call.policy,
                 &value,

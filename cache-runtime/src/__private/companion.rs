@@ -42,11 +42,13 @@ where
 }
 
 /// Removes the entry under `key`; whether there was one (a plain `fn`'s `invalidate`). `false`
-/// also when Redis cannot be reached.
+/// also when Redis cannot be reached. Computations of the key begun before it do not store, and
+/// callers after it do not join them.
 pub fn invalidate(cache: &Cache, key: &Key) -> bool {
     let Ok(key) = key.checked() else {
         return false;
     };
+    cache.supersede_blocking(key.as_bytes());
     match cache.backend() {
         Backend::Memory(memory) => memory.remove(key.as_bytes()),
         Backend::Redis(redis) => redis
@@ -55,11 +57,13 @@ pub fn invalidate(cache: &Cache, key: &Key) -> bool {
     }
 }
 
-/// Removes the entry under `key`; whether there was one (an `async fn`'s `invalidate`).
+/// Removes the entry under `key`; whether there was one (an `async fn`'s `invalidate`); see
+/// [`invalidate`].
 pub async fn invalidate_async(cache: &Cache, key: &Key) -> bool {
     let Ok(key) = key.checked() else {
         return false;
     };
+    cache.supersede(key.as_bytes()).await;
     match cache.backend() {
         Backend::Memory(memory) => memory.remove(key.as_bytes()),
         Backend::Redis(redis) => redis.query::<u64>(unlink(key)).await.is_ok_and(|n| n == 1),

@@ -20,9 +20,10 @@ use std::time::Instant;
 use futures_util::FutureExt;
 
 use super::kind::ReturnKind;
-use super::store::{backend_error, count_compute, record_write, store};
+use super::store::{backend_error, count_compute, record_write, store, RemoteWrite};
 use super::FnSite;
 use crate::flight::Leader;
+use crate::invalidation::Ticket;
 use crate::key::Key;
 use crate::store::{Backend, HeldLease, Lease, RedisStore};
 use crate::{Cache, CachePolicy};
@@ -34,6 +35,8 @@ pub struct Refresh<K, R> {
     site: &'static FnSite,
     policy: &'static CachePolicy,
     leader: Leader,
+    /// The refresh begins when it is made: an invalidation after it voids its store.
+    ticket: Ticket,
     kind: PhantomData<fn() -> (K, R)>,
 }
 
@@ -71,6 +74,7 @@ where
             site,
             policy,
             leader,
+            ticket: cache.invalidations().ticket(key.as_bytes()),
             kind: PhantomData,
         }
     }
@@ -119,8 +123,9 @@ where
         let started = Instant::now();
         let outcome = AssertUnwindSafe(body).catch_unwind().await;
         let site = self.site;
-        if let Some((redis, set)) = self.complete(started, outcome) {
+        if let Some(RemoteWrite { redis, set, gate }) = self.complete(started, outcome) {
             record_write(site, redis.query(set).await);
+            drop(gate);
         }
         if let Permit::Leased(lease) = permit {
             lease.release().await;
@@ -142,8 +147,9 @@ where
         let started = Instant::now();
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(body));
         let site = self.site;
-        if let Some((redis, set)) = self.complete(started, outcome) {
+        if let Some(RemoteWrite { redis, set, gate }) = self.complete(started, outcome) {
             record_write(site, redis.query_blocking(set));
+            drop(gate);
         }
         if let Permit::Leased(lease) = permit {
             lease.release_blocking();
@@ -152,11 +158,7 @@ where
 
     /// Counts the run and stores its value, unless the body failed: a failed refresh keeps the
     /// stored entry (with `stale_if_error`) or stores what a miss would store.
-    fn complete(
-        self,
-        started: Instant,
-        outcome: std::thread::Result<R>,
-    ) -> Option<(RedisStore, redis::Cmd)> {
+    fn complete(self, started: Instant, outcome: std::thread::Result<R>) -> Option<RemoteWrite> {
         let elapsed = started.elapsed();
         count_compute(self.site, elapsed);
         let value = match outcome {
@@ -174,14 +176,14 @@ where
         }
         let write = store::<K, R>(
             &self.cache,
-            &self.key,
+            (&self.key, self.ticket),
             self.site,
             self.policy,
             &value,
             elapsed,
         );
         self.leader.finish(|| Arc::new(value));
-        write.map(|write| (write.redis, write.set))
+        write
     }
 }
 

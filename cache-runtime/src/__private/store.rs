@@ -6,15 +6,18 @@ use std::time::Duration;
 use super::kind::ReturnKind;
 use super::FnSite;
 use crate::entry::{self, EntryHeader};
+use crate::invalidation::{StoreGate, Ticket};
 use crate::key::Key;
 use crate::stats::Counters;
 use crate::store::{Backend, Decoded, Failure, RedisStore, StoredEntry, StoredValue};
 use crate::{Cache, CachePolicy, Codec};
 
-/// A computed value on its way to Redis: one `SET … PX`.
+/// A computed value on its way to Redis: one `SET … PX`, admitted by `gate` (an invalidation of
+/// the key waits until it is sent and answered).
 pub(super) struct RemoteWrite {
     pub(super) redis: RedisStore,
     pub(super) set: redis::Cmd,
+    pub(super) gate: StoreGate,
 }
 
 /// Counts the run of the body that took `elapsed`.
@@ -28,10 +31,11 @@ pub(super) fn count_compute(site: &FnSite, elapsed: Duration) {
 }
 
 /// Stores what `value` stores (if anything) under `key`: in memory now, or returns the Redis
-/// write to send.
+/// write to send. Nothing is stored if the key was invalidated (or set, or deleted) since the
+/// computation of `ticket` began.
 pub(super) fn store<K, R>(
     cache: &Cache,
-    key: &Key,
+    (key, ticket): (&Key, Ticket),
     site: &FnSite,
     policy: &CachePolicy,
     value: &R,
@@ -41,6 +45,10 @@ where
     K: ReturnKind<R>,
 {
     let (stored, negative) = K::to_stored(value)?;
+    let Some(gate) = cache.invalidations().admit(ticket) else {
+        tracing::debug!(function = site.name(), %key, "invalidated while computing; not stored");
+        return None;
+    };
     let compute_micros = u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX);
     let (header, px) = header_for(cache, policy, negative, compute_micros);
     match cache.backend() {
@@ -50,6 +58,7 @@ where
                 value: stored,
             }));
             memory.insert(key.as_bytes(), StoredEntry::new(header.stale_until, value));
+            drop(gate);
             Counters::bump(&site.counters().stores);
             None
         }
@@ -60,6 +69,7 @@ where
                 Some(RemoteWrite {
                     redis: redis.clone(),
                     set,
+                    gate,
                 })
             }
             Err(error) => {

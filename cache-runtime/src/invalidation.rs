@@ -1,0 +1,187 @@
+//! Invalidate wins: once `invalidate`, `set` or `delete` of a key returns, no computation that
+//! began before it stores its result, and no later caller joins the computation under way.
+//!
+//! ```text
+//! computation:  ticket(key) ── body ── admit(ticket) ─┬─ store ── gate dropped
+//!                                                     └─ refused (the key was superseded)
+//! supersede:    generation += 1 ── detach the flight ── wait until no store is in flight ── write
+//! ```
+//!
+//! Keys are spread over [`STRIPES`] stripes, each an atomic word: the generation (bumped by each
+//! supersede of a key of the stripe) over the count of stores in flight. A ticket remembers the
+//! generation its computation began in; a store is admitted only while it is unchanged, and a
+//! supersede waits for the admitted stores to finish, so its own write lands after theirs (on
+//! Redis the connection keeps the order). A supersede of another key of the same stripe only
+//! costs a computation its store, never a wrong value.
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::Arc;
+
+use event_listener::{Event, Listener};
+use foldhash::fast::FixedState;
+
+use crate::Cache;
+
+const STRIPES: usize = 256;
+/// The low bits of a stripe: stores in flight.
+const STORING: u64 = (1 << 24) - 1;
+/// One generation, above them.
+const GENERATION: u64 = 1 << 24;
+
+/// The stripes of one `Cache`.
+#[derive(Debug)]
+pub(crate) struct Invalidations {
+    stripes: Box<[Stripe]>,
+    hasher: FixedState,
+}
+
+#[derive(Debug, Default)]
+struct Stripe {
+    state: AtomicU64,
+    /// Notified when a store of the stripe ends.
+    idle: Event,
+}
+
+/// The generation a computation began in.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ticket {
+    stripe: usize,
+    generation: u64,
+}
+
+/// A store admitted: while it lives, a supersede of its stripe waits.
+#[derive(Debug)]
+pub(crate) struct StoreGate {
+    invalidations: Arc<Invalidations>,
+    stripe: usize,
+}
+
+impl Invalidations {
+    pub(crate) fn new() -> Self {
+        Invalidations {
+            stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
+            hasher: FixedState::default(),
+        }
+    }
+
+    fn stripe_of(&self, key: &[u8]) -> usize {
+        (self.hasher.hash_one(key) as usize) % STRIPES
+    }
+
+    /// Taken when a computation of `key` begins.
+    pub(crate) fn ticket(&self, key: &[u8]) -> Ticket {
+        let stripe = self.stripe_of(key);
+        Ticket {
+            stripe,
+            generation: self.stripes[stripe].state.load(SeqCst) / GENERATION,
+        }
+    }
+
+    /// Lets the computation of `ticket` store, unless its key was superseded since it began.
+    pub(crate) fn admit(self: &Arc<Self>, ticket: Ticket) -> Option<StoreGate> {
+        let state = &self.stripes[ticket.stripe].state;
+        let mut current = state.load(SeqCst);
+        loop {
+            if current / GENERATION != ticket.generation {
+                return None;
+            }
+            match state.compare_exchange_weak(current, current + 1, SeqCst, SeqCst) {
+                Ok(_) => {
+                    return Some(StoreGate {
+                        invalidations: Arc::clone(self),
+                        stripe: ticket.stripe,
+                    })
+                }
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Voids the tickets of `key`'s stripe taken so far; the stripe, to wait on.
+    fn void(&self, key: &[u8]) -> usize {
+        let stripe = self.stripe_of(key);
+        self.stripes[stripe].state.fetch_add(GENERATION, SeqCst);
+        stripe
+    }
+
+    async fn drained(&self, stripe: usize) {
+        let stripe = &self.stripes[stripe];
+        loop {
+            let listener = stripe.idle.listen();
+            if stripe.state.load(SeqCst) & STORING == 0 {
+                return;
+            }
+            listener.await;
+        }
+    }
+
+    fn drained_blocking(&self, stripe: usize) {
+        let stripe = &self.stripes[stripe];
+        loop {
+            let listener = stripe.idle.listen();
+            if stripe.state.load(SeqCst) & STORING == 0 {
+                return;
+            }
+            listener.wait();
+        }
+    }
+}
+
+impl Drop for StoreGate {
+    fn drop(&mut self) {
+        let stripe = &self.invalidations.stripes[self.stripe];
+        stripe.state.fetch_sub(1, SeqCst);
+        stripe.idle.notify(usize::MAX);
+    }
+}
+
+impl Cache {
+    /// Before a write that replaces or removes `key` (its bytes in the memory store): computations
+    /// begun before now will not store, callers from now on start a computation of their own,
+    /// and the stores already admitted have finished.
+    pub(crate) async fn supersede(&self, key: &[u8]) {
+        let stripe = self.invalidations().void(key);
+        self.flights().detach(key);
+        self.invalidations().drained(stripe).await;
+    }
+
+    /// [`Cache::supersede`], blocking this thread.
+    pub(crate) fn supersede_blocking(&self, key: &[u8]) {
+        let stripe = self.invalidations().void(key);
+        self.flights().detach(key);
+        self.invalidations().drained_blocking(stripe);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ticket_from_before_a_supersede_is_refused() {
+        let invalidations = Arc::new(Invalidations::new());
+        let old = invalidations.ticket(b"k");
+        let gate = invalidations.admit(old).expect("nothing superseded yet");
+        drop(gate);
+        invalidations.void(b"k");
+        assert!(invalidations.admit(old).is_none());
+        let new = invalidations.ticket(b"k");
+        assert!(invalidations.admit(new).is_some());
+    }
+
+    #[test]
+    fn a_supersede_waits_for_admitted_stores() {
+        let invalidations = Arc::new(Invalidations::new());
+        let gate = invalidations.admit(invalidations.ticket(b"k")).unwrap();
+        let stripe = invalidations.void(b"k");
+        let waiter = {
+            let invalidations = Arc::clone(&invalidations);
+            std::thread::spawn(move || invalidations.drained_blocking(stripe))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(!waiter.is_finished(), "waits while the store is in flight");
+        drop(gate);
+        waiter.join().unwrap();
+    }
+}

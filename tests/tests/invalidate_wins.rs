@@ -1,0 +1,153 @@
+//! Invalidate wins: once `invalidate` (or `set` of the key through the handle) returns, a
+//! computation begun before it does not store its result, and a caller after it does not join
+//! that computation. On the memory store and on Redis (within one process).
+
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use cache_runtime::{cached, Cache};
+use cache_tests::servers::RedisServer;
+use tokio::sync::Notify;
+
+/// The "database": the value a body reads when it starts; a body that read version 1 says so
+/// and waits until the test lets it finish.
+struct Database {
+    version: AtomicU64,
+    started: Notify,
+    finish: Notify,
+}
+
+static DB_MEMORY: Database = Database::new();
+static DB_REDIS: Database = Database::new();
+
+impl Database {
+    const fn new() -> Self {
+        Database {
+            version: AtomicU64::new(1),
+            started: Notify::const_new(),
+            finish: Notify::const_new(),
+        }
+    }
+
+    async fn read(&self) -> u64 {
+        let read = self.version.load(SeqCst);
+        if read == 1 {
+            self.started.notify_one();
+            self.finish.notified().await;
+        }
+        read
+    }
+}
+
+static MEMORY: OnceLock<Cache> = OnceLock::new();
+static REDIS: OnceLock<Cache> = OnceLock::new();
+
+#[cached(ttl = 60, key = "item:{id}", store = MEMORY.get().unwrap())]
+async fn item_on_memory(id: u64) -> u64 {
+    DB_MEMORY.read().await + id * 0
+}
+
+#[cached(ttl = 60, key = "item:{id}", store = REDIS.get().unwrap())]
+async fn item_on_redis(id: u64) -> u64 {
+    DB_REDIS.read().await + id * 0
+}
+
+/// Old computation A, an invalidation (or a `set`) while it runs, new caller B.
+async fn suite<F, I, P>(db: &Database, call: F, invalidate: I, peek: P, cache: &Cache)
+where
+    F: AsyncFn(u64) -> u64,
+    I: AsyncFn(u64) -> bool,
+    P: AsyncFn(u64) -> Option<u64>,
+{
+    for (id, by_set) in [(1u64, false), (2, true)] {
+        db.version.store(1, SeqCst);
+        let a = call(id);
+        let meanwhile = async {
+            db.started.notified().await; // A has read version 1 and is computing
+            db.version.store(2, SeqCst);
+            if by_set {
+                cache.set(&format!("item:{id}"), &2u64, None).await.unwrap();
+            } else {
+                invalidate(id).await;
+            }
+            // A caller after the invalidation computes anew: it does not join A.
+            let b = tokio::time::timeout(Duration::from_secs(5), call(id))
+                .await
+                .expect("B waited for A's computation");
+            db.finish.notify_one();
+            b
+        };
+        let (a, b) = tokio::join!(a, meanwhile);
+        assert_eq!(b, 2, "id {id}: B got the pre-invalidate value");
+        assert_eq!(a, 1, "A's own caller gets what A computed");
+        // A finished after B stored: its older value was not stored over B's.
+        assert_eq!(
+            peek(id).await,
+            Some(2),
+            "id {id}: A stored after the invalidation"
+        );
+        assert_eq!(call(id).await, 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_memory() {
+    MEMORY.set(Cache::builder().build().unwrap()).unwrap();
+    suite(
+        &DB_MEMORY,
+        item_on_memory,
+        async |id| item_on_memory::invalidate(&id).await,
+        async |id| item_on_memory::peek(&id).await,
+        MEMORY.get().unwrap(),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis() {
+    let server = RedisServer::single();
+    REDIS
+        .set(Cache::from_url(&format!("{}?prefix=inv", server.url())).unwrap())
+        .unwrap();
+    suite(
+        &DB_REDIS,
+        item_on_redis,
+        async |id| item_on_redis::invalidate(&id).await,
+        async |id| item_on_redis::peek(&id).await,
+        REDIS.get().unwrap(),
+    )
+    .await;
+}
+
+static DB_REFRESH: Database = Database::new();
+static CLOCKED: std::sync::LazyLock<cache_tests::Clocked> =
+    std::sync::LazyLock::new(cache_tests::Clocked::new);
+
+#[cached(ttl = 1, stale_while_revalidate = "1m", key = "r:{id}", store = CLOCKED.cache)]
+async fn refreshed(id: u64) -> u64 {
+    DB_REFRESH.read().await + id * 0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_background_refresh_begun_before_an_invalidation_does_not_store() {
+    DB_REFRESH.version.store(0, SeqCst);
+    assert_eq!(refreshed(7).await, 0);
+    CLOCKED.clock.advance(Duration::from_secs(2)); // stale: served while one refresh runs
+    DB_REFRESH.version.store(1, SeqCst);
+    assert_eq!(refreshed(7).await, 0);
+    DB_REFRESH.started.notified().await; // the refresh read version 1 and is computing
+    DB_REFRESH.version.store(2, SeqCst);
+    refreshed::invalidate(&7).await;
+    let b = tokio::time::timeout(Duration::from_secs(5), refreshed(7))
+        .await
+        .expect("B waited for the refresh begun before the invalidation");
+    assert_eq!(b, 2);
+    DB_REFRESH.finish.notify_one();
+    cache_tests::eventually("the refresh ended", || refreshed::stats().computes == 3);
+    assert_eq!(
+        refreshed::peek(&7).await,
+        Some(2),
+        "the refresh stored over B"
+    );
+}
