@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! #[cached(ttl = 600)]                     async fn get_user(id: u64) -> Result<User, E> {
-//! async fn get_user(id: u64)        ==>        let mode = take_call_mode();
-//!     -> Result<User, E> { BODY }              let site = { static SITE; SITE.named(..) };
+//! async fn get_user(id: u64)        ==>        let site = { static SITE; SITE.named(..) };
+//!     -> Result<User, E> { BODY }              let mode = call_mode_async(site);
 //!                                              let (policy, kind) = { const POLICY; .. };
 //!                                              let cache = default_cache();
 //!                                              let key = { Key::digest(..); key.arg(id) };
@@ -127,14 +127,18 @@ impl<'a> Expansion<'a> {
             };
             quote!(#fetch_blocking(#fetch_arg, move || -> #output #block))
         };
+        let call_mode = match sig.asyncness {
+            Some(_) => quote!(#p::call_mode_async(#site)),
+            None => quote!(#p::call_mode_blocking(#site)),
+        };
         quote! {
             #(#attrs)*
             #vis #sig {
-                let #mode = #p::take_call_mode();
                 let #site: &'static #p::FnSite = {
                     static SITE: #p::FnSite = #p::FnSite::new();
                     #site_expr
                 };
+                let #mode = #call_mode;
                 #policy_and_kind
                 #cache_and_key
                 match #begin(#p::Call::new(#site, #cache, #policy, #kind, &#key, #mode)) {
