@@ -3,19 +3,22 @@
 //! ```text
 //! offset  size  field
 //!      0     2  magic 0xCA 0xC4
-//!      2     1  format version (1)
+//!      2     1  format version (2)
 //!      3     1  codec id (1 = MessagePack)
 //!      4     1  flags (bit 0: a negative result, None or Err)
 //!      5     8  created at, ms since the Unix epoch, little endian
 //!     13     8  fresh until, ms
 //!     21     8  stale until, ms (a reader may serve the entry until then)
 //!     29     4  compute time of the value, µs
-//!     33     …  payload, in the codec named above
+//!     33     8  fingerprint of the stored type ([`fingerprint`])
+//!     41     …  payload, in the codec named above
 //! ```
 //!
 //! One read gives everything freshness needs. Bytes that do not decode (corrupt, foreign, an
-//! older format, a changed type) are a [`DecodeError`]: the caller treats them as a miss, counts
-//! them and overwrites them.
+//! older format, another type) are a [`DecodeError`]: the caller treats them as a miss, counts
+//! them and overwrites them. The fingerprint makes a value of another type a miss even where
+//! its payload would decode (a `u32` read as an `f64`). Format 1 (before the fingerprint) reads
+//! as an unknown format: a miss, recomputed once.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -24,8 +27,8 @@ use crate::codec::{Codec, CodecError};
 
 const MAGIC: [u8; 2] = [0xCA, 0xC4];
 /// The entry format this build writes and reads.
-pub const FORMAT_VERSION: u8 = 1;
-const HEADER_LEN: usize = 33;
+pub const FORMAT_VERSION: u8 = 2;
+const HEADER_LEN: usize = 41;
 const NEGATIVE: u8 = 1;
 
 /// What the header says about an entry.
@@ -43,6 +46,53 @@ pub struct EntryHeader {
     pub stale_until: u64,
     /// How long the value took to compute, µs.
     pub compute_micros: u32,
+    /// The stored type: [`fingerprint`] of it.
+    pub fingerprint: u64,
+}
+
+/// A fingerprint of `T`: FNV-1a (64 bits) of its type name, after the spellings serde treats
+/// alike are made one (`&T` is `T`, `str` is `String`, `[T]` is `Vec<T>`). The same type gives
+/// the same fingerprint in every process built by the same compiler; a new compiler that names a
+/// type differently costs one recomputation.
+///
+/// ```
+/// use cache_runtime::entry::fingerprint;
+/// assert_eq!(fingerprint::<str>(), fingerprint::<String>());
+/// assert_eq!(fingerprint::<&[u8]>(), fingerprint::<Vec<u8>>());
+/// assert_ne!(fingerprint::<u32>(), fingerprint::<f64>());
+/// ```
+pub fn fingerprint<T: ?Sized>() -> u64 {
+    let name = std::any::type_name::<T>().trim_start_matches('&');
+    let name = name.strip_prefix("mut ").unwrap_or(name);
+    let mut hash = Fnv::default();
+    match name {
+        "str" => hash.write(b"alloc::string::String"),
+        _ => match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+            Some(element) => {
+                hash.write(b"alloc::vec::Vec<");
+                hash.write(element.as_bytes());
+                hash.write(b">");
+            }
+            None => hash.write(name.as_bytes()),
+        },
+    }
+    hash.0
+}
+
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 /// Why stored bytes are not a usable entry.
@@ -69,6 +119,9 @@ pub enum DecodeError {
         /// The id found.
         id: u8,
     },
+    /// The entry holds a value of another type.
+    #[error("entry holds another type than the one asked for")]
+    OtherType,
     /// The payload does not decode as the expected type.
     #[error("entry payload does not decode: {0}")]
     Payload(#[from] CodecError),
@@ -83,6 +136,7 @@ pub enum DecodeError {
 /// let header = EntryHeader {
 ///     codec: Codec::MessagePack, negative: false,
 ///     created_at: 1, fresh_until: 2, stale_until: 3, compute_micros: 4,
+///     fingerprint: cache_runtime::entry::fingerprint::<&str>(),
 /// };
 /// let bytes = encode(&header, &"hello").unwrap();
 /// let (read, value): (EntryHeader, String) = decode(&bytes).unwrap();
@@ -101,6 +155,7 @@ pub fn encode<T: Serialize + ?Sized>(
     out.extend_from_slice(&header.fresh_until.to_le_bytes());
     out.extend_from_slice(&header.stale_until.to_le_bytes());
     out.extend_from_slice(&header.compute_micros.to_le_bytes());
+    out.extend_from_slice(&header.fingerprint.to_le_bytes());
     header.codec.encode(value, &mut out)?;
     Ok(out)
 }
@@ -129,13 +184,17 @@ pub fn decode_header(bytes: &[u8]) -> Result<(EntryHeader, &[u8]), DecodeError> 
         fresh_until: u64_at(13),
         stale_until: u64_at(21),
         compute_micros: u32::from_le_bytes(bytes[29..33].try_into().unwrap_or([0; 4])),
+        fingerprint: u64_at(33),
     };
     Ok((header, &bytes[HEADER_LEN..]))
 }
 
-/// Reads a whole entry.
+/// Reads a whole entry holding a `T`; an entry of another type is [`DecodeError::OtherType`].
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<(EntryHeader, T), DecodeError> {
     let (header, payload) = decode_header(bytes)?;
+    if header.fingerprint != fingerprint::<T>() {
+        return Err(DecodeError::OtherType);
+    }
     Ok((header, header.codec.decode(payload)?))
 }
 
@@ -153,13 +212,21 @@ mod tests {
             fresh_until: 1_700_000_600_000,
             stale_until: 1_700_000_900_000,
             compute_micros: 1234,
+            fingerprint: 0,
+        }
+    }
+
+    fn header_of<T>() -> EntryHeader {
+        EntryHeader {
+            fingerprint: fingerprint::<T>(),
+            ..header()
         }
     }
 
     fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(value: T) {
-        let bytes = encode(&header(), &value).unwrap();
+        let bytes = encode(&header_of::<T>(), &value).unwrap();
         let (read, back): (EntryHeader, T) = decode(&bytes).unwrap();
-        assert_eq!(read, header());
+        assert_eq!(read, header_of::<T>());
         assert_eq!(back, value);
     }
 
@@ -231,9 +298,13 @@ mod tests {
         ] {
             assert!(decode::<String>(bytes).is_err());
         }
-        let mut bytes = encode(&header(), &"text").unwrap();
+        let mut bytes = encode(&header_of::<String>(), &"text").unwrap();
+        assert!(matches!(decode::<u64>(&bytes), Err(DecodeError::OtherType)));
+        let seven = encode(&header_of::<u32>(), &7u32).unwrap();
+        assert!(matches!(decode::<f64>(&seven), Err(DecodeError::OtherType)));
+        let mislabelled = encode(&header_of::<u64>(), &"text").unwrap();
         assert!(matches!(
-            decode::<u64>(&bytes),
+            decode::<u64>(&mislabelled),
             Err(DecodeError::Payload(_))
         ));
         bytes[2] = 9;

@@ -113,6 +113,7 @@ impl Cache {
             fresh_until: expires,
             stale_until: expires,
             compute_micros: 0,
+            fingerprint: entry::fingerprint::<T>(),
         };
         entry::encode(&header, value).map_err(|error| {
             CacheError::new(

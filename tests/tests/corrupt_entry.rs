@@ -48,6 +48,7 @@ fn an_entry_of_another_type_is_a_counted_miss() {
         fresh_until: u64::MAX,
         stale_until: u64::MAX,
         compute_micros: 0,
+        fingerprint: cache_runtime::entry::fingerprint::<u64>(),
     };
     let bytes = cache_runtime::entry::encode(&header, &42u64).unwrap();
     let ttl = Some(Duration::from_secs(600));

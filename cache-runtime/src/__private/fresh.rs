@@ -95,6 +95,7 @@ mod tests {
             fresh_until,
             stale_until,
             compute_micros,
+            fingerprint: 0,
         }
     }
 

@@ -64,6 +64,9 @@ where
     K: ReturnKind<R>,
 {
     let decoded = entry::decode_header(bytes).and_then(|(header, payload)| {
+        if header.fingerprint != entry::fingerprint::<K::Stored>() {
+            return Err(entry::DecodeError::OtherType);
+        }
         let judged = judge(&header, cache.now_millis(), policy, || cache.random_unit());
         if judged == Judged::Gone {
             return Ok(None);

@@ -50,7 +50,8 @@ where
         return None;
     };
     let compute_micros = u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX);
-    let (header, px) = header_for(cache, policy, negative, compute_micros);
+    let (mut header, px) = header_for(cache, policy, negative, compute_micros);
+    header.fingerprint = entry::fingerprint::<K::Stored>();
     match cache.backend() {
         Backend::Memory(memory) => {
             let value = StoredValue::Decoded(Arc::new(Decoded {
@@ -114,6 +115,7 @@ fn header_for(
         fresh_until,
         stale_until: now.saturating_add(kept_ms),
         compute_micros,
+        fingerprint: 0,
     };
     (header, kept_ms)
 }
