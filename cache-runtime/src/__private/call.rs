@@ -41,7 +41,7 @@ use crate::flight::{Follower, Joined, Leader, Outcome};
 use crate::invalidation::Ticket;
 use crate::key::Key;
 use crate::stats::Counters;
-use crate::store::{Backend, Failure, HeldLease, Lease, RedisStore};
+use crate::store::{Backend, Failure, HeldLease, RedisStore};
 use crate::{Cache, CachePolicy};
 
 /// Everything one call needs besides its body.
@@ -505,11 +505,11 @@ where
         let text = key.to_string();
         let mut waited = false;
         loop {
-            let (lease, cmd) = Lease::request(&text, wait);
+            let (attempt, cmd) = HeldLease::request(redis, &text, wait);
             let listener = match self.lease_reply(redis.query(cmd).await, &mut waited) {
                 Ok(()) => {
                     // Another process may have stored between our GET and our lease.
-                    let held = HeldLease::new(redis, lease, text);
+                    let held = attempt;
                     return match self.reread(redis.query(get_entry(key)).await) {
                         Some(Leased::Filled(value)) => {
                             held.release().await;
@@ -518,7 +518,12 @@ where
                         _ => Leased::Held(held),
                     };
                 }
-                Err(Some(())) => redis.listen_for_fill(&text),
+                Err(Some(())) => {
+                    attempt.not_taken();
+                    redis.listen_for_fill(&text)
+                }
+                // The attempt is dropped: released in the background, in case the command whose
+                // reply failed took the lease on the server.
                 Err(None) => return Leased::Proceed,
             };
             if let Some(step) = self.reread(redis.query(get_entry(key)).await) {
@@ -539,11 +544,11 @@ where
         let text = key.to_string();
         let mut waited = false;
         loop {
-            let (lease, cmd) = Lease::request(&text, wait);
+            let (attempt, cmd) = HeldLease::request(redis, &text, wait);
             let listener = match self.lease_reply(redis.query_blocking(cmd), &mut waited) {
                 Ok(()) => {
                     // Another process may have stored between our GET and our lease.
-                    let held = HeldLease::new(redis, lease, text);
+                    let held = attempt;
                     return match self.reread(redis.query_blocking(get_entry(key))) {
                         Some(Leased::Filled(value)) => {
                             held.release_blocking();
@@ -552,7 +557,12 @@ where
                         _ => Leased::Held(held),
                     };
                 }
-                Err(Some(())) => redis.listen_for_fill(&text),
+                Err(Some(())) => {
+                    attempt.not_taken();
+                    redis.listen_for_fill(&text)
+                }
+                // The attempt is dropped: released in the background, in case the command whose
+                // reply failed took the lease on the server.
                 Err(None) => return Leased::Proceed,
             };
             if let Some(step) = self.reread(redis.query_blocking(get_entry(key))) {

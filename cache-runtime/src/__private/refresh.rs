@@ -25,7 +25,7 @@ use super::FnSite;
 use crate::flight::Leader;
 use crate::invalidation::Ticket;
 use crate::key::Key;
-use crate::store::{Backend, HeldLease, Lease, RedisStore};
+use crate::store::{Backend, HeldLease, RedisStore};
 use crate::{Cache, CachePolicy};
 
 /// One refresh, owning all it needs, so that it can outlive the call that started it.
@@ -79,29 +79,30 @@ where
         }
     }
 
-    /// The lease request, when this refresh needs one.
-    fn lease_request(&self) -> Option<(&RedisStore, String, Lease, redis::Cmd)> {
+    /// The lease attempt, when this refresh needs one.
+    fn lease_request(&self) -> Option<(&RedisStore, HeldLease, redis::Cmd)> {
         let (Backend::Redis(redis), Some(wait)) =
             (self.cache.backend(), self.policy.lock_on_miss_wait())
         else {
             return None;
         };
-        let key = self.key.to_string();
-        let (lease, cmd) = Lease::request(&key, wait);
-        Some((redis, key, lease, cmd))
+        let (attempt, cmd) = HeldLease::request(redis, &self.key.to_string(), wait);
+        Some((redis, attempt, cmd))
     }
 
     fn permit(
         &self,
-        redis: &RedisStore,
-        key: String,
-        lease: Lease,
+        attempt: HeldLease,
         reply: Result<Option<String>, crate::store::Failure>,
     ) -> Permit {
         match reply {
-            Ok(Some(_)) => Permit::Leased(HeldLease::new(redis, lease, key)),
-            Ok(None) => Permit::Taken,
+            Ok(Some(_)) => Permit::Leased(attempt),
+            Ok(None) => {
+                attempt.not_taken();
+                Permit::Taken
+            }
             Err(failure) => {
+                // The attempt is dropped: released in the background, in case it was taken.
                 backend_error(self.site, &failure, "taking the lease for a refresh");
                 Permit::Unleased
             }
@@ -111,9 +112,9 @@ where
     /// Runs the refresh of an `async fn`.
     pub(super) async fn run_async<F: Future<Output = R>>(self, body: F) {
         let permit = match self.lease_request() {
-            Some((redis, key, lease, cmd)) => {
+            Some((redis, attempt, cmd)) => {
                 let reply = redis.query(cmd).await;
-                self.permit(redis, key, lease, reply)
+                self.permit(attempt, reply)
             }
             None => Permit::Unleased,
         };
@@ -135,9 +136,9 @@ where
     /// Runs the refresh of a plain `fn`.
     pub(super) fn run_blocking<F: FnOnce() -> R>(self, body: F) {
         let permit = match self.lease_request() {
-            Some((redis, key, lease, cmd)) => {
+            Some((redis, attempt, cmd)) => {
                 let reply = redis.query_blocking(cmd);
-                self.permit(redis, key, lease, reply)
+                self.permit(attempt, reply)
             }
             None => Permit::Unleased,
         };

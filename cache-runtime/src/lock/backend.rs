@@ -137,6 +137,19 @@ pub(crate) fn release(cache: &Cache, key: &str, owner: Owner) -> Op<bool> {
     }
 }
 
+/// Releases `key` if `owner` holds it, without blocking: at once on the memory store; on Redis
+/// on the driver thread, tried again while it fails for up to `lease` (after which the lease
+/// has run out by itself).
+pub(crate) fn release_in_background(cache: &Cache, key: &str, owner: Owner, lease: Duration) {
+    match cache.backend() {
+        Backend::Memory(store) => drop(release_memory(cache, store, key, owner)),
+        Backend::Redis(redis) => {
+            let key = key.to_owned();
+            redis.invoke_in_background(move || release_script(&key, owner), lease, "lock");
+        }
+    }
+}
+
 /// Extends `owner`'s lease of `key` to `lease` from now: whether it did.
 pub(crate) fn extend(cache: &Cache, key: &str, owner: Owner, lease: Duration) -> Op<bool> {
     match cache.backend() {

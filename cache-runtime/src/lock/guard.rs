@@ -224,22 +224,9 @@ impl Drop for LockGuard {
     fn drop(&mut self) {
         self.stop_renewal();
         if !self.released {
-            release_in_background(&self.held.cache, &self.held.key, self.held.owner);
+            let held = &self.held;
+            backend::release_in_background(&held.cache, &held.key, held.owner, held.lease);
         }
-    }
-}
-
-/// Releases `owner`'s hold on `key` without blocking: at once on the memory store, on the
-/// driver thread on Redis (the lease is the backstop if that fails too).
-fn release_in_background(cache: &Cache, key: &str, owner: Owner) {
-    let release = backend::release(cache, key, owner);
-    if let (backend::Op::Redis(..), Some(driver)) = (&release, crate::store::driver()) {
-        let key = key.to_owned();
-        driver.spawn(async move {
-            if let Err(failure) = release.run().await {
-                tracing::debug!(%failure, %key, "lock not released; its lease runs out");
-            }
-        });
     }
 }
 
@@ -260,13 +247,14 @@ struct Pending<'a> {
     cache: &'a Cache,
     key: &'a str,
     owner: Owner,
+    lease: Duration,
     settled: bool,
 }
 
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
         if !self.settled {
-            release_in_background(self.cache, self.key, self.owner);
+            backend::release_in_background(self.cache, self.key, self.owner, self.lease);
         }
     }
 }
@@ -286,6 +274,7 @@ pub(crate) async fn acquire_async(
             cache,
             key: &key,
             owner,
+            lease: policy.lease(),
             settled: false,
         };
         let sent = Instant::now();
@@ -324,7 +313,8 @@ pub(crate) fn acquire_blocking(
         let (owner, sent) = (Owner::new(), Instant::now());
         let reply = backend::acquire(cache, &key, owner, policy.lease()).run_blocking();
         if reply.is_err() {
-            release_in_background(cache, &key, owner); // a timeout may hide a lock taken
+            // A timeout may hide a lock taken.
+            backend::release_in_background(cache, &key, owner, policy.lease());
         }
         let attempt = (owner, sent);
         if let Some(guard) = next_step(

@@ -9,7 +9,7 @@
 mod memory;
 mod redis;
 
-pub(crate) use self::redis::{driver, pause, Failure, HeldLease, Lease, Link, RedisStore, CHANNEL};
+pub(crate) use self::redis::{driver, pause, Failure, HeldLease, Link, RedisStore, CHANNEL};
 pub use self::redis::{
     RedisConfig, RedisStats, DEFAULT_CIRCUIT_COOLDOWN, DEFAULT_CIRCUIT_FAILURES,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT,

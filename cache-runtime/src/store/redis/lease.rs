@@ -14,11 +14,12 @@ use std::time::Duration;
 
 use super::fills::CHANNEL;
 
-/// One lease held: its lock key and the owner token.
+/// One lease held: its lock key, the owner token and how long it lasts.
 #[derive(Debug)]
 pub(crate) struct Lease {
     lock_key: String,
     token: String,
+    lasts: Duration,
 }
 
 /// Deletes the lock only for its owner, then publishes the fill. The publication is a `pcall`:
@@ -43,7 +44,7 @@ pub(crate) fn lock_key(key: &str) -> String {
 impl Lease {
     /// A lease of `key` for `lease`, with a fresh random owner token, and the `SET … NX PX`
     /// that takes it (the reply is `OK` when taken, nil when someone else holds it).
-    pub(crate) fn request(key: &str, lease: Duration) -> (Lease, redis::Cmd) {
+    fn request(key: &str, lease: Duration) -> (Lease, redis::Cmd) {
         let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
         let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
         let lock_key = lock_key(key);
@@ -53,7 +54,12 @@ impl Lease {
             .arg("NX")
             .arg("PX")
             .arg(lease_ms);
-        (Lease { lock_key, token }, cmd)
+        let lease = Lease {
+            lock_key,
+            token,
+            lasts: lease,
+        };
+        (lease, cmd)
     }
 
     /// The script invocation that releases the lease and announces that `key` was filled.
@@ -79,12 +85,27 @@ pub(crate) struct HeldLease {
 }
 
 impl HeldLease {
-    pub(crate) fn new(store: &super::RedisStore, lease: Lease, key: String) -> Self {
-        HeldLease {
+    /// An attempt at the lease of `key` for `lease`, and the command that makes it. The attempt
+    /// counts as held from the start: dropped before its reply says "taken by another" (the
+    /// call was cancelled, or the reply timed out while the command may have taken it on the
+    /// server) it is released in the background.
+    pub(crate) fn request(
+        store: &super::RedisStore,
+        key: &str,
+        lease: Duration,
+    ) -> (HeldLease, redis::Cmd) {
+        let (lease, cmd) = Lease::request(key, lease);
+        let attempt = HeldLease {
             store: store.clone(),
             lease: Some(lease),
-            key,
-        }
+            key: key.to_owned(),
+        };
+        (attempt, cmd)
+    }
+
+    /// The reply said another process holds the lease: there is nothing to release.
+    pub(crate) fn not_taken(mut self) {
+        self.lease = None;
     }
 
     /// Releases the lease and announces the fill, awaiting the reply.
@@ -110,11 +131,11 @@ fn report(outcome: Result<i64, super::Failure>) {
 
 impl Drop for HeldLease {
     fn drop(&mut self) {
-        let (Some(lease), Some(driver)) = (self.lease.take(), super::runtime::handle()) else {
+        let Some(lease) = self.lease.take() else {
             return;
         };
-        let release = lease.release(&self.key);
-        let store = self.store.clone();
-        driver.spawn(async move { report(store.invoke::<i64>(release).await) });
+        let (key, lasts) = (std::mem::take(&mut self.key), lease.lasts);
+        self.store
+            .invoke_in_background(move || lease.release(&key), lasts, "lease");
     }
 }

@@ -36,7 +36,7 @@ use crate::error::{CacheErrorKind, ConfigError};
 use breaker::{Breaker, Probe};
 use fills::Fills;
 pub(crate) use fills::CHANNEL;
-pub(crate) use lease::{HeldLease, Lease};
+pub(crate) use lease::HeldLease;
 
 /// The runtime that drives the connections, to spawn work that outlives a call (a scan).
 pub(crate) fn driver() -> Option<&'static tokio::runtime::Handle> {
@@ -287,6 +287,35 @@ impl RedisStore {
         T: redis::FromRedisValue + Send + 'static,
     {
         self.run_blocking(move |mut link| async move { script.invoke_async(&mut link).await })
+    }
+
+    /// Runs the script `make` builds on the driver, in the background, again every 100–300 ms
+    /// while it fails (a timeout, an open circuit, a script to reload), for at most `until`:
+    /// the release of a lease or a lock nobody waits for, whose lease would run out by then
+    /// anyway. A reply lost once must not leave the lease to block others for all of it.
+    pub(crate) fn invoke_in_background<F>(&self, make: F, until: Duration, what: &'static str)
+    where
+        F: Fn() -> redis::ScriptInvocation<'static> + Send + 'static,
+    {
+        let Some(driver) = runtime::handle() else {
+            return;
+        };
+        let store = self.clone();
+        driver.spawn(async move {
+            let started = std::time::Instant::now();
+            loop {
+                match store.invoke::<i64>(make()).await {
+                    Ok(_) => return,
+                    Err(failure) if started.elapsed() >= until => {
+                        return tracing::debug!(%failure, what, "not released; its lease runs out");
+                    }
+                    Err(_) => {
+                        let pause = Duration::from_millis(100 + fastrand::u64(0..200));
+                        tokio::time::sleep(pause).await;
+                    }
+                }
+            }
+        });
     }
 
     /// A listener woken when another process fills `key` (see [`fills`]).
