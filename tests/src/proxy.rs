@@ -10,7 +10,8 @@
 //! that long), [`Fault::Blackhole`] (sockets stay open, nothing is forwarded; what was held goes
 //! through on [`FaultProxy::resume`], as TCP retransmission would deliver it after a partition
 //! heals). [`FaultProxy::cut`] resets every open connection, [`FaultProxy::refuse`] closes new
-//! ones as soon as they are accepted. The proxy runs on a thread of its own and stops when
+//! ones as soon as they are accepted, [`FaultProxy::strand`] leaves every open connection
+//! half-open for good (open, silent) while new ones pass. The proxy runs on a thread of its own and stops when
 //! dropped. It only ever connects to `127.0.0.1`.
 
 use std::net::SocketAddr;
@@ -47,11 +48,16 @@ struct State {
     to_client: Fault,
     /// Bumped by [`FaultProxy::cut`]: connections of an older generation close.
     generation: u64,
+    /// Bumped by [`FaultProxy::strand`]: connections accepted before go silent for good.
+    strand: u64,
     refuse: bool,
 }
 
 impl State {
-    fn fault(&self, direction: Direction) -> Fault {
+    fn fault(&self, direction: Direction, strand: u64) -> Fault {
+        if strand != self.strand {
+            return Fault::Blackhole;
+        }
         match direction {
             Direction::ToServer => self.to_server,
             Direction::ToClient => self.to_client,
@@ -90,6 +96,7 @@ impl FaultProxy {
             to_server: Fault::Pass,
             to_client: Fault::Pass,
             generation: 0,
+            strand: 0,
             refuse: false,
         });
         let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -147,6 +154,12 @@ impl FaultProxy {
         self.state.send_modify(|state| state.generation += 1);
     }
 
+    /// Every connection open now stays open and forwards nothing, ever again (a half-open
+    /// connection: a peer that vanished without a reset); new connections pass.
+    pub fn strand(&self) {
+        self.state.send_modify(|state| state.strand += 1);
+    }
+
     /// Closes new connections as soon as they are accepted.
     pub fn refuse(&self) {
         self.state.send_modify(|state| state.refuse = true);
@@ -184,12 +197,7 @@ async fn accept_loop(
             drop(client);
             continue;
         }
-        tokio::spawn(connection(
-            client,
-            target,
-            watcher.clone(),
-            state.generation,
-        ));
+        tokio::spawn(connection(client, target, watcher.clone(), state));
     }
 }
 
@@ -198,7 +206,7 @@ async fn connection(
     client: TcpStream,
     target: SocketAddr,
     mut watcher: watch::Receiver<State>,
-    generation: u64,
+    accepted_in: State,
 ) {
     let Ok(server) = TcpStream::connect(target).await else {
         return;
@@ -208,21 +216,20 @@ async fn connection(
     let _ = client.set_zero_linger();
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
+    let strand = accepted_in.strand;
     let upstream = pump(
-        client_read,
-        server_write,
-        Direction::ToServer,
+        (client_read, server_write),
+        (Direction::ToServer, strand),
         watcher.clone(),
     );
     let downstream = pump(
-        server_read,
-        client_write,
-        Direction::ToClient,
+        (server_read, client_write),
+        (Direction::ToClient, strand),
         watcher.clone(),
     );
     let cut = async move {
         while watcher.changed().await.is_ok() {
-            if watcher.borrow().generation != generation {
+            if watcher.borrow().generation != accepted_in.generation {
                 return;
             }
         }
@@ -236,9 +243,11 @@ async fn connection(
 }
 
 async fn pump(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    direction: Direction,
+    (mut from, mut to): (
+        tokio::net::tcp::OwnedReadHalf,
+        tokio::net::tcp::OwnedWriteHalf,
+    ),
+    (direction, strand): (Direction, u64),
     mut watcher: watch::Receiver<State>,
 ) {
     let mut buffer = vec![0u8; 64 * 1024];
@@ -248,7 +257,7 @@ async fn pump(
             Ok(read) => read,
         };
         loop {
-            let fault = watcher.borrow_and_update().fault(direction);
+            let fault = watcher.borrow_and_update().fault(direction, strand);
             match fault {
                 Fault::Pass => break,
                 Fault::Delay(delay) => {

@@ -100,7 +100,11 @@ fn is_no_permission(error: &redis::RedisError) -> bool {
     error.code() == Some("NOPERM") || error.to_string().contains("NOPERM")
 }
 
-/// Listens on [`CHANNEL`] until the connection fails or the store is gone.
+/// After this long without a message the subscriber asks the server (`PING`): a connection can
+/// stay open and deaf (a partition, a peer gone without a reset).
+const HEALTH_CHECK_AFTER: Duration = Duration::from_secs(3);
+
+/// Listens on [`CHANNEL`] until the connection fails (or stops answering) or the store is gone.
 async fn subscribe(
     client: &Client,
     fills: &Weak<Fills>,
@@ -110,20 +114,32 @@ async fn subscribe(
     let mut pubsub = tokio::time::timeout(connect_timeout, client.get_async_pubsub())
         .await
         .map_err(|_| timed_out())??;
-    pubsub.subscribe(CHANNEL).await?;
-    let mut messages = pubsub.into_on_message();
+    tokio::time::timeout(connect_timeout, pubsub.subscribe(CHANNEL))
+        .await
+        .map_err(|_| timed_out())??;
+    let (mut sink, mut messages) = pubsub.split();
+    let mut heard = tokio::time::Instant::now();
     loop {
         let next = std::future::poll_fn(|cx| {
             futures_core::Stream::poll_next(std::pin::Pin::new(&mut messages), cx)
         });
-        // Wakes up now and then to notice a dropped store.
+        // Wakes up now and then to notice a dropped store or a deaf connection.
         match tokio::time::timeout(Duration::from_secs(1), next).await {
-            Ok(Some(message)) => match fills.upgrade() {
-                Some(fills) => fills.notify(message.get_payload_bytes()),
-                None => return Ok(()),
-            },
+            Ok(Some(message)) => {
+                heard = tokio::time::Instant::now();
+                match fills.upgrade() {
+                    Some(fills) => fills.notify(message.get_payload_bytes()),
+                    None => return Ok(()),
+                }
+            }
             Ok(None) => return Err(timed_out()),
             Err(_) if fills.strong_count() == 0 => return Ok(()),
+            Err(_) if heard.elapsed() >= HEALTH_CHECK_AFTER => {
+                tokio::time::timeout(connect_timeout, sink.ping::<redis::Value>())
+                    .await
+                    .map_err(|_| timed_out())??;
+                heard = tokio::time::Instant::now();
+            }
             Err(_) => {}
         }
     }
