@@ -420,6 +420,50 @@ impl RedisCluster {
         format!("redis+cluster://{}", hosts.join(","))
     }
 
+    /// Makes every node announce `hostname` and clients prefer it (`CLUSTER SLOTS` then names
+    /// nodes `hostname:port`, as clusters behind DNS do); waits until every node says so.
+    pub fn announce_hostname(&self, hostname: &str) {
+        for node in &self.nodes {
+            for (name, value) in [
+                ("cluster-announce-hostname", hostname),
+                ("cluster-preferred-endpoint-type", "hostname"),
+            ] {
+                redis::cmd("CONFIG")
+                    .arg("SET")
+                    .arg(name)
+                    .arg(value)
+                    .exec(&mut node.raw())
+                    .expect("CONFIG SET (Redis 7 or newer)");
+            }
+        }
+        let deadline = Instant::now() + START_TIMEOUT;
+        for node in &self.nodes {
+            loop {
+                let slots: redis::Value = redis::cmd("CLUSTER")
+                    .arg("SLOTS")
+                    .query(&mut node.raw())
+                    .expect("CLUSTER SLOTS");
+                let redis::Value::Array(ranges) = slots else {
+                    panic!("CLUSTER SLOTS: {slots:?}")
+                };
+                let announced = ranges.iter().all(|range| match range {
+                    redis::Value::Array(fields) => match fields.get(2) {
+                        Some(redis::Value::Array(primary)) => {
+                            primary.first() == Some(&redis::Value::BulkString(hostname.into()))
+                        }
+                        _ => false,
+                    },
+                    _ => false,
+                });
+                if announced {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "the hostnames did not spread");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
     /// Every key each node holds, with its `PTTL`.
     pub fn keys(&self) -> HashMap<String, i64> {
         self.nodes

@@ -224,41 +224,61 @@ impl<'a> Batches<'a> {
     }
 }
 
-/// The nodes to scan: the server itself, or every primary of a cluster.
+/// The nodes to scan: the server itself, or every primary of a cluster, named as the client's
+/// own topology names them (`CLUSTER SLOTS` gives each primary's preferred endpoint: a
+/// hostname where the cluster announces one), so that routing by address finds its connection.
 async fn nodes(store: &RedisStore) -> Result<Vec<(String, u16)>, Failure> {
     let single = store.config().nodes.first().cloned().unwrap_or_default();
-    let text: Option<String> = store
+    let slots: Option<redis::Value> = store
         .run(|mut link: Link| async move {
             match link.is_cluster() {
                 false => Ok(None),
                 true => redis::cmd("CLUSTER")
-                    .arg("NODES")
+                    .arg("SLOTS")
                     .query_async(&mut link)
                     .await
                     .map(Some),
             }
         })
         .await?;
-    let Some(text) = text else {
-        return Ok(vec![single]);
+    Ok(match slots {
+        None => vec![single],
+        Some(slots) => primaries(&slots),
+    })
+}
+
+/// The primaries of a `CLUSTER SLOTS` reply: `[[start, end, [host, port, id, …], replicas…], …]`,
+/// each once.
+fn primaries(slots: &redis::Value) -> Vec<(String, u16)> {
+    use redis::Value;
+    let text = |value: &Value| match value {
+        Value::BulkString(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+        Value::SimpleString(text) => Some(text.clone()),
+        _ => None,
     };
-    // `<id> <ip:port@cport[,hostname]> <flags> <master> …`: primaries that are not failing.
-    Ok(text
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split(' ');
-            let address = fields.nth(1)?;
-            let flags = fields.next()?;
-            let primary = flags.split(',').any(|flag| flag == "master")
-                && !flags
-                    .split(',')
-                    .any(|flag| flag == "fail" || flag == "noaddr");
-            let address = address.split(['@', ',']).next()?;
-            let (host, port) = address.rsplit_once(':')?;
-            let port = port.parse().ok()?;
-            primary.then(|| (host.to_owned(), port))
-        })
-        .collect())
+    let mut found: Vec<(String, u16)> = Vec::new();
+    let Value::Array(ranges) = slots else {
+        return found;
+    };
+    for range in ranges {
+        let Value::Array(fields) = range else {
+            continue;
+        };
+        let Some(Value::Array(primary)) = fields.get(2) else {
+            continue;
+        };
+        let host = primary.first().and_then(text);
+        let port = match primary.get(1) {
+            Some(Value::Int(port)) => u16::try_from(*port).ok(),
+            _ => None,
+        };
+        if let (Some(host), Some(port)) = (host, port) {
+            if !host.is_empty() && !found.contains(&(host.clone(), port)) {
+                found.push((host, port));
+            }
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -288,5 +308,47 @@ mod tests {
         }
         assert_eq!(pattern_to_glob("u:?[x]*\\*"), "u:\\?\\[x\\]*\\*");
         assert_eq!(escape_glob("p[1]"), "p\\[1\\]");
+    }
+
+    #[test]
+    fn primaries_come_from_cluster_slots_once_each() {
+        use redis::Value;
+        let node = |host: &str, port: i64| {
+            Value::Array(vec![
+                Value::BulkString(host.into()),
+                Value::Int(port),
+                Value::BulkString(b"id".to_vec()),
+            ])
+        };
+        let range = |start, end, primary, replica| {
+            Value::Array(vec![Value::Int(start), Value::Int(end), primary, replica])
+        };
+        let reply = Value::Array(vec![
+            range(
+                0,
+                100,
+                node("cache-a.internal", 7000),
+                node("10.0.0.9", 7003),
+            ),
+            range(
+                101,
+                200,
+                node("cache-b.internal", 7001),
+                node("10.0.0.8", 7004),
+            ),
+            range(
+                201,
+                300,
+                node("cache-a.internal", 7000),
+                node("10.0.0.9", 7003),
+            ),
+        ]);
+        assert_eq!(
+            primaries(&reply),
+            [
+                ("cache-a.internal".to_owned(), 7000),
+                ("cache-b.internal".to_owned(), 7001)
+            ]
+        );
     }
 }
