@@ -93,6 +93,9 @@ pub enum CacheErrorKind {
     /// The stored value is not an integer (`incr`, `decr`).
     #[error("the stored value is not an integer")]
     NotAnInteger,
+    /// The server is older than [`MIN_REDIS_VERSION`](crate::MIN_REDIS_VERSION) (`ping`).
+    #[error("{0}")]
+    UnsupportedServer(String),
     /// The key belongs to a lock or a rate limit (`lock:…{…}`, `rate:…{…}`, or it holds a NUL
     /// byte): plain operations may read it, never write it.
     #[error(

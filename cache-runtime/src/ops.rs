@@ -502,16 +502,28 @@ impl Cache {
         }
     }
 
-    /// Checks that the store answers (`PING`): the start-up check of a Redis cache, which
-    /// reports an unreachable server or bad credentials.
+    /// Checks that the store answers (`PING`) and is recent enough (Redis
+    /// [`MIN_REDIS_VERSION`](crate::MIN_REDIS_VERSION) or newer, from `INFO server`): the start-up
+    /// check of a Redis cache, which reports an unreachable server, bad credentials or an old
+    /// server. A user not allowed `INFO` passes on the `PING` alone.
     pub async fn ping(&self) -> Result<(), CacheError> {
+        let fail = |failure: Failure| CacheError::new("ping", None, failure.kind());
         match self.backend() {
             Backend::Memory(_) => Ok(()),
-            Backend::Redis(store) => store
-                .query::<String>(redis::cmd("PING"))
-                .await
-                .map(drop)
-                .map_err(|failure| CacheError::new("ping", None, failure.kind())),
+            Backend::Redis(store) => {
+                store
+                    .query::<String>(redis::cmd("PING"))
+                    .await
+                    .map_err(fail)?;
+                let mut info = redis::cmd("INFO");
+                info.arg("server");
+                match store.query::<String>(info).await {
+                    Ok(info) => crate::store::check_server_version(&info)
+                        .map_err(|kind| CacheError::new("ping", None, kind)),
+                    Err(Failure::Redis(error)) if error.code() == Some("NOPERM") => Ok(()),
+                    Err(failure) => Err(fail(failure)),
+                }
+            }
         }
     }
 

@@ -9,10 +9,11 @@
 mod memory;
 mod redis;
 
+pub(crate) use self::redis::check_server_version;
 pub(crate) use self::redis::{driver, pause, Failure, HeldLease, Link, RedisStore, CHANNEL};
 pub use self::redis::{
     RedisConfig, RedisStats, DEFAULT_CIRCUIT_COOLDOWN, DEFAULT_CIRCUIT_FAILURES,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT, MIN_REDIS_VERSION,
 };
 pub(crate) use memory::{Decoded, StoredEntry, StoredValue};
 pub use memory::{MemoryBound, MemoryStore};

@@ -10,6 +10,7 @@ mod config;
 mod fills;
 mod lease;
 mod runtime;
+mod version;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -37,6 +38,8 @@ use breaker::{Breaker, Probe};
 use fills::Fills;
 pub(crate) use fills::CHANNEL;
 pub(crate) use lease::HeldLease;
+pub(crate) use version::check_server_version;
+pub use version::MIN_REDIS_VERSION;
 
 /// The runtime that drives the connections, to spawn work that outlives a call (a scan).
 pub(crate) fn driver() -> Option<&'static tokio::runtime::Handle> {
