@@ -13,6 +13,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// `now + wait`, or a time decades away when that does not fit in an `Instant` (a wait of
+/// `Duration::MAX` means "no limit", never a panic).
+pub(crate) fn deadline_after(wait: Duration) -> std::time::Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+    let now = std::time::Instant::now();
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(FAR))
+        .unwrap_or(now)
+}
+
 /// A clock that only moves when told to: the test hook for TTL and expiry logic.
 ///
 /// ```

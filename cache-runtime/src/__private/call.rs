@@ -501,7 +501,7 @@ where
 
     /// Takes the lease, or waits for the value of the process that holds it.
     async fn lease_async(&self, redis: &RedisStore, key: &Key, wait: Duration) -> Leased<R> {
-        let deadline = Instant::now() + wait;
+        let deadline = crate::clock::deadline_after(wait);
         let text = key.to_string();
         let mut waited = false;
         loop {
@@ -540,7 +540,7 @@ where
 
     /// [`Fetch::lease_async`] for a plain `fn`.
     fn lease_blocking(&self, redis: &RedisStore, key: &Key, wait: Duration) -> Leased<R> {
-        let deadline = Instant::now() + wait;
+        let deadline = crate::clock::deadline_after(wait);
         let text = key.to_string();
         let mut waited = false;
         loop {

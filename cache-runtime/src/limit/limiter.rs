@@ -224,14 +224,17 @@ pub(crate) async fn wait_async(
     counters: &LimitCounters,
     max_wait: Duration,
 ) -> Result<Admitted, RateLimited> {
-    let deadline = Instant::now() + max_wait;
+    let deadline = crate::clock::deadline_after(max_wait);
     let mut waited = false;
     loop {
         let decision = decide(policy, ask_async(cache, policy, key).await, counters);
         match &decision {
             Err(limited) if !limited.is_unavailable() => {
                 let pause = limited.retry_after();
-                if Instant::now() + pause <= deadline && crate::store::pause(pause).await {
+                let in_time = Instant::now()
+                    .checked_add(pause)
+                    .is_some_and(|end| end <= deadline);
+                if in_time && crate::store::pause(pause).await {
                     waited = true;
                     continue;
                 }

@@ -79,7 +79,14 @@ impl LockPolicy {
     /// How often the lease is renewed while held (a third of it), if it is.
     pub const fn renews_every(&self) -> Option<Duration> {
         match self.renew {
-            true => Some(Duration::from_nanos((self.lease.as_nanos() / 3) as u64)),
+            true => {
+                let third = self.lease.as_nanos() / 3;
+                Some(Duration::from_nanos(if third > u64::MAX as u128 {
+                    u64::MAX
+                } else {
+                    third as u64
+                }))
+            }
             false => None,
         }
     }

@@ -46,10 +46,13 @@ pub(crate) fn driver() -> Option<&'static tokio::runtime::Handle> {
     runtime::handle()
 }
 
-/// Sleeps for `duration` on the driver's timer, from any executor; `false` if the driver is not
-/// running (nothing was waited).
+/// Sleeps for `duration` on the driver's timer, from any executor (the timer is made inside the
+/// driver's context, so no tokio runtime, or one without timers, is needed); `false` if the
+/// driver is not running (nothing was waited).
 pub(crate) async fn pause(duration: Duration) -> bool {
-    runtime::run(tokio::time::sleep(duration)).await.is_some()
+    runtime::run(async move { tokio::time::sleep(duration).await })
+        .await
+        .is_some()
 }
 
 /// A connection to Redis as commands see it: cheap to clone, each clone the same connection.
@@ -326,9 +329,13 @@ impl RedisStore {
         self.connection.fills.listen(key)
     }
 
-    /// Waits until `listener` is woken or `pause` has passed, from any executor.
+    /// Waits until `listener` is woken or `pause` has passed, from any executor (the timer is
+    /// made inside the driver's context).
     pub(crate) async fn wait_for_fill(listener: event_listener::EventListener, pause: Duration) {
-        let _ = runtime::run(tokio::time::timeout(pause, listener)).await;
+        let timed = async move {
+            let _ = tokio::time::timeout(pause, listener).await;
+        };
+        let _ = runtime::run(timed).await;
     }
 
     /// Runs `command` on the driver, awaiting it from any executor.
