@@ -289,7 +289,10 @@ fn check_memory(cache: &Cache, policy: &RateLimitPolicy, key: &[u8]) -> Outcome 
             ..
         }) => {
             // In place: a sliding window's log is moved out and back, never copied.
-            let mut current = Some(std::mem::replace(stored, LimitState::Gcra { tat: 0 }));
+            let mut current = Some(std::mem::replace(
+                stored,
+                LimitState::Gcra { tat: 0, limit: 1 },
+            ));
             let outcome = state::check(policy, &mut current, now);
             if let Some(current) = current {
                 *stored = current;

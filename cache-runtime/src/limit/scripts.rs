@@ -6,6 +6,10 @@
 //! `%d`, never through Lua's own `tostring`, which rounds to 14 digits.
 //!
 //! Each script returns `{admitted (0|1), remaining, retry_after µs, reset_after µs}`.
+//!
+//! A key written under another policy of the same name starts from a sane state: state of
+//! another algorithm (another Redis type, read through `pcall`) counts as none, and a count or
+//! a GCRA remainder past a lower `limit` is bounded by it, never a lock-out or `WRONGTYPE`.
 
 use std::sync::LazyLock;
 
@@ -24,7 +28,8 @@ local window = tonumber(ARGV[2])
 const GCRA: &str = r"
 local burst = tonumber(ARGV[3])
 local whole, part = now, 0
-local stored = redis.call('GET', KEYS[1])
+local stored = redis.pcall('GET', KEYS[1])
+if type(stored) == 'table' then stored = false end
 if stored then
   local w, p = tonumber(stored), 0
   if not w then
@@ -34,6 +39,7 @@ if stored then
       p = tonumber(string.sub(stored, at + 1))
     end
   end
+  if w and p and p >= limit then p = 0 end
   if w and p and (w > now or (w == now and p > 0)) then whole, part = w, p end
 end
 local rest = math.fmod(window, limit)
@@ -71,7 +77,8 @@ return {0, 0, retry, reset}
 const FIXED_WINDOW: &str = r"
 local index = (now - math.fmod(now, window)) / window
 local count = 0
-local stored = redis.call('GET', KEYS[1])
+local stored = redis.pcall('GET', KEYS[1])
+if type(stored) == 'table' then stored = false end
 if stored then
   local at = string.find(stored, ':', 1, true)
   if at and tonumber(string.sub(stored, 1, at - 1)) == index then
@@ -88,9 +95,12 @@ end
 return {0, 0, left, left}
 ";
 
-/// Sliding window: a sorted set of admission times; ARGV[3] is a fresh member name.
+/// Sliding window: a sorted set of admission times; ARGV[3] is a fresh member name. A key left
+/// by another algorithm (a string) starts over.
 const SLIDING_WINDOW: &str = r"
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if type(redis.pcall('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)) == 'table' then
+  redis.call('DEL', KEYS[1])
+end
 local count = redis.call('ZCARD', KEYS[1])
 local admitted = 0
 if count < limit then
@@ -99,11 +109,15 @@ if count < limit then
   count = count + 1
   admitted = 1
 end
-local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
 local newest = tonumber(redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2])
 local retry_after = 0
-if admitted == 0 then retry_after = oldest + window - now end
-return {admitted, limit - count, retry_after, newest + window - now}
+if admitted == 0 then
+  local frees = count - limit
+  retry_after = tonumber(redis.call('ZRANGE', KEYS[1], frees, frees, 'WITHSCORES')[2]) + window - now
+end
+local remaining = limit - count
+if remaining < 0 then remaining = 0 end
+return {admitted, remaining, retry_after, newest + window - now}
 ";
 
 fn script(body: &str) -> redis::Script {

@@ -19,8 +19,9 @@ use super::policy::{Algorithm, RateLimitPolicy};
 /// One key's state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum LimitState {
-    /// GCRA: the theoretical arrival time, in 1/`limit` µs since the Unix epoch.
-    Gcra { tat: u128 },
+    /// GCRA: the theoretical arrival time, in 1/`limit` µs since the Unix epoch, and that
+    /// `limit` (a policy with another limit converts the time to its own units).
+    Gcra { tat: u128, limit: u64 },
     /// Fixed window: the window's index (`now / window`) and the calls admitted in it.
     Window { index: u64, count: u64 },
     /// Sliding window: the admission times (µs) still inside the window, oldest first.
@@ -65,7 +66,12 @@ fn gcra(policy: &RateLimitPolicy, state: &mut Option<LimitState>, now: u64) -> O
     let tolerance = policy.burst_size() * window;
     let now_units = u128::from(now) * u128::from(limit);
     let tat = match state {
-        Some(LimitState::Gcra { tat }) => (*tat).max(now_units),
+        Some(LimitState::Gcra { tat, limit: units }) if *units == limit => (*tat).max(now_units),
+        // Written under another limit: the same instant in this policy's units.
+        Some(LimitState::Gcra { tat, limit: units }) => {
+            let micros = tat.div_ceil(u128::from((*units).max(1)));
+            (micros * u128::from(limit)).max(now_units)
+        }
         _ => now_units,
     };
     // How far the TAT is ahead of now: at most the tolerance, so the rest is u64 arithmetic.
@@ -75,6 +81,7 @@ fn gcra(policy: &RateLimitPolicy, state: &mut Option<LimitState>, now: u64) -> O
     if ahead <= tolerance {
         *state = Some(LimitState::Gcra {
             tat: tat + u128::from(window),
+            limit,
         });
         Outcome {
             admitted: true,
@@ -107,7 +114,8 @@ fn fixed_window(policy: &RateLimitPolicy, state: &mut Option<LimitState>, now: u
     *state = Some(LimitState::Window { index, count });
     Outcome {
         admitted,
-        remaining: policy.limit() - count,
+        // A count made under a higher limit may exceed this one.
+        remaining: policy.limit().saturating_sub(count),
         retry_after: if admitted { 0 } else { ends - now },
         reset_after: ends - now,
         expires_at: ends,
@@ -130,12 +138,17 @@ fn sliding_window(policy: &RateLimitPolicy, state: &mut Option<LimitState>, now:
     if admitted {
         times.push_back(now);
     }
-    let oldest = times.front().copied().unwrap_or(now);
+    // Under a lower limit than the log was kept for, more than one admission must leave the
+    // window first: the call passes once the `limit`-th newest one has.
+    let over = times
+        .len()
+        .saturating_sub(usize::try_from(policy.limit()).unwrap_or(usize::MAX));
+    let frees = times.get(over).copied().unwrap_or(now);
     let newest = times.back().copied().unwrap_or(now);
     Outcome {
         admitted,
-        remaining: policy.limit() - times.len() as u64,
-        retry_after: if admitted { 0 } else { oldest + window - now },
+        remaining: policy.limit().saturating_sub(times.len() as u64),
+        retry_after: if admitted { 0 } else { frees + window - now },
         reset_after: newest + window - now,
         expires_at: newest + window,
     }
