@@ -58,9 +58,12 @@ where
                 header,
                 value: stored,
             }));
-            memory.insert(key.as_bytes(), StoredEntry::new(header.stale_until, value));
+            if memory.insert(key.as_bytes(), StoredEntry::new(header.stale_until, value)) {
+                Counters::bump(&site.counters().stores);
+            } else {
+                tracing::debug!(function = site.name(), %key, "result heavier than the store; not kept");
+            }
             drop(gate);
-            Counters::bump(&site.counters().stores);
             None
         }
         Backend::Redis(redis) => match entry::encode(&header, &stored) {

@@ -18,7 +18,9 @@ use crate::lock::LockState;
 pub enum MemoryBound {
     /// At most this many entries.
     Entries(u64),
-    /// At most about this many bytes: key, encoded value and a fixed per-entry overhead.
+    /// At most about this many bytes: key, value and a fixed per-entry overhead. A value kept
+    /// decoded (`#[cached]`) weighs what it holds in memory, heap included; bytes weigh their
+    /// length.
     Bytes(u64),
 }
 
@@ -48,6 +50,8 @@ pub(crate) struct Decoded<T> {
 pub(crate) trait DecodedEntry: Send + Sync {
     /// The entry in the format of [`crate::entry`].
     fn encode(&self) -> Option<Vec<u8>>;
+    /// The bytes it holds in memory (see [`super::weight`]).
+    fn weight(&self) -> usize;
     /// For downcasting to `Decoded<T>`.
     fn as_any(&self) -> &dyn Any;
 }
@@ -55,6 +59,10 @@ pub(crate) trait DecodedEntry: Send + Sync {
 impl<T: serde::Serialize + Send + Sync + 'static> DecodedEntry for Decoded<T> {
     fn encode(&self) -> Option<Vec<u8>> {
         entry::encode(&self.header, &self.value).ok()
+    }
+
+    fn weight(&self) -> usize {
+        std::mem::size_of::<EntryHeader>().saturating_add(super::weight::weight(&self.value))
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -194,9 +202,13 @@ impl MemoryStore {
             .or_else(|| self.state.get(key).filter(|entry| entry.expires_at > now))
     }
 
-    pub(crate) fn insert(&self, key: &[u8], entry: StoredEntry) {
+    /// Stores `entry` under `key`; whether it was kept (an entry heavier than the store can
+    /// hold is not).
+    pub(crate) fn insert(&self, key: &[u8], entry: StoredEntry) -> bool {
         let entry = self.weighed(key, entry);
         self.map.insert(key.into(), entry);
+        // Only a byte bound can refuse an entry (under an entry bound each weighs 1).
+        matches!(self.bound, MemoryBound::Entries(_)) || self.map.contains_key(key)
     }
 
     /// `entry` with its weight set for this store's bound.
@@ -210,7 +222,7 @@ impl MemoryStore {
         if let MemoryBound::Bytes(_) = self.bound {
             let value_bytes = match &entry.value {
                 StoredValue::Encoded(bytes) => bytes.len(),
-                StoredValue::Decoded(_) => entry.to_bytes().map_or(0, |bytes| bytes.len()),
+                StoredValue::Decoded(decoded) => decoded.weight(),
                 StoredValue::Limit(state) => state.size(),
                 StoredValue::Lock(_) => 48,
             };

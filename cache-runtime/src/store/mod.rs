@@ -8,6 +8,7 @@
 
 mod memory;
 mod redis;
+mod weight;
 
 pub(crate) use self::redis::check_server_version;
 pub(crate) use self::redis::{driver, pause, Failure, HeldLease, Link, RedisStore, CHANNEL};
