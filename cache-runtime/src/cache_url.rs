@@ -89,7 +89,7 @@ fn parse_memory(rest: &str) -> Result<CacheUrl, ConfigError> {
             }
             "max_entries" => bound = Some(MemoryBound::Entries(count(name, value)?)),
             "max_bytes" => bound = Some(MemoryBound::Bytes(count(name, value)?)),
-            "prefix" => prefix = Some(value.to_owned()),
+            "prefix" => prefix = Some(percent_decode(name, value)?),
             _ => {
                 return Err(bad(
                     name,
@@ -109,11 +109,14 @@ fn parse_redis_rest(
     tls: bool,
     cluster: bool,
 ) -> Result<(RedisConfig, Option<String>), ConfigError> {
-    let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let (userinfo, location) = match location.rsplit_once('@') {
+    // The credentials end at the last `@`: a password may hold `?`, `/`, `#` or `@` unescaped,
+    // and no part of it may reach the host, the query or an error. (`@` in a parameter value is
+    // written `%40`.)
+    let (userinfo, location) = match rest.rsplit_once('@') {
         Some((userinfo, location)) => (Some(userinfo), location),
-        None => (None, location),
+        None => (None, rest),
     };
+    let (location, query) = location.split_once('?').unwrap_or((location, ""));
     let (hosts, db) = location.split_once('/').unwrap_or((location, ""));
     let nodes = hosts
         .split(',')
@@ -160,7 +163,7 @@ fn parse_redis_rest(
     let mut prefix = None;
     for (name, value) in pairs(query) {
         match name {
-            "prefix" => prefix = Some(value.to_owned()),
+            "prefix" => prefix = Some(percent_decode(name, value)?),
             "connect_timeout" => config.connect_timeout = duration(name, value)?,
             "response_timeout" => config.response_timeout = duration(name, value)?,
             "circuit_cooldown" => config.circuit_cooldown = duration(name, value)?,
