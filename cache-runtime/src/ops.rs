@@ -517,7 +517,8 @@ impl Cache {
                     .map_err(fail)?;
                 let mut info = redis::cmd("INFO");
                 info.arg("server");
-                match store.query::<String>(info).await {
+                // One reply per node on a cluster.
+                match store.query::<redis::Value>(info).await {
                     Ok(info) => crate::store::check_server_version(&info)
                         .map_err(|kind| CacheError::new("ping", None, kind)),
                     Err(Failure::Redis(error)) if error.code() == Some("NOPERM") => Ok(()),

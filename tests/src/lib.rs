@@ -80,6 +80,18 @@ pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     panic!("{what} did not happen within 10 s");
 }
 
+/// Calls `attempt` every 50 ms until it says yes, for up to 10 s; whether it did. For work in
+/// the background that a test awaits (Redis coming back, a circuit closing).
+pub async fn eventually_async(mut attempt: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..200 {
+        if attempt().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
 impl Default for Clocked {
     fn default() -> Self {
         Self::new()

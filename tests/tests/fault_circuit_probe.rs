@@ -8,17 +8,6 @@ use cache_runtime::{Cache, LockPolicy, Locks, RateLimitPolicy, RateLimiter, Redi
 use cache_tests::proxy::FaultProxy;
 use cache_tests::servers::{RedisServer, ServerOptions};
 
-/// Polls `attempt` every 50 ms for up to 10 s.
-async fn eventually(mut attempt: impl AsyncFnMut() -> bool) -> bool {
-    for _ in 0..200 {
-        if attempt().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_probe_frees_the_slot_and_everything_comes_back() {
     let server = RedisServer::start(ServerOptions::default());
@@ -62,7 +51,8 @@ async fn a_cancelled_probe_frees_the_slot_and_everything_comes_back() {
     proxy.resume();
     let opened_before = cache.redis_stats().unwrap().circuit_opened;
     assert!(
-        eventually(async || cache.get::<u32>("k").await.ok() == Some(Some(1))).await,
+        cache_tests::eventually_async(async || cache.get::<u32>("k").await.ok() == Some(Some(1)))
+            .await,
         "caching resumes once Redis answers (stats: {:?})",
         cache.redis_stats()
     );

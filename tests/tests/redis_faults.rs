@@ -2,11 +2,11 @@
 //! closes, caching resumes without rebuilding the `Cache`, and plain operations say what failed.
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cache_runtime::{cached, Cache, RedisConfig};
 use cache_tests::servers::{keys_of, RedisServer, ServerOptions};
-use cache_tests::Runs;
+use cache_tests::{eventually_async, Runs};
 
 static KILLED: OnceLock<Cache> = OnceLock::new();
 static FROZEN: OnceLock<Cache> = OnceLock::new();
@@ -32,18 +32,6 @@ fn impatient(server: &RedisServer) -> RedisConfig {
         .connect_timeout(Duration::from_millis(200))
         .response_timeout(Duration::from_millis(200))
         .circuit_breaker(3, Duration::from_millis(300))
-}
-
-/// Calls `attempt` every 50 ms until it says yes; false after 10 s.
-async fn eventually(mut attempt: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if attempt().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,7 +67,7 @@ async fn a_killed_server_fails_open_and_caching_resumes_after_restart() {
     );
 
     server.restart(); // same port, empty
-    let resumed = eventually(async || {
+    let resumed = eventually_async(async || {
         price(1).await;
         keys_of(&mut server.raw()).contains_key("cache:price:1")
     })
@@ -120,7 +108,7 @@ async fn a_frozen_server_times_out_and_the_function_answers() {
     assert!(error.is_unavailable(), "{error}");
 
     server.resume();
-    let resumed = eventually(async || {
+    let resumed = eventually_async(async || {
         let runs = STOCK_RUNS.count();
         stock(1);
         STOCK_RUNS.count() == runs

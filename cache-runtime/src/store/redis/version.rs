@@ -7,10 +7,23 @@ use crate::error::CacheErrorKind;
 /// replication, the default since 5.0); its tests run on 7.0.
 pub const MIN_REDIS_VERSION: (u32, u32) = (6, 2);
 
-/// Refuses a server whose `INFO server` reports a `redis_version` older than
-/// [`MIN_REDIS_VERSION`]. A reply without a readable version (a compatible server that reports
-/// none) passes.
-pub(crate) fn check_server_version(info: &str) -> Result<(), CacheErrorKind> {
+/// Refuses a server whose `INFO server` reply (one text, or one per node of a cluster) reports a
+/// `redis_version` older than [`MIN_REDIS_VERSION`]. A reply without a readable version (a
+/// compatible server that reports none) passes.
+pub(crate) fn check_server_version(info: &redis::Value) -> Result<(), CacheErrorKind> {
+    use redis::Value;
+    match info {
+        Value::BulkString(bytes) => check_info(&String::from_utf8_lossy(bytes)),
+        Value::SimpleString(text) | Value::VerbatimString { text, .. } => check_info(text),
+        Value::Map(nodes) => nodes
+            .iter()
+            .try_for_each(|(_, info)| check_server_version(info)),
+        Value::Array(nodes) => nodes.iter().try_for_each(check_server_version),
+        _ => Ok(()),
+    }
+}
+
+fn check_info(info: &str) -> Result<(), CacheErrorKind> {
     let Some(version) = info
         .lines()
         .find_map(|line| line.trim().strip_prefix("redis_version:"))
@@ -43,12 +56,21 @@ mod tests {
             "no version here",
             "redis_version:unknown",
         ] {
-            assert!(check_server_version(accepted).is_ok(), "{accepted}");
+            assert!(check_info(accepted).is_ok(), "{accepted}");
         }
-        let refused = check_server_version("# Server\r\nredis_version:6.0.20\r\n").unwrap_err();
+        let refused = check_info("# Server\r\nredis_version:6.0.20\r\n").unwrap_err();
         assert_eq!(
             refused.to_string(),
             "the server runs Redis 6.0.20; this crate needs Redis 6.2 or newer"
+        );
+        let text =
+            |version: &str| redis::Value::BulkString(format!("redis_version:{version}").into());
+        let cluster =
+            |old: &str| redis::Value::Map(vec![(text("a"), text("7.0.1")), (text("b"), text(old))]);
+        assert!(check_server_version(&cluster("7.2.0")).is_ok());
+        assert!(
+            check_server_version(&cluster("6.0.1")).is_err(),
+            "one old node is enough"
         );
     }
 }
