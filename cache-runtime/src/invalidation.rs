@@ -17,10 +17,13 @@
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use event_listener::{Event, Listener};
 use foldhash::fast::FixedState;
 
+use crate::clock::deadline_after;
+use crate::store::{Backend, RedisStore};
 use crate::Cache;
 
 const STRIPES: usize = 256;
@@ -105,25 +108,31 @@ impl Invalidations {
         stripe
     }
 
-    async fn drained(&self, stripe: usize) {
+    /// Waits until no store of `stripe` is in flight, for at most `within`.
+    async fn drained(&self, stripe: usize, within: Duration) {
         let stripe = &self.stripes[stripe];
+        let deadline = deadline_after(within);
         loop {
             let listener = stripe.idle.listen();
-            if stripe.state.load(SeqCst) & STORING == 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if stripe.state.load(SeqCst) & STORING == 0 || left.is_zero() {
                 return;
             }
-            listener.await;
+            RedisStore::wait_for_fill(listener, left).await;
         }
     }
 
-    fn drained_blocking(&self, stripe: usize) {
+    /// [`drained`](Self::drained), blocking this thread.
+    fn drained_blocking(&self, stripe: usize, within: Duration) {
         let stripe = &self.stripes[stripe];
+        let deadline = deadline_after(within);
         loop {
             let listener = stripe.idle.listen();
-            if stripe.state.load(SeqCst) & STORING == 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if stripe.state.load(SeqCst) & STORING == 0 || left.is_zero() {
                 return;
             }
-            listener.wait();
+            listener.wait_timeout(left);
         }
     }
 }
@@ -139,18 +148,33 @@ impl Drop for StoreGate {
 impl Cache {
     /// Before a write that replaces or removes `key` (its bytes in the memory store): computations
     /// begun before now will not store, callers from now on start a computation of their own,
-    /// and the stores already admitted have finished.
+    /// and the stores already admitted have finished, or had the time a store may take (a
+    /// store awaited by a task that this very thread blocks cannot finish: the wait is bounded
+    /// so that it never deadlocks).
     pub(crate) async fn supersede(&self, key: &[u8]) {
         let stripe = self.invalidations().void(key);
         self.flights().detach(key);
-        self.invalidations().drained(stripe).await;
+        let within = self.store_budget();
+        self.invalidations().drained(stripe, within).await;
     }
 
     /// [`Cache::supersede`], blocking this thread.
     pub(crate) fn supersede_blocking(&self, key: &[u8]) {
         let stripe = self.invalidations().void(key);
         self.flights().detach(key);
-        self.invalidations().drained_blocking(stripe);
+        let within = self.store_budget();
+        self.invalidations().drained_blocking(stripe, within);
+    }
+
+    /// The longest a store may take: the Redis time budget (connect + response timeout); on the
+    /// memory store a store is an insert, never awaited.
+    fn store_budget(&self) -> Duration {
+        match self.backend() {
+            Backend::Redis(redis) => {
+                redis.config().connect_timeout + redis.config().response_timeout
+            }
+            Backend::Memory(_) => Duration::from_secs(1),
+        }
     }
 }
 
@@ -177,7 +201,7 @@ mod tests {
         let stripe = invalidations.void(b"k");
         let waiter = {
             let invalidations = Arc::clone(&invalidations);
-            std::thread::spawn(move || invalidations.drained_blocking(stripe))
+            std::thread::spawn(move || invalidations.drained_blocking(stripe, Duration::MAX))
         };
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert!(!waiter.is_finished(), "waits while the store is in flight");

@@ -154,3 +154,65 @@ async fn a_background_refresh_begun_before_an_invalidation_does_not_store() {
         "the refresh stored over B"
     );
 }
+
+static PAUSED: OnceLock<Cache> = OnceLock::new();
+
+#[cached(ttl = 60, key = "p:{id}", store = PAUSED.get().unwrap())]
+async fn stored_async(id: u64) -> u64 {
+    id
+}
+
+#[cached(ttl = 60, key = "p:{id}", store = PAUSED.get().unwrap())]
+fn stored_plain(id: u64) -> u64 {
+    id
+}
+
+/// A plain `invalidate` that blocks the very thread whose task is storing the key (its `SET`
+/// held by `CLIENT PAUSE WRITE`) waits at most the store's time budget: never a deadlock.
+#[test]
+fn a_blocking_invalidate_never_deadlocks_on_its_own_threads_store() {
+    let server = RedisServer::start(Default::default());
+    let config = cache_runtime::RedisConfig::from_url(&server.url())
+        .unwrap()
+        .connect_timeout(Duration::from_millis(200))
+        .response_timeout(Duration::from_millis(200));
+    PAUSED
+        .set(
+            Cache::builder()
+                .prefix("paused")
+                .redis(config)
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+    let pause = |millis: u64| {
+        redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(millis)
+            .arg("WRITE")
+            .exec(&mut server.raw())
+            .unwrap()
+    };
+    let (done, finished) = std::sync::mpsc::channel();
+    pause(5_000);
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let storing = tokio::spawn(stored_async(1));
+            // Its GET is answered; its SET waits on the paused server, the store admitted.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            stored_plain::invalidate(&1); // blocks this thread: `storing` cannot be polled
+            let _ = storing.await;
+        });
+        done.send(()).unwrap();
+    });
+    let outcome = finished.recv_timeout(Duration::from_secs(10));
+    redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .exec(&mut server.raw())
+        .unwrap();
+    assert!(outcome.is_ok(), "the invalidation deadlocked");
+}
