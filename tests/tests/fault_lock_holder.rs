@@ -103,3 +103,19 @@ async fn the_partitioned_holder_knows_before_anyone_else_acquires() {
         gaps[19]
     );
 }
+
+/// The deadline follows the holder's own extends too: a guard extended past its first lease is
+/// still held after that lease, and knows it when the extension runs out.
+#[tokio::test]
+async fn an_explicit_extend_moves_the_holders_deadline() {
+    let server = RedisServer::single();
+    let cache = Cache::from_url(&format!("{}?prefix=extend", server.url())).unwrap();
+    let policy = LockPolicy::new(Duration::from_millis(200)).no_renewal();
+    let locks = Locks::new(&cache, "jobs", policy).unwrap();
+    let guard = locks.acquire("x").await.unwrap();
+    guard.extend(Duration::from_millis(600)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await; // past the first lease
+    assert!(guard.is_held(), "extended on the server, so still held");
+    tokio::time::sleep(Duration::from_millis(400)).await; // past the extension
+    assert!(!guard.is_held(), "the extension ran out");
+}

@@ -67,14 +67,6 @@ impl Held {
             .then(|| Duration::from_nanos(until.saturating_sub(nanos_since_start(Instant::now()))))
     }
 
-    /// An extend sent at `sent` succeeded: the lease runs a lease from then.
-    fn renewed(&self, sent: Instant) {
-        if self.valid_until.load(Ordering::SeqCst) != u64::MAX {
-            let until = valid_until(sent, self.lease);
-            self.valid_until.fetch_max(until, Ordering::SeqCst);
-        }
-    }
-
     pub(crate) fn mark_lost(&self) {
         if !self.lost.swap(true, Ordering::SeqCst) {
             self.counters.lost.fetch_add(1, Ordering::Relaxed);
@@ -120,11 +112,18 @@ impl Held {
         }
     }
 
-    /// Extends the lease by `lease` from now; `Ok(false)` if it is no longer ours.
+    /// Extends the lease by `lease` from now; `Ok(false)` if it is no longer ours. On success
+    /// the holder's deadline becomes `lease` (less the margin) from when the extend was sent.
     async fn extend(&self, lease: Duration) -> Result<bool, Failure> {
-        backend::extend(&self.cache, &self.key, self.owner, lease)
+        let sent = Instant::now();
+        let extended = backend::extend(&self.cache, &self.key, self.owner, lease)
             .run()
-            .await
+            .await;
+        if matches!(extended, Ok(true)) && self.valid_until.load(Ordering::SeqCst) != u64::MAX {
+            self.valid_until
+                .store(valid_until(sent, lease), Ordering::SeqCst);
+        }
+        extended
     }
 }
 
@@ -444,7 +443,6 @@ fn start_renewal(held: &Arc<Held>, every: Duration) -> Option<tokio::task::Abort
             if held.is_lost() {
                 return;
             }
-            let sent = Instant::now();
             let extend = std::pin::pin!(held.extend(held.lease));
             let outcome = match held.left() {
                 Some(left) => {
@@ -456,7 +454,7 @@ fn start_renewal(held: &Arc<Held>, every: Duration) -> Option<tokio::task::Abort
                 None => extend.await,
             };
             match outcome {
-                Ok(true) => held.renewed(sent),
+                Ok(true) => {}
                 Ok(false) => return held.mark_lost(),
                 Err(failure) => tracing::debug!(%failure, key = %held.key, "renewal failed"),
             }
