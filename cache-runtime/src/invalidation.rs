@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use event_listener::{Event, Listener};
+use event_listener::{Event, EventListener, Listener};
 use foldhash::fast::FixedState;
 
 use crate::clock::deadline_after;
@@ -108,30 +108,28 @@ impl Invalidations {
         stripe
     }
 
+    /// While a store of `stripe` is in flight and `deadline` is ahead: a listener for the end of
+    /// a store, and how long there is left to wait on it.
+    fn storing(&self, stripe: usize, deadline: Instant) -> Option<(EventListener, Duration)> {
+        let stripe = &self.stripes[stripe];
+        let listener = stripe.idle.listen();
+        let left = deadline.saturating_duration_since(Instant::now());
+        let busy = stripe.state.load(SeqCst) & STORING != 0 && !left.is_zero();
+        busy.then_some((listener, left))
+    }
+
     /// Waits until no store of `stripe` is in flight, for at most `within`.
     async fn drained(&self, stripe: usize, within: Duration) {
-        let stripe = &self.stripes[stripe];
         let deadline = deadline_after(within);
-        loop {
-            let listener = stripe.idle.listen();
-            let left = deadline.saturating_duration_since(Instant::now());
-            if stripe.state.load(SeqCst) & STORING == 0 || left.is_zero() {
-                return;
-            }
+        while let Some((listener, left)) = self.storing(stripe, deadline) {
             RedisStore::wait_for_fill(listener, left).await;
         }
     }
 
     /// [`drained`](Self::drained), blocking this thread.
     fn drained_blocking(&self, stripe: usize, within: Duration) {
-        let stripe = &self.stripes[stripe];
         let deadline = deadline_after(within);
-        loop {
-            let listener = stripe.idle.listen();
-            let left = deadline.saturating_duration_since(Instant::now());
-            if stripe.state.load(SeqCst) & STORING == 0 || left.is_zero() {
-                return;
-            }
+        while let Some((listener, left)) = self.storing(stripe, deadline) {
             listener.wait_timeout(left);
         }
     }

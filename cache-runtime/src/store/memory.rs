@@ -238,7 +238,7 @@ impl MemoryStore {
         now: u64,
         mut update: impl FnMut(Option<&StoredEntry>) -> (Option<StoredEntry>, T),
     ) -> T {
-        self.modify(key, now, |live| update(live.as_deref()))
+        self.modify_in(&self.map, key, now, |live| update(live.as_deref()))
     }
 
     /// [`update`](Self::update) of a lock or a rate limit, where `modify` may also change the
@@ -250,15 +250,6 @@ impl MemoryStore {
         modify: impl FnMut(Option<&mut StoredEntry>) -> (Option<StoredEntry>, T),
     ) -> T {
         self.modify_in(&self.state, key, now, modify)
-    }
-
-    fn modify<T>(
-        &self,
-        key: &[u8],
-        now: u64,
-        modify: impl FnMut(Option<&mut StoredEntry>) -> (Option<StoredEntry>, T),
-    ) -> T {
-        self.modify_in(&self.map, key, now, modify)
     }
 
     fn modify_in<T>(
