@@ -169,25 +169,31 @@ impl LockGuard {
     }
 
     /// Releases the lock: `Err(NotOwner)` if its lease ran out and it was no longer ours.
+    /// If the store fails to answer, or the call is dropped before it does, the lock is released
+    /// in the background instead, as a dropped guard is.
     pub async fn release(mut self) -> Result<(), LockError> {
         let release = self.releasing();
-        self.settle(release.run().await)
+        let released = release.run().await;
+        self.settle(released)
     }
 
     /// [`release`](Self::release), blocking this thread on Redis (for plain `fn`s).
     pub fn release_blocking(mut self) -> Result<(), LockError> {
         let release = self.releasing();
-        self.settle(release.run_blocking())
+        let released = release.run_blocking();
+        self.settle(released)
     }
 
-    /// Stops renewal, marks the guard released and gives the release to run.
+    /// Stops renewal and gives the release to run.
     fn releasing(&mut self) -> backend::Op<bool> {
         self.stop_renewal();
-        self.released = true;
         backend::release(&self.held.cache, &self.held.key, self.held.owner)
     }
 
-    fn settle(&self, released: Result<bool, Failure>) -> Result<(), LockError> {
+    /// Once the store answered, the guard is released (it may have found the lock not ours);
+    /// otherwise its drop releases it in the background.
+    fn settle(&mut self, released: Result<bool, Failure>) -> Result<(), LockError> {
+        self.released = released.is_ok();
         match released {
             Ok(true) => Ok(()),
             Ok(false) => Err(self.not_owner()),

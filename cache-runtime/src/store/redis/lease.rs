@@ -108,24 +108,32 @@ impl HeldLease {
         self.lease = None;
     }
 
-    /// Releases the lease and announces the fill, awaiting the reply.
+    /// Releases the lease and announces the fill, awaiting the reply. If that fails, or the
+    /// call is dropped before the reply, the lease is released in the background instead.
     pub(crate) async fn release(mut self) {
-        if let Some(lease) = self.lease.take() {
-            report(self.store.invoke::<i64>(lease.release(&self.key)).await);
+        if let Some(lease) = &self.lease {
+            if self
+                .store
+                .invoke::<i64>(lease.release(&self.key))
+                .await
+                .is_ok()
+            {
+                self.lease = None;
+            }
         }
     }
 
     /// [`HeldLease::release`], blocking this thread.
     pub(crate) fn release_blocking(mut self) {
-        if let Some(lease) = self.lease.take() {
-            report(self.store.invoke_blocking::<i64>(lease.release(&self.key)));
+        if let Some(lease) = &self.lease {
+            if self
+                .store
+                .invoke_blocking::<i64>(lease.release(&self.key))
+                .is_ok()
+            {
+                self.lease = None;
+            }
         }
-    }
-}
-
-fn report(outcome: Result<i64, super::Failure>) {
-    if let Err(failure) = outcome {
-        tracing::debug!(%failure, "lease not released; it runs out by itself");
     }
 }
 
