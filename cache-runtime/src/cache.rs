@@ -4,10 +4,10 @@ use std::fmt;
 use std::sync::{Arc, LazyLock, OnceLock};
 
 use crate::cache_url::{self, UrlStore};
+use crate::cached::flight::Flights;
+use crate::cached::invalidation::Invalidations;
 use crate::clock::{Clock, ManualClock};
 use crate::error::ConfigError;
-use crate::flight::Flights;
-use crate::invalidation::Invalidations;
 use crate::random::Random;
 use crate::store::{Backend, MemoryStore, RedisConfig, RedisStats, RedisStore};
 

@@ -29,12 +29,11 @@
 
 mod cache;
 mod cache_url;
+mod cached;
 mod clock;
 pub mod codec;
 pub mod entry;
 mod error;
-mod flight;
-mod invalidation;
 mod key;
 mod limit;
 pub mod lock;

@@ -1,6 +1,6 @@
 //! Per-function counters and the [`stats`] snapshot.
 //!
-//! Each `#[cached]` function owns one static [`FnSite`](crate::__private::FnSite); it registers
+//! Each `#[cached]` function owns one static `FnSite`; it registers
 //! itself on its first call, so [`stats`] lists every function called so far.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -45,7 +45,7 @@ impl LimitSite {
     #[inline]
     pub fn named_method<SelfTy: ?Sized>(&'static self, method: &'static str) -> &'static Self {
         self.registered.register_in(&limit::REGISTRY, || {
-            super::method_name::<SelfTy>(method).into()
+            crate::cached::method_name::<SelfTy>(method).into()
         });
         self
     }

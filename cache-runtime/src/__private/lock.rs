@@ -50,7 +50,7 @@ impl LockSite {
     #[inline]
     pub fn named_method<SelfTy: ?Sized>(&'static self, method: &'static str) -> &'static Self {
         self.registered.register_in(&lock::REGISTRY, || {
-            super::method_name::<SelfTy>(method).into()
+            crate::cached::method_name::<SelfTy>(method).into()
         });
         self
     }

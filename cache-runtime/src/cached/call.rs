@@ -33,12 +33,13 @@ use futures_util::FutureExt;
 
 use super::fresh::Judged;
 use super::kind::ReturnKind;
+use super::mode::CallMode;
 use super::read::{get_entry, read_bytes, read_memory, UNCOUNTED};
 use super::refresh::{self, Refresh};
-use super::store::{backend_error, count_compute, record_write, store, RemoteWrite};
-use super::{CallMode, FnSite};
-use crate::flight::{Follower, Joined, Leader, Outcome};
-use crate::invalidation::Ticket;
+use super::write::{backend_error, count_compute, record_write, store, RemoteWrite};
+use super::FnSite;
+use crate::cached::flight::{Follower, Joined, Leader, Outcome};
+use crate::cached::invalidation::Ticket;
 use crate::key::Key;
 use crate::stats::Counters;
 use crate::store::{Backend, Failure, HeldLease, RedisStore};

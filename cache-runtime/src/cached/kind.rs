@@ -15,6 +15,8 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::CachePolicy;
+
 /// A value that can be stored: serde both ways, cloneable, shareable.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be stored in the cache",
@@ -108,4 +110,31 @@ impl<T: Storable, E: Storable> ReturnKind<Result<T, E>> for ResultKind<true> {
     fn is_failure(value: &Result<T, E>) -> bool {
         value.is_err()
     }
+}
+
+/// The policy of a function returning neither `Option` nor `Result`.
+pub const fn policy_for_plain(policy: CachePolicy) -> CachePolicy {
+    if policy.caches_none() {
+        panic!("the policy has `cache_none`, but the function does not return `Option`");
+    }
+    if policy.caches_err() {
+        panic!("the policy has `cache_err`, but the function does not return `Result`");
+    }
+    policy
+}
+
+/// The policy of a function returning `Option`.
+pub const fn policy_for_option(policy: CachePolicy) -> CachePolicy {
+    if policy.caches_err() {
+        panic!("the policy has `cache_err`, but the function returns `Option`, not `Result`");
+    }
+    policy
+}
+
+/// The policy of a function returning `Result`.
+pub const fn policy_for_result(policy: CachePolicy) -> CachePolicy {
+    if policy.caches_none() {
+        panic!("the policy has `cache_none`, but the function returns `Result`, not `Option`");
+    }
+    policy
 }

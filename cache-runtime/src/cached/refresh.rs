@@ -20,10 +20,10 @@ use std::time::Instant;
 use futures_util::FutureExt;
 
 use super::kind::ReturnKind;
-use super::store::{backend_error, count_compute, record_write, store, RemoteWrite};
+use super::write::{backend_error, count_compute, record_write, store, RemoteWrite};
 use super::FnSite;
-use crate::flight::Leader;
-use crate::invalidation::Ticket;
+use crate::cached::flight::Leader;
+use crate::cached::invalidation::Ticket;
 use crate::key::Key;
 use crate::store::{Backend, HeldLease, RedisStore};
 use crate::{Cache, CachePolicy};

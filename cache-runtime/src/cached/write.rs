@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::kind::ReturnKind;
 use super::FnSite;
+use crate::cached::invalidation::{StoreGate, Ticket};
 use crate::entry::{self, EntryHeader};
-use crate::invalidation::{StoreGate, Ticket};
 use crate::key::Key;
 use crate::stats::Counters;
 use crate::store::{Backend, Decoded, Failure, RedisStore, StoredEntry, StoredValue};
