@@ -32,6 +32,7 @@ mod cache_url;
 mod cached;
 mod clock;
 pub mod codec;
+mod driver;
 pub mod entry;
 mod error;
 mod key;

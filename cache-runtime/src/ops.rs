@@ -615,7 +615,7 @@ impl Cache {
 fn counter_value(value: &StoredValue) -> Option<i64> {
     match value {
         StoredValue::Encoded(bytes) => std::str::from_utf8(bytes).ok()?.parse().ok(),
-        StoredValue::Decoded(_) | StoredValue::Limit(_) | StoredValue::Lock(_) => None,
+        StoredValue::Decoded(_) | StoredValue::State(_) => None,
     }
 }
 

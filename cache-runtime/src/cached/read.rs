@@ -44,7 +44,7 @@ where
             }
         }
         StoredValue::Encoded(bytes) => read_bytes::<K, R>(cache, key, &bytes, policy, counters),
-        StoredValue::Limit(_) | StoredValue::Lock(_) => {
+        StoredValue::State(_) => {
             Counters::bump(&counters.decode_failures);
             None
         }

@@ -234,7 +234,7 @@ pub(crate) async fn wait_async(
                 let in_time = Instant::now()
                     .checked_add(pause)
                     .is_some_and(|end| end <= deadline);
-                if in_time && crate::store::pause(pause).await {
+                if in_time && crate::driver::pause(pause).await {
                     waited = true;
                     continue;
                 }
@@ -282,31 +282,28 @@ fn check_memory(cache: &Cache, policy: &RateLimitPolicy, key: &[u8]) -> Outcome 
     };
     let now = cache.now_micros();
     let expiry = |outcome: &Outcome| outcome.expires_at.div_ceil(1_000);
-    store.modify_state(key, now / 1_000, |entry| match entry {
-        Some(StoredEntry {
-            value: StoredValue::Limit(stored),
-            expires_at,
-            ..
-        }) => {
-            // In place: a sliding window's log is moved out and back, never copied.
-            let mut current = Some(std::mem::replace(
-                stored,
-                LimitState::Gcra { tat: 0, limit: 1 },
-            ));
-            let outcome = state::check(policy, &mut current, now);
-            if let Some(current) = current {
-                *stored = current;
+    store.modify_state(key, now / 1_000, |entry| {
+        if let Some(entry) = entry {
+            let expires_at = &mut entry.expires_at;
+            if let Some(stored) = entry.value.state_mut::<LimitState>() {
+                // In place: a sliding window's log is moved out and back, never copied.
+                let mut current = Some(std::mem::replace(
+                    stored,
+                    LimitState::Gcra { tat: 0, limit: 1 },
+                ));
+                let outcome = state::check(policy, &mut current, now);
+                if let Some(current) = current {
+                    *stored = current;
+                }
+                *expires_at = expiry(&outcome);
+                return (None, outcome);
             }
-            *expires_at = expiry(&outcome);
-            (None, outcome)
         }
-        _ => {
-            let mut current = None;
-            let outcome = state::check(policy, &mut current, now);
-            let entry =
-                current.map(|state| StoredEntry::new(expiry(&outcome), StoredValue::Limit(state)));
-            (entry, outcome)
-        }
+        let mut current = None;
+        let outcome = state::check(policy, &mut current, now);
+        let entry = current
+            .map(|state| StoredEntry::new(expiry(&outcome), StoredValue::State(Box::new(state))));
+        (entry, outcome)
     })
 }
 

@@ -20,5 +20,4 @@ pub use stats::{limit_stats, LimitStats};
 
 pub(crate) use limiter::{check_async, check_blocking, count, unchecked, wait_async};
 pub(crate) use scripts::text as script_text;
-pub(crate) use state::LimitState;
 pub(crate) use stats::{LimitCounters, LimitRegistration, REGISTRY};

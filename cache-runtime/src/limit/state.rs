@@ -15,6 +15,7 @@
 use std::collections::VecDeque;
 
 use super::policy::{Algorithm, RateLimitPolicy};
+use crate::store::ClientState;
 
 /// One key's state.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,13 +42,25 @@ pub(crate) struct Outcome {
     pub(crate) expires_at: u64,
 }
 
-impl LimitState {
-    /// Bytes it holds, for a byte-bounded memory store.
-    pub(crate) fn size(&self) -> usize {
+/// On the memory store a key's state lives in its state map, changed in place by each check.
+impl ClientState for LimitState {
+    fn weight(&self) -> usize {
         match self {
             LimitState::Gcra { .. } | LimitState::Window { .. } => 16,
             LimitState::Log(times) => 8 * times.len(),
         }
+    }
+
+    fn pinned(&self) -> bool {
+        false
+    }
+
+    fn boxed_clone(&self) -> Box<dyn ClientState> {
+        Box::new(self.clone())
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
     }
 }
 

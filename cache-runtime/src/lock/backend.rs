@@ -19,13 +19,28 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use crate::store::{Backend, Failure, MemoryStore, RedisStore, StoredEntry, StoredValue, CHANNEL};
+use crate::store::{
+    Backend, ClientState, Failure, MemoryStore, RedisStore, StoredEntry, StoredValue, CHANNEL,
+};
 use crate::Cache;
 
-impl LockState {
-    /// Whether someone holds it (its lease may have run out since).
-    pub(crate) fn is_held(&self) -> bool {
+/// On the memory store a lock lives in the state map, pinned while held: a held lock is never
+/// evicted.
+impl ClientState for LockState {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<LockState>()
+    }
+
+    fn pinned(&self) -> bool {
         self.owner.is_some()
+    }
+
+    fn boxed_clone(&self) -> Box<dyn ClientState> {
+        Box::new(*self)
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
     }
 }
 
@@ -202,10 +217,7 @@ fn acquire_memory(
     let now = cache.now_micros();
     let lease_micros = u64::try_from(lease.as_micros()).unwrap_or(u64::MAX);
     store.modify_state(key.as_bytes(), now / 1_000, |entry| {
-        let previous = match entry.as_deref().map(|entry| &entry.value) {
-            Some(StoredValue::Lock(state)) => Some(*state),
-            _ => None,
-        };
+        let previous = entry.and_then(|entry| entry.value.state_mut::<LockState>().copied());
         if previous.is_some_and(|state| state.owner.is_some() && state.lease_until > now) {
             return (None, None);
         }
@@ -255,17 +267,16 @@ fn update_memory(
     change: impl Fn(&mut LockState, u64),
 ) -> bool {
     let now = cache.now_micros();
-    store.modify_state(key.as_bytes(), now / 1_000, |entry| match entry {
-        Some(StoredEntry {
-            value: StoredValue::Lock(state),
-            ..
-        }) if state.owner == Some(owner) && state.lease_until > now => {
-            let mut changed = *state;
-            change(&mut changed, now);
-            let lease_left = changed.lease_until.saturating_sub(now);
-            (Some(memory_entry(changed, now, lease_left)), true)
+    store.modify_state(key.as_bytes(), now / 1_000, |entry| {
+        match entry.and_then(|entry| entry.value.state_mut::<LockState>()) {
+            Some(state) if state.owner == Some(owner) && state.lease_until > now => {
+                let mut changed = *state;
+                change(&mut changed, now);
+                let lease_left = changed.lease_until.saturating_sub(now);
+                (Some(memory_entry(changed, now, lease_left)), true)
+            }
+            _ => (None, false),
         }
-        _ => (None, false),
     })
 }
 
@@ -275,5 +286,8 @@ fn memory_entry(state: LockState, now: u64, lease_micros: u64) -> StoredEntry {
     let until = now
         .saturating_add(lease_micros)
         .max(state.fence.saturating_add(1));
-    StoredEntry::new(until.div_ceil(1_000) + 1, StoredValue::Lock(state))
+    StoredEntry::new(
+        until.div_ceil(1_000) + 1,
+        StoredValue::State(Box::new(state)),
+    )
 }

@@ -102,7 +102,7 @@ impl Held {
             }
             match self.left() {
                 Some(left) => {
-                    let deadline = std::pin::pin!(crate::store::pause(left));
+                    let deadline = std::pin::pin!(crate::driver::pause(left));
                     if let Either::Left((false, listener)) = select(deadline, listener).await {
                         listener.await; // no driver to time it: only a renewal can tell
                     }
@@ -434,7 +434,7 @@ fn guard(
 /// on the server (a lease less the margin after the last successful extend was sent), even while
 /// an extend is still unanswered: the holder knows before anyone else can acquire.
 fn start_renewal(held: &Arc<Held>, every: Duration) -> Option<tokio::task::AbortHandle> {
-    let driver = crate::store::driver()?;
+    let driver = crate::driver::handle()?;
     let weak = Arc::downgrade(held);
     RENEWALS.fetch_add(1, Ordering::SeqCst);
     let counted = RenewalCount;

@@ -22,7 +22,7 @@ pub use locks::Locks;
 pub use policy::{LockPolicy, DEFAULT_LEASE};
 pub use stats::{lock_stats, LockStats};
 
-pub(crate) use backend::{LockState, EXTEND_SOURCE, RELEASE_SOURCE};
+pub(crate) use backend::{EXTEND_SOURCE, RELEASE_SOURCE};
 pub(crate) use body::{run_async, run_blocking};
 pub(crate) use guard::{acquire_async, acquire_blocking};
 pub(crate) use stats::{LockCounters, LockRegistration, REGISTRY};

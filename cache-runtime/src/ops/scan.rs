@@ -123,7 +123,7 @@ impl KeyStream {
                 let _ = sender.send(Err(error)).await;
             }
         };
-        match crate::store::driver() {
+        match crate::driver::handle() {
             Some(driver) => {
                 driver.spawn(scan);
                 KeyStream {

@@ -10,8 +10,6 @@ use quick_cache::sync::{Cache as QuickCache, EntryAction, EntryResult};
 use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
 
 use crate::entry::{self, EntryHeader};
-use crate::limit::LimitState;
-use crate::lock::LockState;
 
 /// What bounds a [`MemoryStore`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,10 +32,37 @@ pub(crate) enum StoredValue {
     Decoded(Arc<dyn DecodedEntry>),
     /// Stored as bytes (an entry in the format of [`crate::entry`], or anything else).
     Encoded(Arc<[u8]>),
-    /// A rate limit's state, changed in place by each check.
-    Limit(LimitState),
-    /// A lock: its holder, lease and last fencing token.
-    Lock(LockState),
+    /// The state of a client kept in the state map (a rate limit's, a lock's), changed in place.
+    State(Box<dyn ClientState>),
+}
+
+/// What the store needs of a client's state (a rate limit's, a lock's) without knowing it: its
+/// weight, and whether eviction must leave it alone.
+pub(crate) trait ClientState: Any + Send + Sync {
+    /// The bytes it holds in memory, for a [`MemoryBound::Bytes`] bound.
+    fn weight(&self) -> usize;
+    /// Whether eviction must pass it over (a held lock).
+    fn pinned(&self) -> bool;
+    /// A copy, for a read that hands an entry out.
+    fn boxed_clone(&self) -> Box<dyn ClientState>;
+    /// For downcasting to the client's type.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl Clone for Box<dyn ClientState> {
+    fn clone(&self) -> Self {
+        self.boxed_clone()
+    }
+}
+
+impl StoredValue {
+    /// The client state of type `T`, if this is one.
+    pub(crate) fn state_mut<T: ClientState>(&mut self) -> Option<&mut T> {
+        match self {
+            StoredValue::State(state) => state.as_any_mut().downcast_mut(),
+            StoredValue::Decoded(_) | StoredValue::Encoded(_) => None,
+        }
+    }
 }
 
 /// A stored value of type `T` with its header.
@@ -93,7 +118,7 @@ impl StoredEntry {
         match &self.value {
             StoredValue::Decoded(decoded) => decoded.encode(),
             StoredValue::Encoded(bytes) => Some(bytes.to_vec()),
-            StoredValue::Limit(_) | StoredValue::Lock(_) => None,
+            StoredValue::State(_) => None,
         }
     }
 }
@@ -107,21 +132,21 @@ impl Weighter<Vec<u8>, StoredEntry> for EntryWeighter {
     }
 }
 
-/// Keeps held locks out of eviction.
+/// Keeps pinned client state (held locks) out of eviction.
 #[derive(Clone, Copy, Debug, Default)]
-struct PinHeldLocks;
+struct PinClientState;
 
-impl Lifecycle<Vec<u8>, StoredEntry> for PinHeldLocks {
+impl Lifecycle<Vec<u8>, StoredEntry> for PinClientState {
     type RequestState = ();
 
     fn is_pinned(&self, _key: &Vec<u8>, entry: &StoredEntry) -> bool {
-        matches!(&entry.value, StoredValue::Lock(state) if state.is_held())
+        matches!(&entry.value, StoredValue::State(state) if state.pinned())
     }
 
     fn on_evict(&self, _state: &mut (), _key: Vec<u8>, _entry: StoredEntry) {}
 }
 
-type Map = QuickCache<Vec<u8>, StoredEntry, EntryWeighter, DefaultHashBuilder, PinHeldLocks>;
+type Map = QuickCache<Vec<u8>, StoredEntry, EntryWeighter, DefaultHashBuilder, PinClientState>;
 
 /// The embedded in-memory store. Clones share the same entries.
 ///
@@ -155,7 +180,7 @@ impl MemoryStore {
                 weight,
                 EntryWeighter,
                 hasher,
-                PinHeldLocks,
+                PinClientState,
             ))
         };
         MemoryStore {
@@ -223,8 +248,7 @@ impl MemoryStore {
             let value_bytes = match &entry.value {
                 StoredValue::Encoded(bytes) => bytes.len(),
                 StoredValue::Decoded(decoded) => decoded.weight(),
-                StoredValue::Limit(state) => state.size(),
-                StoredValue::Lock(_) => 48,
+                StoredValue::State(state) => state.weight(),
             };
             entry.weight = ENTRY_OVERHEAD + key.len() as u64 + value_bytes as u64;
         }
@@ -265,8 +289,8 @@ impl MemoryStore {
             let (replacement, value) = modify(live);
             match replacement {
                 Some(replacement) => *current = self.weighed(key, replacement),
-                // A rate limit's state may have grown in place.
-                None if matches!(current.value, StoredValue::Limit(_)) => self.weigh(key, current),
+                // Client state may have grown in place (a sliding window's log).
+                None if matches!(current.value, StoredValue::State(_)) => self.weigh(key, current),
                 None => {}
             }
             result = Some(value);

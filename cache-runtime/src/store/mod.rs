@@ -11,12 +11,12 @@ mod redis;
 mod weight;
 
 pub(crate) use self::redis::check_server_version;
-pub(crate) use self::redis::{driver, pause, Failure, HeldLease, Link, RedisStore, CHANNEL};
+pub(crate) use self::redis::{Failure, HeldLease, Link, RedisStore, CHANNEL};
 pub use self::redis::{
     RedisConfig, RedisStats, DEFAULT_CIRCUIT_COOLDOWN, DEFAULT_CIRCUIT_FAILURES,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT, MIN_REDIS_VERSION,
 };
-pub(crate) use memory::{Decoded, StoredEntry, StoredValue};
+pub(crate) use memory::{ClientState, Decoded, StoredEntry, StoredValue};
 pub use memory::{MemoryBound, MemoryStore};
 
 /// The store behind a [`crate::Cache`].

@@ -64,7 +64,7 @@ impl Fills {
     /// Runs the subscriber on the driver until the store is dropped; it reconnects after a
     /// failure.
     fn start_subscriber(self: &Arc<Self>) {
-        let (Some(client), Some(driver)) = (self.subscriber.clone(), super::runtime::handle())
+        let (Some(client), Some(driver)) = (self.subscriber.clone(), crate::driver::handle())
         else {
             return;
         };

@@ -1,7 +1,7 @@
 //! The Redis store: one multiplexed, auto-reconnecting connection (or cluster connection) per
 //! distinct [`RedisConfig`], driven on a thread of its own, behind a circuit breaker.
 //!
-//! Every command runs on the driver thread ([`runtime`]) under a time budget of the connect plus
+//! Every command runs in the context of the driver thread ([`crate::driver`]) under a time budget of the connect plus
 //! the response timeout, so a caller waits at most that long whatever state the connection is
 //! in; after [`RedisConfig::circuit_breaker`] failures in a row it does not wait at all.
 
@@ -9,7 +9,6 @@ mod breaker;
 mod config;
 mod fills;
 mod lease;
-mod runtime;
 mod version;
 
 use std::collections::HashMap;
@@ -40,20 +39,6 @@ pub(crate) use fills::CHANNEL;
 pub(crate) use lease::HeldLease;
 pub(crate) use version::check_server_version;
 pub use version::MIN_REDIS_VERSION;
-
-/// The runtime that drives the connections, to spawn work that outlives a call (a scan).
-pub(crate) fn driver() -> Option<&'static tokio::runtime::Handle> {
-    runtime::handle()
-}
-
-/// Sleeps for `duration` on the driver's timer, from any executor (the timer is made inside the
-/// driver's context, so no tokio runtime, or one without timers, is needed); `false` if the
-/// driver is not running (nothing was waited).
-pub(crate) async fn pause(duration: Duration) -> bool {
-    runtime::run(async move { tokio::time::sleep(duration).await })
-        .await
-        .is_some()
-}
 
 /// A connection to Redis as commands see it: cheap to clone, each clone the same connection.
 #[derive(Clone)]
@@ -303,7 +288,7 @@ impl RedisStore {
     where
         F: Fn() -> redis::ScriptInvocation<'static> + Send + 'static,
     {
-        let Some(driver) = runtime::handle() else {
+        let Some(driver) = crate::driver::handle() else {
             return;
         };
         let store = self.clone();
@@ -335,7 +320,7 @@ impl RedisStore {
         let timed = async move {
             let _ = tokio::time::timeout(pause, listener).await;
         };
-        let _ = runtime::run(timed).await;
+        let _ = crate::driver::run(timed).await;
     }
 
     /// Runs `command` on the driver, awaiting it from any executor.
@@ -346,7 +331,9 @@ impl RedisStore {
         T: Send + 'static,
     {
         let (future, probe) = self.prepare(command)?;
-        let outcome = runtime::run(future).await.unwrap_or(Err(Failure::Driver));
+        let outcome = crate::driver::run(future)
+            .await
+            .unwrap_or(Err(Failure::Driver));
         self.settle(outcome, probe)
     }
 
@@ -358,7 +345,7 @@ impl RedisStore {
         T: Send + 'static,
     {
         let (future, probe) = self.prepare(command)?;
-        let outcome = runtime::block_on(future).unwrap_or(Err(Failure::Driver));
+        let outcome = crate::driver::block_on(future).unwrap_or(Err(Failure::Driver));
         self.settle(outcome, probe)
     }
 
@@ -438,7 +425,7 @@ fn connect(config: &RedisConfig) -> Result<(Link, Option<Client>), ConfigError> 
         target: config.target(),
         problem: error.to_string(),
     };
-    let driver = runtime::handle().ok_or_else(|| ConfigError::Store {
+    let driver = crate::driver::handle().ok_or_else(|| ConfigError::Store {
         target: config.target(),
         problem: "the Redis driver thread could not start".to_owned(),
     })?;

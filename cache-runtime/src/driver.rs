@@ -1,10 +1,12 @@
-//! The thread that drives every Redis connection of the process.
+//! The driver: one thread of the library's own, running a current-thread tokio runtime, that
+//! owns every timer the library sets and every Redis connection of the process.
 //!
 //! redis-rs runs each connection as a task on a tokio runtime and times replies out on that
 //! runtime's timer. Running them on a runtime of our own means a connection outlives the runtime
 //! of whoever first used it (a `#[tokio::test]`, a short-lived `block_on`), works under any
 //! executor, and lets plain `fn`s wait for a reply without blocking a runtime that must make
-//! progress for the reply to arrive.
+//! progress for the reply to arrive. Waits (a lock's, a rate limit's, a lease's) sleep on its
+//! timer for the same reason: no caller needs a tokio runtime with timers, or any runtime.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,16 +24,17 @@ static DRIVER: LazyLock<Option<Handle>> = LazyLock::new(|| {
         .and_then(|runtime| {
             let handle = runtime.handle().clone();
             std::thread::Builder::new()
-                .name("cache-redis".to_owned())
+                .name("cache-driver".to_owned())
                 .spawn(move || runtime.block_on(std::future::pending::<()>()))
                 .map(|_| handle)
         });
     started
-        .inspect_err(|error| tracing::error!(%error, "cannot start the Redis driver thread"))
+        .inspect_err(|error| tracing::error!(%error, "cannot start the cache driver thread"))
         .ok()
 });
 
-/// The driver runtime: connections are created inside it.
+/// The driver runtime: connections are created inside it, and work that outlives a call (a
+/// scan, a background release) is spawned on it. `None` if it could not start.
 pub(crate) fn handle() -> Option<&'static Handle> {
     DRIVER.as_ref()
 }
@@ -81,4 +84,13 @@ where
         let _ = sender.send(future.await);
     });
     receiver.recv().ok()
+}
+
+/// Sleeps for `duration` on the driver's timer, from any executor (the timer is made inside the
+/// driver's context, so no tokio runtime, or one without timers, is needed); `false` if the
+/// driver is not running (nothing was waited).
+pub(crate) async fn pause(duration: std::time::Duration) -> bool {
+    run(async move { tokio::time::sleep(duration).await })
+        .await
+        .is_some()
 }
