@@ -9,7 +9,9 @@ use crate::cached::invalidation::Invalidations;
 use crate::clock::{Clock, ManualClock};
 use crate::error::ConfigError;
 use crate::random::Random;
-use crate::store::{Backend, MemoryStore, RedisConfig, RedisStats, RedisStore};
+use crate::store::{Backend, MemoryStore};
+#[cfg(feature = "redis")]
+use crate::store::{RedisConfig, RedisStats, RedisStore};
 
 /// The key prefix when none is given.
 pub const DEFAULT_PREFIX: &str = "cache";
@@ -58,6 +60,7 @@ pub struct CacheBuilder {
 #[derive(Debug)]
 enum StoreChoice {
     Memory(MemoryStore),
+    #[cfg(feature = "redis")]
     Redis(RedisConfig),
 }
 
@@ -79,7 +82,8 @@ impl CacheBuilder {
 
     /// Redis, as `config` says. Caches built from equal configurations share one connection.
     /// Building does not connect: the connection is made on first use and remade whenever it
-    /// drops. Check it at start-up with [`Cache::ping`].
+    /// drops. Check it at start-up with [`Cache::ping`]. Feature `redis`.
+    #[cfg(feature = "redis")]
     pub fn redis(mut self, config: RedisConfig) -> Self {
         self.store = Some(StoreChoice::Redis(config));
         self
@@ -105,6 +109,7 @@ impl CacheBuilder {
         let backend = match self.store {
             None => Backend::Memory(MemoryStore::default()),
             Some(StoreChoice::Memory(store)) => Backend::Memory(store),
+            #[cfg(feature = "redis")]
             Some(StoreChoice::Redis(config)) => Backend::Redis(RedisStore::open(&config)?),
         };
         Ok(Cache {
@@ -177,6 +182,7 @@ impl Cache {
         builder = match url.store {
             UrlStore::Memory(None) => builder,
             UrlStore::Memory(Some(bound)) => builder.store(MemoryStore::new(bound)),
+            #[cfg(feature = "redis")]
             UrlStore::Redis(config) => builder.redis(config),
         };
         builder.build()
@@ -223,17 +229,21 @@ impl Cache {
     }
 
     /// The memory store, if this cache is on one.
+    #[inline]
     pub fn memory_store(&self) -> Option<&MemoryStore> {
         match &self.inner.backend {
             Backend::Memory(store) => Some(store),
+            #[cfg(feature = "redis")]
             Backend::Redis(_) => None,
         }
     }
 
     /// The Redis connection's failure counts and circuit state, if this cache is on Redis.
+    #[cfg(feature = "redis")]
     pub fn redis_stats(&self) -> Option<RedisStats> {
         match &self.inner.backend {
             Backend::Memory(_) => None,
+            #[cfg(feature = "redis")]
             Backend::Redis(store) => Some(store.stats()),
         }
     }
@@ -321,6 +331,12 @@ mod tests {
             cache.memory_store().map(MemoryStore::bound),
             Some(crate::MemoryBound::Bytes(1 << 20))
         );
+        assert!(Cache::from_url("memory://?prefix=").is_err());
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_redis_url_picks_redis_and_hides_the_password() {
         let cache = Cache::from_url("redis://user:secret@127.0.0.1:1/0?prefix=r").unwrap();
         assert_eq!(cache.prefix(), "r");
         assert!(cache.memory_store().is_none());
@@ -329,7 +345,15 @@ mod tests {
             !debug.contains("secret") && debug.contains("user@"),
             "{debug}"
         );
-        assert!(Cache::from_url("memory://?prefix=").is_err());
+    }
+
+    #[cfg(not(feature = "redis"))]
+    #[test]
+    fn a_redis_url_without_the_feature_names_it() {
+        for url in ["redis://127.0.0.1/0", "rediss+cluster://h:1"] {
+            let error = Cache::from_url(url).unwrap_err().to_string();
+            assert!(error.contains("`redis` feature"), "{error}");
+        }
     }
 
     #[test]

@@ -3,10 +3,13 @@
 //! Parsed by hand so that every error names the part of the URL at fault, and so that the
 //! password is never echoed back.
 
+#[cfg(feature = "redis")]
 use std::time::Duration;
 
 use crate::error::ConfigError;
-use crate::store::{MemoryBound, RedisConfig};
+use crate::store::MemoryBound;
+#[cfg(feature = "redis")]
+use crate::store::RedisConfig;
 
 /// The store a URL names.
 #[derive(Debug)]
@@ -14,6 +17,7 @@ pub(crate) enum UrlStore {
     /// `memory://`, with its bound if one was given.
     Memory(Option<MemoryBound>),
     /// `redis://` and its kin.
+    #[cfg(feature = "redis")]
     Redis(RedisConfig),
 }
 
@@ -46,14 +50,26 @@ pub(crate) fn parse(url: &str) -> Result<CacheUrl, ConfigError> {
             })
         }
     };
-    let (config, prefix) = parse_redis_rest(rest, tls, cluster)?;
-    Ok(CacheUrl {
-        store: UrlStore::Redis(config),
-        prefix,
-    })
+    #[cfg(feature = "redis")]
+    {
+        let (config, prefix) = parse_redis_rest(rest, tls, cluster)?;
+        Ok(CacheUrl {
+            store: UrlStore::Redis(config),
+            prefix,
+        })
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = (rest, tls, cluster);
+        Err(ConfigError::FeatureNotEnabled {
+            what: format!("cache URL scheme `{scheme}://`"),
+            feature: "redis",
+        })
+    }
 }
 
 /// A Redis URL and its `prefix` parameter.
+#[cfg(feature = "redis")]
 pub(crate) fn parse_redis(url: &str) -> Result<(RedisConfig, Option<String>), ConfigError> {
     match parse(url)? {
         CacheUrl {
@@ -104,6 +120,7 @@ fn parse_memory(rest: &str) -> Result<CacheUrl, ConfigError> {
     })
 }
 
+#[cfg(feature = "redis")]
 fn parse_redis_rest(
     rest: &str,
     tls: bool,
@@ -191,6 +208,7 @@ fn parse_redis_rest(
 }
 
 /// `host`, `host:port` or `[v6]:port`; the port defaults to 6379.
+#[cfg(feature = "redis")]
 fn parse_host(text: &str) -> Result<(String, u16), ConfigError> {
     let (host, port) = match text.strip_prefix('[') {
         Some(bracketed) => match bracketed.split_once(']') {
@@ -233,6 +251,7 @@ fn count(name: &str, value: &str) -> Result<u64, ConfigError> {
     })
 }
 
+#[cfg(feature = "redis")]
 fn duration(name: &str, value: &str) -> Result<Duration, ConfigError> {
     humantime::parse_duration(value)
         .ok()
@@ -269,6 +288,7 @@ fn percent_decode(name: &str, text: &str) -> Result<String, ConfigError> {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "redis")]
     fn redis(url: &str) -> RedisConfig {
         parse_redis(url).unwrap().0
     }
@@ -277,6 +297,7 @@ mod tests {
         parse(url).unwrap_err().to_string()
     }
 
+    #[cfg(feature = "redis")]
     #[test]
     fn redis_urls_parse() {
         let config = redis("redis://127.0.0.1");
@@ -296,6 +317,7 @@ mod tests {
         assert_eq!(prefix.as_deref(), Some("svc"));
     }
 
+    #[cfg(feature = "redis")]
     #[test]
     fn errors_name_the_part_and_hide_the_password() {
         for (url, names) in [

@@ -38,6 +38,17 @@ pub enum ConfigError {
         /// What went wrong.
         problem: String,
     },
+    /// The configuration asks for a store or a mode this build of cache-runtime leaves out.
+    #[error(
+        "{what} needs the `{feature}` feature of cache-runtime, which this build leaves out; \
+         enable it: `cache-runtime = {{ version = \"…\", features = [\"{feature}\"] }}`"
+    )]
+    FeatureNotEnabled {
+        /// What was asked for: a URL scheme, a builder option.
+        what: String,
+        /// The cargo feature that provides it.
+        feature: &'static str,
+    },
     /// The key prefix cannot be used.
     #[error("cache key prefix {prefix:?}: {problem}")]
     BadPrefix {

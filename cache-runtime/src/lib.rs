@@ -60,7 +60,9 @@ pub use lock::{lock_stats, LockError, LockGuard, LockPolicy, LockStats, Locks, D
 pub use ops::{KeyStream, KeyTtl};
 pub use policy::{CachePolicy, DEFAULT_BETA, DEFAULT_LOCK_WAIT};
 pub use stats::{stats, FnStats};
-pub use store::{MemoryBound, MemoryStore, RedisConfig, RedisStats, MIN_REDIS_VERSION};
+pub use store::{MemoryBound, MemoryStore};
+#[cfg(feature = "redis")]
+pub use store::{RedisConfig, RedisStats, MIN_REDIS_VERSION};
 
 /// Caches a function's results. See the crate documentation and the README for the options.
 #[cfg(feature = "macros")]

@@ -13,9 +13,12 @@ use serde::Serialize;
 use crate::entry::{self, EntryHeader};
 use crate::error::{CacheError, CacheErrorKind};
 use crate::key::{namespace, stored_key_text};
-use crate::store::{Backend, Failure, StoredEntry, StoredValue};
+#[cfg(feature = "redis")]
+use crate::store::{redis_scan, Failure};
+use crate::store::{Backend, StoredEntry, StoredValue};
 use crate::{Cache, Codec};
 
+mod counter;
 mod scan;
 
 pub use scan::KeyStream;
@@ -31,29 +34,19 @@ pub enum KeyTtl {
     Expires(Duration),
 }
 
-/// Adds the TTL to a counter only when the increment creates it, in one atomic step. The new
-/// value is returned as Redis's own text (`GET`), never through a Lua number, which is a double
-/// and would round values past 2^53.
-const INCR_SCRIPT: &str = r"
-if ARGV[2] ~= '0' then
-  redis.call('SET', KEYS[1], '0', 'NX', 'PX', ARGV[2])
-end
-redis.call('INCRBY', KEYS[1], ARGV[1])
-return redis.call('GET', KEYS[1])
-";
-
-fn millis(ttl: Duration) -> u64 {
+pub(crate) fn millis(ttl: Duration) -> u64 {
     // Redis counts whole milliseconds; a sub-millisecond TTL rounds up rather than to "forever".
     u64::try_from(ttl.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
 }
 
 impl Cache {
     /// The full key: the prefix, `:`, then `key`.
-    fn full_key(&self, key: &str) -> String {
+    pub(crate) fn full_key(&self, key: &str) -> String {
         format!("{}:{key}", self.prefix())
     }
 
     /// `name` over the full keys of `keys` (`MGET`, `UNLINK`).
+    #[cfg(feature = "redis")]
     fn keys_command(&self, name: &str, keys: &[&str]) -> redis::Cmd {
         let mut cmd = redis::cmd(name);
         for key in keys {
@@ -64,7 +57,7 @@ impl Cache {
 
     /// Refuses a write to the keys of locks and rate limits (see [`namespace`]) and to keys
     /// holding a NUL byte (leases end in one): a plain operation never changes them.
-    fn writable(operation: &'static str, key: &str) -> Result<(), CacheError> {
+    pub(crate) fn writable(operation: &'static str, key: &str) -> Result<(), CacheError> {
         if namespace::is_reserved(key.as_bytes()) || key.contains('\0') {
             return Err(CacheError::new(
                 operation,
@@ -75,7 +68,7 @@ impl Cache {
         Ok(())
     }
 
-    fn check_ttl(
+    pub(crate) fn check_ttl(
         operation: &'static str,
         key: &str,
         ttl: Option<Duration>,
@@ -92,7 +85,7 @@ impl Cache {
         }
     }
 
-    fn expires_at(&self, ttl: Option<Duration>) -> u64 {
+    pub(crate) fn expires_at(&self, ttl: Option<Duration>) -> u64 {
         ttl.map_or(u64::MAX, |ttl| {
             self.now_millis().saturating_add(millis(ttl))
         })
@@ -193,6 +186,7 @@ impl Cache {
                     },
                 ))
             }
+            #[cfg(feature = "redis")]
             Backend::Redis(store) => {
                 let mut cmd = redis::cmd("SET");
                 cmd.arg(&full).arg(bytes).arg("NX");
@@ -213,7 +207,9 @@ impl Cache {
         const OP: &str = "get_many";
         let found: Vec<Option<Vec<u8>>> = match self.backend() {
             Backend::Memory(_) => keys.iter().map(|key| self.memory_bytes(key)).collect(),
+            #[cfg(feature = "redis")]
             Backend::Redis(_) if keys.is_empty() => Vec::new(),
+            #[cfg(feature = "redis")]
             Backend::Redis(store) => store
                 .query(self.keys_command("MGET", keys))
                 .await
@@ -255,7 +251,9 @@ impl Cache {
                 }
                 Ok(())
             }
+            #[cfg(feature = "redis")]
             Backend::Redis(_) if encoded.is_empty() => Ok(()),
+            #[cfg(feature = "redis")]
             Backend::Redis(store) => {
                 let first = encoded.first().map(|(key, _)| *key);
                 let commands: Vec<redis::Cmd> = encoded
@@ -304,7 +302,9 @@ impl Cache {
                     .count();
                 Ok(removed as u64)
             }
+            #[cfg(feature = "redis")]
             Backend::Redis(_) if keys.is_empty() => Ok(0),
+            #[cfg(feature = "redis")]
             Backend::Redis(store) => store
                 .query(self.keys_command("UNLINK", keys))
                 .await
@@ -319,6 +319,7 @@ impl Cache {
                 let now = self.now_millis();
                 Ok(store.get_any(self.full_key(key).as_bytes(), now).is_some())
             }
+            #[cfg(feature = "redis")]
             Backend::Redis(store) => {
                 let mut cmd = redis::cmd("EXISTS");
                 cmd.arg(self.full_key(key));
@@ -352,6 +353,7 @@ impl Cache {
                     },
                 ))
             }
+            #[cfg(feature = "redis")]
             Backend::Redis(store) => {
                 let mut cmd = redis::cmd("PEXPIRE");
                 cmd.arg(self.full_key(key)).arg(millis(ttl));
@@ -375,6 +377,7 @@ impl Cache {
                     Some(entry) => KeyTtl::Expires(Duration::from_millis(entry.expires_at - now)),
                 })
             }
+            #[cfg(feature = "redis")]
             Backend::Redis(store) => {
                 let mut cmd = redis::cmd("PTTL");
                 cmd.arg(self.full_key(key));
@@ -384,95 +387,6 @@ impl Cache {
                     ..0 => KeyTtl::Missing,
                     ms => KeyTtl::Expires(Duration::from_millis(ms.unsigned_abs())),
                 })
-            }
-        }
-    }
-
-    /// Adds `by` to the counter under `key` (a missing counter starts at 0) and returns the new
-    /// value. A counter this call creates gets `ttl_on_create` in the same atomic step, so it can
-    /// never be left without its expiry; an existing counter keeps its TTL.
-    pub async fn incr(
-        &self,
-        key: &str,
-        by: i64,
-        ttl_on_create: Option<Duration>,
-    ) -> Result<i64, CacheError> {
-        self.add_to_counter("incr", key, by, ttl_on_create).await
-    }
-
-    /// Subtracts `by` from the counter under `key`; see [`incr`](Self::incr).
-    pub async fn decr(
-        &self,
-        key: &str,
-        by: i64,
-        ttl_on_create: Option<Duration>,
-    ) -> Result<i64, CacheError> {
-        let by = by
-            .checked_neg()
-            .ok_or_else(|| CacheError::new("decr", Some(key), CacheErrorKind::Overflow))?;
-        self.add_to_counter("decr", key, by, ttl_on_create).await
-    }
-
-    async fn add_to_counter(
-        &self,
-        operation: &'static str,
-        key: &str,
-        by: i64,
-        ttl_on_create: Option<Duration>,
-    ) -> Result<i64, CacheError> {
-        Self::writable(operation, key)?;
-        Self::check_ttl(operation, key, ttl_on_create)?;
-        let error = |kind| CacheError::new(operation, Some(key), kind);
-        match self.backend() {
-            Backend::Memory(store) => {
-                let created_expiry = self.expires_at(ttl_on_create);
-                store
-                    .update(
-                        self.full_key(key).as_bytes(),
-                        self.now_millis(),
-                        |current| {
-                            let (count, expires_at) = match current {
-                                None => (Some(0), created_expiry),
-                                Some(entry) => (counter_value(&entry.value), entry.expires_at),
-                            };
-                            let Some(count) = count else {
-                                return (None, Err(CacheErrorKind::NotAnInteger));
-                            };
-                            match count.checked_add(by) {
-                                Some(count) => {
-                                    let text = count.to_string().into_bytes();
-                                    let value = StoredValue::Encoded(text.into());
-                                    (Some(StoredEntry::new(expires_at, value)), Ok(count))
-                                }
-                                None => (None, Err(CacheErrorKind::Overflow)),
-                            }
-                        },
-                    )
-                    .map_err(error)
-            }
-            Backend::Redis(store) => {
-                let full = self.full_key(key);
-                let ttl_ms = ttl_on_create.map_or(0, millis);
-                let outcome = store
-                    .run(move |mut link| async move {
-                        redis::Script::new(INCR_SCRIPT)
-                            .key(full)
-                            .arg(by)
-                            .arg(ttl_ms)
-                            .invoke_async::<i64>(&mut link)
-                            .await
-                    })
-                    .await;
-                match outcome {
-                    Ok(count) => Ok(count),
-                    Err(Failure::Redis(e)) if e.to_string().contains("would overflow") => {
-                        Err(error(CacheErrorKind::Overflow))
-                    }
-                    Err(Failure::Redis(e)) if e.to_string().contains("not an integer") => {
-                        Err(error(CacheErrorKind::NotAnInteger))
-                    }
-                    Err(failure) => Err(error(failure.kind())),
-                }
             }
         }
     }
@@ -491,11 +405,12 @@ impl Cache {
                     .filter(|key| store.remove_live(key, now))
                     .count() as u64)
             }
+            #[cfg(feature = "redis")]
             Backend::Redis(store) => {
-                let pattern = format!("{}:*", scan::escape_glob(self.prefix()));
+                let pattern = format!("{}:*", redis_scan::escape_glob(self.prefix()));
                 let prefix_len = self.prefix().len() + 1;
                 let kept = move |key: &str| namespace::is_reserved(&key.as_bytes()[prefix_len..]);
-                scan::unlink_matching(store, pattern, kept)
+                redis_scan::unlink_matching(store, pattern, kept)
                     .await
                     .map_err(|failure| CacheError::new("clear", None, failure.kind()))
             }
@@ -507,10 +422,11 @@ impl Cache {
     /// check of a Redis cache, which reports an unreachable server, bad credentials or an old
     /// server. A user not allowed `INFO` passes on the `PING` alone.
     pub async fn ping(&self) -> Result<(), CacheError> {
-        let fail = |failure: Failure| CacheError::new("ping", None, failure.kind());
         match self.backend() {
             Backend::Memory(_) => Ok(()),
+            #[cfg(feature = "redis")]
             Backend::Redis(store) => {
+                let fail = |failure: Failure| CacheError::new("ping", None, failure.kind());
                 store
                     .query::<String>(redis::cmd("PING"))
                     .await
@@ -533,6 +449,7 @@ impl Cache {
     pub async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
         match self.backend() {
             Backend::Memory(_) => Ok(self.memory_bytes(key)),
+            #[cfg(feature = "redis")]
             Backend::Redis(store) => {
                 let mut cmd = redis::cmd("GET");
                 cmd.arg(self.full_key(key));
@@ -558,6 +475,7 @@ impl Cache {
                 store.insert(self.full_key(key).as_bytes(), entry);
                 Ok(())
             }
+            #[cfg(feature = "redis")]
             Backend::Redis(store) => {
                 let mut cmd = redis::cmd("SET");
                 cmd.arg(self.full_key(key)).arg(bytes);
@@ -590,35 +508,29 @@ impl Cache {
                 keys.sort_unstable();
                 KeyStream::listed(keys)
             }
+            #[cfg(feature = "redis")]
             Backend::Redis(store) => {
                 let pattern = format!(
                     "{}:{}",
-                    scan::escape_glob(self.prefix()),
-                    scan::pattern_to_glob(pattern)
+                    redis_scan::escape_glob(self.prefix()),
+                    redis_scan::pattern_to_glob(pattern)
                 );
-                KeyStream::scanning(store.clone(), pattern, prefix_len)
+                KeyStream::scanning(redis_scan::scan_keys(store.clone(), pattern, prefix_len))
             }
         }
     }
 
     fn memory_bytes(&self, key: &str) -> Option<Vec<u8>> {
-        let Backend::Memory(store) = self.backend() else {
-            return None;
-        };
-        store
+        self.memory_store()?
             .get_any(self.full_key(key).as_bytes(), self.now_millis())?
             .to_bytes()
     }
 }
 
-/// The integer a counter entry holds, if it is one.
-fn counter_value(value: &StoredValue) -> Option<i64> {
-    match value {
-        StoredValue::Encoded(bytes) => std::str::from_utf8(bytes).ok()?.parse().ok(),
-        StoredValue::Decoded(_) | StoredValue::State(_) => None,
-    }
-}
-
-fn fail<'k>(operation: &'static str, key: &'k str) -> impl FnOnce(Failure) -> CacheError + 'k {
+#[cfg(feature = "redis")]
+pub(crate) fn fail<'k>(
+    operation: &'static str,
+    key: &'k str,
+) -> impl FnOnce(Failure) -> CacheError + 'k {
     move |failure| CacheError::new(operation, Some(key), failure.kind())
 }

@@ -79,7 +79,7 @@ pub async fn admit_async(
 ) -> Result<(), RateLimited> {
     let counters = site.counters();
     match key.checked() {
-        Ok(key) => limit::check_async(cache, policy, key.as_bytes(), counters).await,
+        Ok(key) => limit::check(cache, policy, key.as_bytes(), counters).await,
         Err(error) => unusable_key(policy, counters, error),
     }
     .map(drop)
@@ -95,25 +95,20 @@ pub async fn admit_or_wait(
 ) -> Result<(), RateLimited> {
     let counters = site.counters();
     match key.checked() {
-        Ok(key) => limit::wait_async(cache, policy, key.as_bytes(), counters, max_wait).await,
+        Ok(key) => limit::wait(cache, policy, key.as_bytes(), counters, max_wait).await,
         Err(error) => unusable_key(policy, counters, error),
     }
     .map(drop)
 }
 
-/// [`admit_async`] for a plain `fn`, blocking this thread on Redis.
+/// [`admit_async`] for a plain `fn`, blocking this thread.
 pub fn admit_blocking(
     site: &'static LimitSite,
     cache: &Cache,
     policy: &RateLimitPolicy,
     key: &Key,
 ) -> Result<(), RateLimited> {
-    let counters = site.counters();
-    match key.checked() {
-        Ok(key) => limit::check_blocking(cache, policy, key.as_bytes(), counters),
-        Err(error) => unusable_key(policy, counters, error),
-    }
-    .map(drop)
+    crate::driver::block_on(admit_async(site, cache, policy, key))
 }
 
 /// A key argument that did not serialize: the limit cannot be checked, as when the store fails.
@@ -143,6 +138,7 @@ impl<T, E: From<Why>, Why> Rejects<Why> for Result<T, E> {
 
 /// The Lua source a check of `algorithm` runs on Redis: ARGV = limit, window (µs), burst; for
 /// benchmarks that compare the limiter with the bare script.
+#[cfg(feature = "redis")]
 pub fn limit_script(algorithm: crate::Algorithm) -> String {
     limit::script_text(algorithm)
 }

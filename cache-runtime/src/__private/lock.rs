@@ -96,7 +96,7 @@ pub async fn lock_async(
     policy: &LockPolicy,
     key: &Key,
 ) -> Result<LockGuard, LockError> {
-    lock::acquire_async(cache, key_text(key)?, policy, site.counters()).await
+    lock::acquire(cache, key_text(key)?, policy, site.counters()).await
 }
 
 /// [`lock_async`] for a plain `fn`, blocking this thread.
@@ -106,7 +106,7 @@ pub fn lock_blocking(
     policy: &LockPolicy,
     key: &Key,
 ) -> Result<LockGuard, LockError> {
-    lock::acquire_blocking(cache, key_text(key)?, policy, site.counters())
+    crate::driver::block_on(lock_async(site, cache, policy, key))
 }
 
 /// Runs the body under the lock and releases it; `Err(Lost)` if the lease was lost and the
@@ -127,5 +127,5 @@ pub fn run_locked_blocking<R>(guard: LockGuard, body: impl FnOnce() -> R) -> R {
 /// The Lua sources of release and extend (`KEYS[1]` = lock; `ARGV` = owner token, then the
 /// channel or the lease in ms), for tests that present a forged owner token.
 pub fn lock_scripts() -> (&'static str, &'static str) {
-    (lock::RELEASE_SOURCE, lock::EXTEND_SOURCE)
+    (crate::store::RELEASE_SOURCE, crate::store::EXTEND_SOURCE)
 }

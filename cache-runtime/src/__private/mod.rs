@@ -4,11 +4,11 @@
 mod limit;
 mod lock;
 
-pub use crate::cached::call::{
-    begin, fetch_async, fetch_async_spawning, fetch_blocking, fetch_blocking_spawning, Begin, Call,
-    Fetch,
-};
+pub use crate::cached::call::{begin, Begin, Call, Fetch};
 pub use crate::cached::companion::{invalidate, invalidate_async, key_string, peek, peek_async};
+pub use crate::cached::drive::{
+    fetch_async, fetch_async_spawning, fetch_blocking, fetch_blocking_spawning,
+};
 pub use crate::cached::kind::{
     policy_for_option, policy_for_plain, policy_for_result, OptionKind, PlainKind, ResultKind,
     ReturnKind, Storable,
@@ -17,9 +17,9 @@ pub use crate::cached::mode::{
     call_mode_async, call_mode_blocking, refresh_async, refresh_blocking, CallMode,
 };
 pub use crate::cached::{method_name, FnSite};
-pub use limit::{
-    admit_async, admit_blocking, admit_or_wait, limit_key, limit_script, LimitSite, Rejects,
-};
+#[cfg(feature = "redis")]
+pub use limit::limit_script;
+pub use limit::{admit_async, admit_blocking, admit_or_wait, limit_key, LimitSite, Rejects};
 pub use lock::{
     close_tag, lock_async, lock_blocking, lock_key, lock_scripts, run_locked_async,
     run_locked_blocking, LockSite,

@@ -19,11 +19,11 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use event_listener::{Event, EventListener, Listener};
+use event_listener::{Event, EventListener};
 use foldhash::fast::FixedState;
 
 use crate::clock::deadline_after;
-use crate::store::{Backend, RedisStore};
+use crate::store::Backend;
 use crate::Cache;
 
 const STRIPES: usize = 256;
@@ -122,15 +122,7 @@ impl Invalidations {
     async fn drained(&self, stripe: usize, within: Duration) {
         let deadline = deadline_after(within);
         while let Some((listener, left)) = self.storing(stripe, deadline) {
-            RedisStore::wait_for_fill(listener, left).await;
-        }
-    }
-
-    /// [`drained`](Self::drained), blocking this thread.
-    fn drained_blocking(&self, stripe: usize, within: Duration) {
-        let deadline = deadline_after(within);
-        while let Some((listener, left)) = self.storing(stripe, deadline) {
-            listener.wait_timeout(left);
+            crate::driver::wait_for(listener, left).await;
         }
     }
 }
@@ -156,18 +148,11 @@ impl Cache {
         self.invalidations().drained(stripe, within).await;
     }
 
-    /// [`Cache::supersede`], blocking this thread.
-    pub(crate) fn supersede_blocking(&self, key: &[u8]) {
-        let stripe = self.invalidations().void(key);
-        self.flights().detach(key);
-        let within = self.store_budget();
-        self.invalidations().drained_blocking(stripe, within);
-    }
-
     /// The longest a store may take: the Redis time budget (connect + response timeout); on the
     /// memory store a store is an insert, never awaited.
     fn store_budget(&self) -> Duration {
         match self.backend() {
+            #[cfg(feature = "redis")]
             Backend::Redis(redis) => {
                 redis.config().connect_timeout + redis.config().response_timeout
             }
@@ -199,7 +184,9 @@ mod tests {
         let stripe = invalidations.void(b"k");
         let waiter = {
             let invalidations = Arc::clone(&invalidations);
-            std::thread::spawn(move || invalidations.drained_blocking(stripe, Duration::MAX))
+            std::thread::spawn(move || {
+                crate::driver::block_on(invalidations.drained(stripe, Duration::MAX))
+            })
         };
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert!(!waiter.is_finished(), "waits while the store is in flight");

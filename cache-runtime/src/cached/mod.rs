@@ -7,10 +7,13 @@
 
 pub(crate) mod call;
 pub(crate) mod companion;
+pub(crate) mod drive;
 pub(crate) mod flight;
 mod fresh;
 pub(crate) mod invalidation;
 pub(crate) mod kind;
+#[cfg(feature = "redis")]
+mod lease;
 pub(crate) mod mode;
 mod read;
 mod refresh;

@@ -6,7 +6,7 @@ use super::kind::ReturnKind;
 use crate::entry;
 use crate::key::Key;
 use crate::stats::Counters;
-use crate::store::{Backend, Decoded, StoredValue};
+use crate::store::{Decoded, StoredValue};
 use crate::{Cache, CachePolicy};
 
 /// Counters for reads that must not count: peeks, a leader's re-check, a lock waiter's re-read.
@@ -23,9 +23,7 @@ pub(super) fn read_memory<K, R>(
 where
     K: ReturnKind<R>,
 {
-    let Backend::Memory(memory) = cache.backend() else {
-        return None;
-    };
+    let memory = cache.memory_store()?;
     let now = cache.now_millis();
     let entry = memory.get(key.as_bytes(), now)?;
     match entry.value {
@@ -82,6 +80,7 @@ where
 }
 
 /// The `GET` of the entry under `key`.
+#[cfg(feature = "redis")]
 pub(super) fn get_entry(key: &Key) -> redis::Cmd {
     let mut cmd = redis::cmd("GET");
     cmd.arg(key.to_string());

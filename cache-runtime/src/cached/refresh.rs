@@ -20,12 +20,17 @@ use std::time::Instant;
 use futures_util::FutureExt;
 
 use super::kind::ReturnKind;
-use super::write::{backend_error, count_compute, record_write, store, RemoteWrite};
+#[cfg(feature = "redis")]
+use super::lease::entry_lease;
+#[cfg(feature = "redis")]
+use super::write::backend_error;
+use super::write::{count_compute, store, RemoteWrite};
 use super::FnSite;
 use crate::cached::flight::Leader;
 use crate::cached::invalidation::Ticket;
 use crate::key::Key;
-use crate::store::{Backend, HeldLease, RedisStore};
+#[cfg(feature = "redis")]
+use crate::store::{Backend, Fence, Lease};
 use crate::{Cache, CachePolicy};
 
 /// One refresh, owning all it needs, so that it can outlive the call that started it.
@@ -49,11 +54,30 @@ impl<K, R> std::fmt::Debug for Refresh<K, R> {
 /// Whether a refresh may go ahead across processes.
 enum Permit {
     /// It holds the key's lease (`lock_on_miss` on Redis).
-    Leased(HeldLease),
+    #[cfg(feature = "redis")]
+    Leased(Lease),
     /// No lease needed, or Redis failed to answer: it goes ahead.
     Unleased,
     /// Another process holds the lease: it is refreshing.
+    #[cfg(feature = "redis")]
     Taken,
+}
+
+impl Permit {
+    fn is_taken(&self) -> bool {
+        #[cfg(feature = "redis")]
+        return matches!(self, Permit::Taken);
+        #[cfg(not(feature = "redis"))]
+        false
+    }
+
+    /// Releases the lease, if the refresh held one.
+    async fn end(self) {
+        #[cfg(feature = "redis")]
+        if let Permit::Leased(lease) = self {
+            let _ = lease.release().await;
+        }
+    }
 }
 
 impl<K, R> Refresh<K, R>
@@ -79,82 +103,39 @@ where
         }
     }
 
-    /// The lease attempt, when this refresh needs one.
-    fn lease_request(&self) -> Option<(&RedisStore, HeldLease, redis::Cmd)> {
-        let (Backend::Redis(redis), Some(wait)) =
+    /// Takes the key's lease when this refresh needs one (`lock_on_miss` on Redis).
+    async fn permit(&self) -> Permit {
+        #[cfg(feature = "redis")]
+        if let (Backend::Redis(_), Some(wait)) =
             (self.cache.backend(), self.policy.lock_on_miss_wait())
-        else {
-            return None;
-        };
-        let (attempt, cmd) = HeldLease::request(redis, &self.key.to_string(), wait);
-        Some((redis, attempt, cmd))
-    }
-
-    fn permit(
-        &self,
-        attempt: HeldLease,
-        reply: Result<Option<String>, crate::store::Failure>,
-    ) -> Permit {
-        match reply {
-            Ok(Some(_)) => Permit::Leased(attempt),
-            Ok(None) => {
-                attempt.not_taken();
-                Permit::Taken
-            }
-            Err(failure) => {
-                // The attempt is dropped: released in the background, in case it was taken.
-                backend_error(self.site, &failure, "taking the lease for a refresh");
-                Permit::Unleased
-            }
+        {
+            let lease = entry_lease(&self.cache, &self.key.to_string(), wait);
+            return match lease.acquire(Fence::None).await {
+                Ok(Some(_)) => Permit::Leased(lease),
+                Ok(None) => Permit::Taken,
+                Err(failure) => {
+                    // The attempt is dropped: released in the background, in case it was taken.
+                    backend_error(self.site, &failure, "taking the lease for a refresh");
+                    Permit::Unleased
+                }
+            };
         }
+        Permit::Unleased
     }
 
-    /// Runs the refresh of an `async fn`.
-    pub(super) async fn run_async<F: Future<Output = R>>(self, body: F) {
-        let permit = match self.lease_request() {
-            Some((redis, attempt, cmd)) => {
-                let reply = redis.query(cmd).await;
-                self.permit(attempt, reply)
-            }
-            None => Permit::Unleased,
-        };
-        if let Permit::Taken = permit {
+    /// Runs the refresh: `body` is the function's future (a plain `fn`'s body wrapped as one).
+    pub(super) async fn run<F: Future<Output = R>>(self, body: F) {
+        let permit = self.permit().await;
+        if permit.is_taken() {
             return;
         }
         let started = Instant::now();
         let outcome = AssertUnwindSafe(body).catch_unwind().await;
         let site = self.site;
-        if let Some(RemoteWrite { redis, set, gate }) = self.complete(started, outcome) {
-            record_write(site, redis.query(set).await);
-            drop(gate);
+        if let Some(write) = self.complete(started, outcome) {
+            write.send(site).await;
         }
-        if let Permit::Leased(lease) = permit {
-            lease.release().await;
-        }
-    }
-
-    /// Runs the refresh of a plain `fn`.
-    pub(super) fn run_blocking<F: FnOnce() -> R>(self, body: F) {
-        let permit = match self.lease_request() {
-            Some((redis, attempt, cmd)) => {
-                let reply = redis.query_blocking(cmd);
-                self.permit(attempt, reply)
-            }
-            None => Permit::Unleased,
-        };
-        if let Permit::Taken = permit {
-            return;
-        }
-        let started = Instant::now();
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(body));
-        let site = self.site;
-        if let Some(RemoteWrite { redis, set, gate }) = self.complete(started, outcome) {
-            record_write(site, redis.query_blocking(set));
-            drop(gate);
-        }
-        if let Permit::Leased(lease) = permit {
-            lease.release_blocking();
-        }
+        permit.end().await;
     }
 
     /// Counts the run and stores its value, unless the body failed: a failed refresh keeps the
@@ -190,7 +171,7 @@ where
 
 /// Spawns the refresh of an `async fn` on the caller's tokio runtime; outside one, gives it
 /// back to be run in the calling task.
-pub(super) fn spawn_async<K, R, F>(task: Refresh<K, R>, body: F) -> Option<(Refresh<K, R>, F)>
+pub(super) fn spawn_on_runtime<K, R, F>(task: Refresh<K, R>, body: F) -> Option<(Refresh<K, R>, F)>
 where
     K: ReturnKind<R> + Send + 'static,
     R: Clone + Send + Sync + 'static,
@@ -198,23 +179,23 @@ where
 {
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) => {
-            runtime.spawn(task.run_async(body));
+            runtime.spawn(task.run(body));
             None
         }
         Err(_) => Some((task, body)),
     }
 }
 
-/// Runs the refresh of a plain `fn` on a thread of its own.
-pub(super) fn spawn_blocking<K, R, F>(task: Refresh<K, R>, body: F) -> Option<(Refresh<K, R>, F)>
+/// Runs the refresh of a plain `fn` (its body wrapped as a future) on a thread of its own.
+pub(super) fn spawn_on_thread<K, R, F>(task: Refresh<K, R>, body: F) -> Option<(Refresh<K, R>, F)>
 where
     K: ReturnKind<R> + Send + 'static,
     R: Clone + Send + Sync + 'static,
-    F: FnOnce() -> R + Send + 'static,
+    F: Future<Output = R> + Send + 'static,
 {
     let spawned = std::thread::Builder::new()
         .name("cache-refresh".to_owned())
-        .spawn(move || task.run_blocking(body));
+        .spawn(move || crate::driver::block_on(task.run(body)));
     if let Err(error) = spawned {
         tracing::warn!(%error, "no thread for a background refresh; the stored value stays");
     }

@@ -5,19 +5,45 @@ use std::time::Duration;
 
 use super::kind::ReturnKind;
 use super::FnSite;
-use crate::cached::invalidation::{StoreGate, Ticket};
+#[cfg(feature = "redis")]
+use crate::cached::invalidation::StoreGate;
+use crate::cached::invalidation::Ticket;
 use crate::entry::{self, EntryHeader};
 use crate::key::Key;
 use crate::stats::Counters;
-use crate::store::{Backend, Decoded, Failure, RedisStore, StoredEntry, StoredValue};
+use crate::store::{Backend, Decoded, StoredEntry, StoredValue};
+#[cfg(feature = "redis")]
+use crate::store::{Failure, RedisStore};
 use crate::{Cache, CachePolicy, Codec};
 
 /// A computed value on its way to Redis: one `SET … PX`, admitted by `gate` (an invalidation of
 /// the key waits until it is sent and answered).
+#[cfg(feature = "redis")]
 pub(super) struct RemoteWrite {
-    pub(super) redis: RedisStore,
-    pub(super) set: redis::Cmd,
-    pub(super) gate: StoreGate,
+    redis: RedisStore,
+    set: redis::Cmd,
+    gate: StoreGate,
+}
+
+/// Without Redis every store is done at once in memory: there is no write to send.
+#[cfg(not(feature = "redis"))]
+pub(super) enum RemoteWrite {}
+
+impl RemoteWrite {
+    /// Sends the write and counts how it went; then lets a waiting invalidation go on.
+    pub(super) async fn send(self, site: &FnSite) {
+        #[cfg(feature = "redis")]
+        {
+            let outcome = self.redis.query::<()>(self.set).await;
+            match outcome {
+                Ok(()) => Counters::bump(&site.counters().stores),
+                Err(failure) => backend_error(site, &failure, "storing the result"),
+            }
+            drop(self.gate);
+        }
+        #[cfg(not(feature = "redis"))]
+        match (self, site) {}
+    }
 }
 
 /// Counts the run of the body that took `elapsed`.
@@ -50,7 +76,7 @@ where
         return None;
     };
     let compute_micros = u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX);
-    let (mut header, px) = header_for(cache, policy, negative, compute_micros);
+    let mut header = header_for(cache, policy, negative, compute_micros);
     header.fingerprint = entry::fingerprint::<K::Stored>();
     match cache.backend() {
         Backend::Memory(memory) => {
@@ -66,8 +92,11 @@ where
             drop(gate);
             None
         }
+        #[cfg(feature = "redis")]
         Backend::Redis(redis) => match entry::encode(&header, &stored) {
             Ok(bytes) => {
+                // Redis keeps it through its TTL and the longer stale window.
+                let px = header.stale_until.saturating_sub(header.created_at).max(1);
                 let mut set = redis::cmd("SET");
                 set.arg(key.to_string()).arg(bytes).arg("PX").arg(px);
                 Some(RemoteWrite {
@@ -84,34 +113,26 @@ where
     }
 }
 
-/// Counts how a Redis write went.
-pub(super) fn record_write(site: &FnSite, outcome: Result<(), Failure>) {
-    match outcome {
-        Ok(()) => Counters::bump(&site.counters().stores),
-        Err(failure) => backend_error(site, &failure, "storing the result"),
-    }
-}
-
 /// Counts and traces a Redis failure the call goes on without.
+#[cfg(feature = "redis")]
 pub(super) fn backend_error(site: &FnSite, failure: &Failure, doing: &'static str) {
     Counters::bump(&site.counters().backend_errors);
     tracing::debug!(function = site.name(), %failure, doing, "Redis unusable; going on without it");
 }
 
-/// The header of an entry stored now, and how long Redis keeps it, in milliseconds: its TTL
-/// plus the longer stale window.
+/// The header of an entry stored now: fresh for its TTL, kept for the longer stale window more.
 fn header_for(
     cache: &Cache,
     policy: &CachePolicy,
     negative: bool,
     compute_micros: u32,
-) -> (EntryHeader, u64) {
+) -> EntryHeader {
     let now = cache.now_millis();
     let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
     let ttl_ms = millis(policy.ttl_for(negative)).max(1);
     let fresh_until = now.saturating_add(ttl_ms);
     let kept_ms = ttl_ms.saturating_add(millis(policy.stale_window()));
-    let header = EntryHeader {
+    EntryHeader {
         codec: Codec::MessagePack,
         negative,
         created_at: now,
@@ -119,6 +140,5 @@ fn header_for(
         stale_until: now.saturating_add(kept_ms),
         compute_micros,
         fingerprint: 0,
-    };
-    (header, kept_ms)
+    }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::decision::{Admitted, RateLimited};
 use super::policy::{FailMode, RateLimitPolicy};
+#[cfg(feature = "redis")]
 use super::scripts;
 use super::state::{self, LimitState, Outcome};
 use super::stats::{LimitCounters, LimitStats};
@@ -141,13 +142,12 @@ impl RateLimiter {
     /// Checks one call under `key`; admitted or not, it is counted in [`stats`](Self::stats).
     pub async fn check(&self, key: &str) -> Result<Admitted, RateLimited> {
         let key = KeyBuf::new(&self.head, key);
-        check_async(&self.cache, &self.policy, key.as_bytes(), &self.counters).await
+        check(&self.cache, &self.policy, key.as_bytes(), &self.counters).await
     }
 
     /// [`check`](Self::check), blocking this thread on Redis (for plain `fn`s).
     pub fn check_blocking(&self, key: &str) -> Result<Admitted, RateLimited> {
-        let key = KeyBuf::new(&self.head, key);
-        check_blocking(&self.cache, &self.policy, key.as_bytes(), &self.counters)
+        crate::driver::block_on(self.check(key))
     }
 
     /// Checks one call under `key`; when limited, waits for the retry time and checks again,
@@ -159,7 +159,7 @@ impl RateLimiter {
     ) -> Result<Admitted, RateLimited> {
         let key = KeyBuf::new(&self.head, key);
         let cache = &self.cache;
-        wait_async(
+        wait(
             cache,
             &self.policy,
             key.as_bytes(),
@@ -186,38 +186,20 @@ impl fmt::Debug for RateLimiter {
 }
 
 /// Checks one call under the full key `key`.
-pub(crate) async fn check_async(
+pub(crate) async fn check(
     cache: &Cache,
     policy: &RateLimitPolicy,
     key: &[u8],
     counters: &LimitCounters,
 ) -> Result<Admitted, RateLimited> {
-    let decision = decide(policy, ask_async(cache, policy, key).await, counters);
-    count(counters, &decision, false);
-    decision
-}
-
-/// [`check_async`], blocking this thread on Redis.
-pub(crate) fn check_blocking(
-    cache: &Cache,
-    policy: &RateLimitPolicy,
-    key: &[u8],
-    counters: &LimitCounters,
-) -> Result<Admitted, RateLimited> {
-    let outcome = match cache.backend() {
-        Backend::Memory(_) => Ok(check_memory(cache, policy, key)),
-        Backend::Redis(redis) => redis
-            .invoke_blocking(scripts::check(policy, key))
-            .map(outcome_of),
-    };
-    let decision = decide(policy, outcome, counters);
+    let decision = decide(policy, ask(cache, policy, key).await, counters);
     count(counters, &decision, false);
     decision
 }
 
 /// Checks, and while limited waits out the retry time, within `max_wait` in all. Counted once,
 /// by the final decision.
-pub(crate) async fn wait_async(
+pub(crate) async fn wait(
     cache: &Cache,
     policy: &RateLimitPolicy,
     key: &[u8],
@@ -227,7 +209,7 @@ pub(crate) async fn wait_async(
     let deadline = crate::clock::deadline_after(max_wait);
     let mut waited = false;
     loop {
-        let decision = decide(policy, ask_async(cache, policy, key).await, counters);
+        let decision = decide(policy, ask(cache, policy, key).await, counters);
         match &decision {
             Err(limited) if !limited.is_unavailable() => {
                 let pause = limited.retry_after();
@@ -247,13 +229,10 @@ pub(crate) async fn wait_async(
 }
 
 /// What the store says of one call, uncounted.
-async fn ask_async(
-    cache: &Cache,
-    policy: &RateLimitPolicy,
-    key: &[u8],
-) -> Result<Outcome, Failure> {
+async fn ask(cache: &Cache, policy: &RateLimitPolicy, key: &[u8]) -> Result<Outcome, Failure> {
     match cache.backend() {
         Backend::Memory(_) => Ok(check_memory(cache, policy, key)),
+        #[cfg(feature = "redis")]
         Backend::Redis(redis) => {
             let reply = redis.invoke(scripts::check(policy, key)).await;
             reply.map(outcome_of)
@@ -307,6 +286,7 @@ fn check_memory(cache: &Cache, policy: &RateLimitPolicy, key: &[u8]) -> Outcome 
     })
 }
 
+#[cfg(feature = "redis")]
 fn outcome_of((admitted, remaining, retry_after, reset_after): (i64, i64, i64, i64)) -> Outcome {
     let micros = |value: i64| u64::try_from(value).unwrap_or(0);
     Outcome {

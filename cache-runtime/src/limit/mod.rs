@@ -9,6 +9,7 @@
 mod decision;
 mod limiter;
 mod policy;
+#[cfg(feature = "redis")]
 mod scripts;
 mod state;
 mod stats;
@@ -18,6 +19,7 @@ pub use limiter::RateLimiter;
 pub use policy::{Algorithm, FailMode, RateLimitPolicy};
 pub use stats::{limit_stats, LimitStats};
 
-pub(crate) use limiter::{check_async, check_blocking, count, unchecked, wait_async};
+pub(crate) use limiter::{check, count, unchecked, wait};
+#[cfg(feature = "redis")]
 pub(crate) use scripts::text as script_text;
 pub(crate) use stats::{LimitCounters, LimitRegistration, REGISTRY};

@@ -6,14 +6,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
-use event_listener::{Event, EventListener, Listener};
+use event_listener::{Event, EventListener};
 use futures_util::future::{select, Either};
 
-use super::backend::{self, Owner};
 use super::error::LockError;
 use super::policy::LockPolicy;
 use super::stats::LockCounters;
-use crate::store::{Backend, Failure, RedisStore};
+use crate::store::{Backend, Failure, Fence, Lease};
 use crate::Cache;
 
 /// Renewal tasks running now, in the whole process.
@@ -39,11 +38,8 @@ fn nanos_since_start(instant: Instant) -> u64 {
 
 /// What a guard and its renewal share.
 pub(crate) struct Held {
-    cache: Cache,
-    key: String,
-    owner: Owner,
+    lease: Lease,
     fence: u64,
-    lease: Duration,
     lost: AtomicBool,
     lost_event: Event,
     counters: Arc<LockCounters>,
@@ -70,7 +66,7 @@ impl Held {
     pub(crate) fn mark_lost(&self) {
         if !self.lost.swap(true, Ordering::SeqCst) {
             self.counters.lost.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(key = %self.key, "lock lost while held");
+            tracing::warn!(key = %self.lease.key(), "lock lost while held");
             self.lost_event.notify(usize::MAX);
         }
     }
@@ -116,9 +112,7 @@ impl Held {
     /// the holder's deadline becomes `lease` (less the margin) from when the extend was sent.
     async fn extend(&self, lease: Duration) -> Result<bool, Failure> {
         let sent = Instant::now();
-        let extended = backend::extend(&self.cache, &self.key, self.owner, lease)
-            .run()
-            .await;
+        let extended = self.lease.extend(lease).await;
         if matches!(extended, Ok(true)) && self.valid_until.load(Ordering::SeqCst) != u64::MAX {
             self.valid_until
                 .store(valid_until(sent, lease), Ordering::SeqCst);
@@ -134,7 +128,6 @@ impl Held {
 pub struct LockGuard {
     held: Arc<Held>,
     renewal: Option<tokio::task::AbortHandle>,
-    released: bool,
 }
 
 impl LockGuard {
@@ -146,7 +139,7 @@ impl LockGuard {
 
     /// The lock's key, as the store holds it.
     pub fn key(&self) -> &str {
-        &self.held.key
+        self.held.lease.key()
     }
 
     /// Whether the lock is still ours as far as renewal knows: `false` once a renewal found the
@@ -172,38 +165,24 @@ impl LockGuard {
     /// If the store fails to answer, or the call is dropped before it does, the lock is released
     /// in the background instead, as a dropped guard is.
     pub async fn release(mut self) -> Result<(), LockError> {
-        let release = self.releasing();
-        let released = release.run().await;
-        self.settle(released)
-    }
-
-    /// [`release`](Self::release), blocking this thread on Redis (for plain `fn`s).
-    pub fn release_blocking(mut self) -> Result<(), LockError> {
-        let release = self.releasing();
-        let released = release.run_blocking();
-        self.settle(released)
-    }
-
-    /// Stops renewal and gives the release to run.
-    fn releasing(&mut self) -> backend::Op<bool> {
         self.stop_renewal();
-        backend::release(&self.held.cache, &self.held.key, self.held.owner)
-    }
-
-    /// Once the store answered, the guard is released (it may have found the lock not ours);
-    /// otherwise its drop releases it in the background.
-    fn settle(&mut self, released: Result<bool, Failure>) -> Result<(), LockError> {
-        self.released = released.is_ok();
-        match released {
+        // Once the store answered, the lease is settled (it may have found the lock not ours);
+        // otherwise the guard's drop releases it in the background.
+        match self.held.lease.release().await {
             Ok(true) => Ok(()),
             Ok(false) => Err(self.not_owner()),
             Err(failure) => Err(self.backend_error(&failure)),
         }
     }
 
+    /// [`release`](Self::release), blocking this thread (for plain `fn`s).
+    pub fn release_blocking(self) -> Result<(), LockError> {
+        crate::driver::block_on(self.release())
+    }
+
     fn not_owner(&self) -> LockError {
         LockError::NotOwner {
-            key: self.held.key.clone(),
+            key: self.key().to_owned(),
         }
     }
 
@@ -213,7 +192,7 @@ impl LockGuard {
             .backend_errors
             .fetch_add(1, Ordering::Relaxed);
         LockError::Backend {
-            key: self.held.key.clone(),
+            key: self.key().to_owned(),
             problem: failure.to_string(),
         }
     }
@@ -228,44 +207,24 @@ impl LockGuard {
 impl Drop for LockGuard {
     fn drop(&mut self) {
         self.stop_renewal();
-        if !self.released {
-            let held = &self.held;
-            backend::release_in_background(&held.cache, &held.key, held.owner, held.lease);
-        }
+        // Not released, or the release got no answer: release in the background (a lease the
+        // store released already is disarmed, and this does nothing).
+        self.held.lease.release_in_background();
     }
 }
 
 impl fmt::Debug for LockGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LockGuard")
-            .field("key", &self.held.key)
+            .field("key", &self.key())
             .field("token", &self.held.fence)
             .field("held", &self.is_held())
             .finish()
     }
 }
 
-/// An acquisition under way: if the call is dropped before the reply is read, or the reply is
-/// lost (a timeout), the lock may be taken on the server with nobody to release it, so dropping
-/// this unsettled releases it (a release of a lock we do not hold changes nothing).
-struct Pending<'a> {
-    cache: &'a Cache,
-    key: &'a str,
-    owner: Owner,
-    lease: Duration,
-    settled: bool,
-}
-
-impl Drop for Pending<'_> {
-    fn drop(&mut self) {
-        if !self.settled {
-            backend::release_in_background(self.cache, self.key, self.owner, self.lease);
-        }
-    }
-}
-
 /// Acquires `key`, waiting up to the policy's longest wait.
-pub(crate) async fn acquire_async(
+pub(crate) async fn acquire(
     cache: &Cache,
     key: String,
     policy: &LockPolicy,
@@ -274,61 +233,18 @@ pub(crate) async fn acquire_async(
     let started = Instant::now();
     let (mut listener, mut waited): (Option<EventListener>, bool) = (None, false);
     loop {
-        let owner = Owner::new();
-        let mut pending = Pending {
-            cache,
-            key: &key,
-            owner,
-            lease: policy.lease(),
-            settled: false,
-        };
+        // A failed reply (a timeout) may hide a lock taken on the server: the lease is armed
+        // until the store says another holds it, so dropping it releases it.
+        let lease = Lease::new(cache, key.clone(), policy.lease());
         let sent = Instant::now();
-        let reply = backend::acquire(cache, &key, owner, policy.lease())
-            .run()
-            .await;
-        // A failed reply (a timeout) may hide a lock taken on the server: `pending` releases it
-        // when dropped; an answer settles it.
-        pending.settled = reply.is_ok();
-        let attempt = (owner, sent);
-        if let Some(guard) = next_step(
-            cache, &key, policy, counters, started, waited, attempt, reply,
-        )? {
+        let reply = lease.acquire(Fence::Counted).await;
+        if let Some(guard) = next_step(policy, counters, started, waited, (lease, sent), reply)? {
             return Ok(guard);
         }
         // Held: listen for its release, then try again (at once the first time, so that a
         // release between the try and the listening is not missed).
         if let Some(listener) = listener.take() {
-            RedisStore::wait_for_fill(listener, pause(policy, started)).await;
-            waited = true;
-        }
-        listener = Some(listen(cache, &key));
-    }
-}
-
-/// [`acquire_async`] for a plain `fn`, blocking this thread.
-pub(crate) fn acquire_blocking(
-    cache: &Cache,
-    key: String,
-    policy: &LockPolicy,
-    counters: &Arc<LockCounters>,
-) -> Result<LockGuard, LockError> {
-    let started = Instant::now();
-    let (mut listener, mut waited): (Option<EventListener>, bool) = (None, false);
-    loop {
-        let (owner, sent) = (Owner::new(), Instant::now());
-        let reply = backend::acquire(cache, &key, owner, policy.lease()).run_blocking();
-        if reply.is_err() {
-            // A timeout may hide a lock taken.
-            backend::release_in_background(cache, &key, owner, policy.lease());
-        }
-        let attempt = (owner, sent);
-        if let Some(guard) = next_step(
-            cache, &key, policy, counters, started, waited, attempt, reply,
-        )? {
-            return Ok(guard);
-        }
-        if let Some(listener) = listener.take() {
-            listener.wait_timeout(pause(policy, started));
+            crate::driver::wait_for(listener, pause(policy, started)).await;
             waited = true;
         }
         listener = Some(listen(cache, &key));
@@ -336,9 +252,11 @@ pub(crate) fn acquire_blocking(
 }
 
 /// A listener woken when `key` is released: over pub/sub on Redis, in process on memory.
+#[cfg_attr(not(feature = "redis"), allow(unused_variables))]
 fn listen(cache: &Cache, key: &str) -> EventListener {
     match cache.backend() {
         Backend::Memory(_) => cache.lock_released().listen(),
+        #[cfg(feature = "redis")]
         Backend::Redis(redis) => redis.listen_for_fill(key),
     }
 }
@@ -352,24 +270,22 @@ fn pause(policy: &LockPolicy, started: Instant) -> Duration {
 }
 
 /// What one try gives: a guard, another wait, or an error.
-#[allow(clippy::too_many_arguments)]
 fn next_step(
-    cache: &Cache,
-    key: &str,
     policy: &LockPolicy,
     counters: &Arc<LockCounters>,
     started: Instant,
     waited: bool,
-    attempt: (Owner, Instant),
+    attempt: (Lease, Instant),
     reply: Result<Option<u64>, Failure>,
 ) -> Result<Option<LockGuard>, LockError> {
+    let key = attempt.0.key();
     match reply {
         Ok(Some(fence)) => {
             counters.acquired.fetch_add(1, Ordering::Relaxed);
             if waited {
                 counters.waited.fetch_add(1, Ordering::Relaxed);
             }
-            Ok(Some(guard(cache, key, policy, counters, attempt, fence)))
+            Ok(Some(guard(policy, counters, attempt, fence)))
         }
         Ok(None) if started.elapsed() < policy.longest_wait() => Ok(None),
         Ok(None) => {
@@ -398,35 +314,27 @@ fn valid_until(sent: Instant, lease: Duration) -> u64 {
 }
 
 fn guard(
-    cache: &Cache,
-    key: &str,
     policy: &LockPolicy,
     counters: &Arc<LockCounters>,
-    (owner, sent): (Owner, Instant),
+    (lease, sent): (Lease, Instant),
     fence: u64,
 ) -> LockGuard {
+    let on_memory = matches!(lease.cache().backend(), Backend::Memory(_));
     let held = Arc::new(Held {
-        cache: cache.clone(),
-        key: key.to_owned(),
-        owner,
+        lease,
         fence,
-        lease: policy.lease(),
         lost: AtomicBool::new(false),
         lost_event: Event::new(),
         counters: Arc::clone(counters),
-        valid_until: AtomicU64::new(match cache.backend() {
-            Backend::Memory(_) => u64::MAX,
-            Backend::Redis(_) => valid_until(sent, policy.lease()),
+        valid_until: AtomicU64::new(match on_memory {
+            true => u64::MAX,
+            false => valid_until(sent, policy.lease()),
         }),
     });
     let renewal = policy
         .renews_every()
         .and_then(|every| start_renewal(&held, every));
-    LockGuard {
-        held,
-        renewal,
-        released: false,
-    }
+    LockGuard { held, renewal }
 }
 
 /// Extends the lease every `every` on the driver thread until the guard is gone; marks the lock
@@ -449,7 +357,7 @@ fn start_renewal(held: &Arc<Held>, every: Duration) -> Option<tokio::task::Abort
             if held.is_lost() {
                 return;
             }
-            let extend = std::pin::pin!(held.extend(held.lease));
+            let extend = std::pin::pin!(held.extend(held.lease.lasts()));
             let outcome = match held.left() {
                 Some(left) => {
                     match select(extend, std::pin::pin!(tokio::time::sleep(left))).await {
@@ -462,7 +370,9 @@ fn start_renewal(held: &Arc<Held>, every: Duration) -> Option<tokio::task::Abort
             match outcome {
                 Ok(true) => {}
                 Ok(false) => return held.mark_lost(),
-                Err(failure) => tracing::debug!(%failure, key = %held.key, "renewal failed"),
+                Err(failure) => {
+                    tracing::debug!(%failure, key = %held.lease.key(), "renewal failed");
+                }
             }
         }
     });

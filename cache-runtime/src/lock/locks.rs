@@ -83,12 +83,12 @@ impl Locks {
 
     /// Acquires the lock on `key`, waiting up to the policy's longest wait.
     pub async fn acquire(&self, key: &str) -> Result<LockGuard, LockError> {
-        guard::acquire_async(&self.cache, self.key(key), &self.policy, &self.counters).await
+        guard::acquire(&self.cache, self.key(key), &self.policy, &self.counters).await
     }
 
     /// [`acquire`](Self::acquire), blocking this thread (for plain `fn`s).
     pub fn acquire_blocking(&self, key: &str) -> Result<LockGuard, LockError> {
-        guard::acquire_blocking(&self.cache, self.key(key), &self.policy, &self.counters)
+        crate::driver::block_on(self.acquire(key))
     }
 
     /// What these locks have done so far.

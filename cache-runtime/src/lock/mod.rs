@@ -1,13 +1,12 @@
 //! Distributed lease locks: `#[with_lock(key = "order:{order_id}", ttl = 30, wait = "5s")]` and
 //! the plain [`Locks`].
 //!
-//! Inside: `policy` (the lease, the wait, renewal, as a `const`-checked value), `backend`
-//! (acquire with a fencing token, release and extend, owner-checked, on Redis in one script
-//! each and on the memory store), `guard` (waiting on release wake-ups, renewal at a third of
-//! the lease, the guard), `body` (running a body under the lock; [`fencing_token`] and
+//! A lock is the store's lease (`store/lease.rs`: acquire, release, extend, owner-checked)
+//! taken with a fencing token. On top of it: `policy` (the lease, the wait, renewal, as a
+//! `const`-checked value), `guard` (waiting on release wake-ups, renewal at a third of the
+//! lease, the guard), `body` (running a body under the lock; [`fencing_token`] and
 //! [`still_held`] inside it).
 
-mod backend;
 mod body;
 mod error;
 mod guard;
@@ -22,7 +21,6 @@ pub use locks::Locks;
 pub use policy::{LockPolicy, DEFAULT_LEASE};
 pub use stats::{lock_stats, LockStats};
 
-pub(crate) use backend::{EXTEND_SOURCE, RELEASE_SOURCE};
 pub(crate) use body::{run_async, run_blocking};
-pub(crate) use guard::{acquire_async, acquire_blocking};
+pub(crate) use guard::acquire;
 pub(crate) use stats::{LockCounters, LockRegistration, REGISTRY};

@@ -3,19 +3,28 @@
 //! - [`MemoryStore`]: the embedded store, bounded by entries or bytes, per-entry TTL, built on
 //!   `quick_cache`. It keeps values decoded (no codec on a hit) and keys on exact bytes (no
 //!   digest on a hit).
-//! - Redis ([`RedisConfig`]): a single node or a Cluster, over TLS or not, through one
-//!   multiplexed, auto-reconnecting connection per configuration, behind a circuit breaker.
+//! - Redis (`RedisConfig`, feature `redis`): a single node or a Cluster (feature `cluster`),
+//!   over TLS or not (feature `tls`), through one multiplexed, auto-reconnecting connection per
+//!   configuration, behind a circuit breaker.
 
+mod failure;
+mod lease;
 mod memory;
+#[cfg(feature = "redis")]
 mod redis;
 mod weight;
 
+#[cfg(feature = "redis")]
 pub(crate) use self::redis::check_server_version;
-pub(crate) use self::redis::{Failure, HeldLease, Link, RedisStore, CHANNEL};
+#[cfg(feature = "redis")]
+pub(crate) use self::redis::{scan as redis_scan, RedisStore, CHANNEL};
+#[cfg(feature = "redis")]
 pub use self::redis::{
     RedisConfig, RedisStats, DEFAULT_CIRCUIT_COOLDOWN, DEFAULT_CIRCUIT_FAILURES,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT, MIN_REDIS_VERSION,
 };
+pub(crate) use failure::Failure;
+pub(crate) use lease::{Fence, Lease, EXTEND_SOURCE, RELEASE_SOURCE};
 pub(crate) use memory::{ClientState, Decoded, StoredEntry, StoredValue};
 pub use memory::{MemoryBound, MemoryStore};
 
@@ -23,5 +32,6 @@ pub use memory::{MemoryBound, MemoryStore};
 #[derive(Clone, Debug)]
 pub(crate) enum Backend {
     Memory(MemoryStore),
+    #[cfg(feature = "redis")]
     Redis(RedisStore),
 }

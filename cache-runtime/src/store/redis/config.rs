@@ -155,6 +155,18 @@ impl RedisConfig {
                 problem,
             })
         };
+        let left_out = |what: &str, feature| {
+            Err(ConfigError::FeatureNotEnabled {
+                what: what.to_owned(),
+                feature,
+            })
+        };
+        if self.cluster && !cfg!(feature = "cluster") {
+            return left_out("a Redis Cluster (`redis+cluster://`)", "cluster");
+        }
+        if self.tls && !cfg!(feature = "tls") {
+            return left_out("TLS to Redis (`rediss://`)", "tls");
+        }
         if self.nodes.is_empty() {
             return bad("host", "no host given; valid: `host[:port]`".to_owned());
         }

@@ -1,14 +1,15 @@
 //! The Redis store: one multiplexed, auto-reconnecting connection (or cluster connection) per
 //! distinct [`RedisConfig`], driven on a thread of its own, behind a circuit breaker.
 //!
-//! Every command runs in the context of the driver thread ([`crate::driver`]) under a time budget of the connect plus
-//! the response timeout, so a caller waits at most that long whatever state the connection is
-//! in; after [`RedisConfig::circuit_breaker`] failures in a row it does not wait at all.
+//! Every command runs in the context of the driver thread ([`crate::driver`]) under a time
+//! budget of the connect plus the response timeout, so a caller waits at most that long whatever
+//! state the connection is in; after [`RedisConfig::circuit_breaker`] failures in a row it does not wait at all.
 
 mod breaker;
 mod config;
 mod fills;
-mod lease;
+mod link;
+pub(crate) mod scan;
 mod version;
 
 use std::collections::HashMap;
@@ -18,161 +19,21 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::cluster::{ClusterClientBuilder, ClusterConfig};
-use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
-use redis::{
-    Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo, RedisError,
-    TlsCertificates, Value,
-};
-
 pub use config::{
     RedisConfig, DEFAULT_CIRCUIT_COOLDOWN, DEFAULT_CIRCUIT_FAILURES, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_RESPONSE_TIMEOUT,
 };
 
-use crate::error::{CacheErrorKind, ConfigError};
+use super::failure::is_server_reply;
+pub(crate) use super::failure::Failure;
+use crate::error::ConfigError;
 use breaker::{Breaker, Probe};
 use fills::Fills;
 pub(crate) use fills::CHANNEL;
-pub(crate) use lease::HeldLease;
+use link::connect;
+pub(crate) use link::Link;
 pub(crate) use version::check_server_version;
 pub use version::MIN_REDIS_VERSION;
-
-/// A connection to Redis as commands see it: cheap to clone, each clone the same connection.
-#[derive(Clone)]
-pub(crate) enum Link {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
-}
-
-impl Link {
-    /// Routes `cmd` to the cluster node at `host:port` (a single node ignores the address).
-    pub(crate) async fn query_node<T: redis::FromRedisValue>(
-        &mut self,
-        cmd: &redis::Cmd,
-        (host, port): (String, u16),
-    ) -> redis::RedisResult<T> {
-        match self {
-            Link::Single(connection) => cmd.query_async(connection).await,
-            Link::Cluster(connection) => {
-                let route = SingleNodeRoutingInfo::ByAddress { host, port };
-                let reply = connection
-                    .route_command(cmd.clone(), RoutingInfo::SingleNode(route))
-                    .await?;
-                redis::from_redis_value(reply).map_err(RedisError::from)
-            }
-        }
-    }
-
-    /// Runs `commands`, replies ignored, in one round trip: a pipeline on a single node; on a
-    /// cluster, sent together (a pipeline may not cross slots), so each node gets its share as
-    /// one batch on its multiplexed connection.
-    pub(crate) async fn run_all(&mut self, commands: Vec<redis::Cmd>) -> redis::RedisResult<()> {
-        match self {
-            Link::Single(connection) => {
-                let mut pipe = redis::pipe();
-                for cmd in commands {
-                    pipe.add_command(cmd).ignore();
-                }
-                pipe.query_async(connection).await
-            }
-            Link::Cluster(connection) => {
-                let sent: Vec<_> = commands
-                    .into_iter()
-                    .map(|cmd| {
-                        let mut connection = connection.clone();
-                        tokio::spawn(async move { cmd.query_async::<()>(&mut connection).await })
-                    })
-                    .collect();
-                for reply in sent {
-                    reply.await.map_err(|error| {
-                        RedisError::from((
-                            redis::ErrorKind::Io,
-                            "a command task failed",
-                            error.to_string(),
-                        ))
-                    })??;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// Whether this is a cluster connection.
-    pub(crate) fn is_cluster(&self) -> bool {
-        matches!(self, Link::Cluster(_))
-    }
-}
-
-impl redis::aio::ConnectionLike for Link {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, Value> {
-        match self {
-            Link::Single(connection) => connection.req_packed_command(cmd),
-            Link::Cluster(connection) => connection.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a redis::Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> redis::RedisFuture<'a, Vec<Value>> {
-        match self {
-            Link::Single(connection) => connection.req_packed_commands(pipeline, offset, count),
-            Link::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            Link::Single(connection) => connection.get_db(),
-            Link::Cluster(connection) => connection.get_db(),
-        }
-    }
-}
-
-/// Why a command did not give a reply.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// The circuit is open: Redis was not asked.
-    CircuitOpen,
-    /// No reply within the time budget.
-    Timeout,
-    /// Redis or the connection reported an error.
-    Redis(RedisError),
-    /// The driver thread is not running.
-    Driver,
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Failure::CircuitOpen => f.write_str("Redis is skipped while its circuit is open"),
-            Failure::Timeout => f.write_str("Redis did not answer in time"),
-            Failure::Redis(error) => write!(f, "{error}"),
-            Failure::Driver => f.write_str("the Redis driver thread is not running"),
-        }
-    }
-}
-
-impl Failure {
-    /// What a plain operation reports.
-    pub(crate) fn kind(self) -> CacheErrorKind {
-        match self {
-            Failure::CircuitOpen => CacheErrorKind::CircuitOpen,
-            Failure::Timeout => CacheErrorKind::Timeout,
-            Failure::Driver => CacheErrorKind::Connection(Failure::Driver.to_string()),
-            Failure::Redis(error) if error.is_timeout() => CacheErrorKind::Timeout,
-            Failure::Redis(error) if is_server_reply(&error) => {
-                CacheErrorKind::Server(error.to_string())
-            }
-            Failure::Redis(error) => CacheErrorKind::Connection(error.to_string()),
-        }
-    }
-}
 
 /// Counts of one connection's trouble, shared by the caches built on it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -249,14 +110,6 @@ impl RedisStore {
             .await
     }
 
-    /// Runs one command, blocking this thread until it is done.
-    pub(crate) fn query_blocking<T>(&self, cmd: redis::Cmd) -> Result<T, Failure>
-    where
-        T: redis::FromRedisValue + Send + 'static,
-    {
-        self.run_blocking(move |mut link| async move { cmd.query_async(&mut link).await })
-    }
-
     /// Runs one script, awaiting it from any executor (`EVALSHA`, loading it on `NOSCRIPT`).
     pub(crate) async fn invoke<T>(
         &self,
@@ -267,17 +120,6 @@ impl RedisStore {
     {
         self.run(move |mut link| async move { script.invoke_async(&mut link).await })
             .await
-    }
-
-    /// Runs one script, blocking this thread until it is done.
-    pub(crate) fn invoke_blocking<T>(
-        &self,
-        script: redis::ScriptInvocation<'static>,
-    ) -> Result<T, Failure>
-    where
-        T: redis::FromRedisValue + Send + 'static,
-    {
-        self.run_blocking(move |mut link| async move { script.invoke_async(&mut link).await })
     }
 
     /// Runs the script `make` builds on the driver, in the background, again every 100–300 ms
@@ -314,15 +156,6 @@ impl RedisStore {
         self.connection.fills.listen(key)
     }
 
-    /// Waits until `listener` is woken or `pause` has passed, from any executor (the timer is
-    /// made inside the driver's context).
-    pub(crate) async fn wait_for_fill(listener: event_listener::EventListener, pause: Duration) {
-        let timed = async move {
-            let _ = tokio::time::timeout(pause, listener).await;
-        };
-        let _ = crate::driver::run(timed).await;
-    }
-
     /// Runs `command` on the driver, awaiting it from any executor.
     pub(crate) async fn run<T, C, F>(&self, command: C) -> Result<T, Failure>
     where
@@ -334,18 +167,6 @@ impl RedisStore {
         let outcome = crate::driver::run(future)
             .await
             .unwrap_or(Err(Failure::Driver));
-        self.settle(outcome, probe)
-    }
-
-    /// Runs `command` on the driver, blocking this thread until it is done.
-    pub(crate) fn run_blocking<T, C, F>(&self, command: C) -> Result<T, Failure>
-    where
-        C: FnOnce(Link) -> F,
-        F: Future<Output = redis::RedisResult<T>> + Send + 'static,
-        T: Send + 'static,
-    {
-        let (future, probe) = self.prepare(command)?;
-        let outcome = crate::driver::block_on(future).unwrap_or(Err(Failure::Driver));
         self.settle(outcome, probe)
     }
 
@@ -400,109 +221,11 @@ impl RedisStore {
     }
 }
 
-fn is_server_reply(error: &RedisError) -> bool {
-    !(error.is_io_error()
-        || error.is_timeout()
-        || error.is_connection_dropped()
-        || error.is_connection_refusal()
-        || error.is_unrecoverable_error()
-        || error.is_cluster_error())
-}
-
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
             .field("config", self.config())
             .field("stats", &self.stats())
             .finish()
-    }
-}
-
-/// Sets up the connection without waiting for it: it connects on first use and reconnects by
-/// itself. Also gives the client of the first node, for the fill subscriber.
-fn connect(config: &RedisConfig) -> Result<(Link, Option<Client>), ConfigError> {
-    let setup_error = |error: RedisError| ConfigError::Store {
-        target: config.target(),
-        problem: error.to_string(),
-    };
-    let driver = crate::driver::handle().ok_or_else(|| ConfigError::Store {
-        target: config.target(),
-        problem: "the Redis driver thread could not start".to_owned(),
-    })?;
-    if config.tls {
-        // rustls needs a process-wide crypto provider; one installed by the application wins.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-    let mut settings = RedisConnectionInfo::default().set_db(config.db);
-    if let Some(username) = &config.username {
-        settings = settings.set_username(username);
-    }
-    if let Some(password) = &config.password {
-        settings = settings.set_password(password);
-    }
-    let nodes = config
-        .nodes
-        .iter()
-        .map(|(host, port)| {
-            let addr = match config.tls {
-                false => ConnectionAddr::Tcp(host.clone(), *port),
-                true => ConnectionAddr::TcpTls {
-                    host: host.clone(),
-                    port: *port,
-                    insecure: false,
-                    tls_params: None,
-                },
-            };
-            addr.into_connection_info()
-                .map(|info: ConnectionInfo| info.set_redis_settings(settings.clone()))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(setup_error)?;
-    let certificates = || TlsCertificates {
-        client_tls: None,
-        root_cert: config.root_certificate.clone(),
-    };
-    let node_client = |node: ConnectionInfo| match config.root_certificate {
-        Some(_) => Client::build_with_tls(node, certificates()),
-        None => Client::open(node),
-    };
-    // redis-rs spawns the connection's tasks on the runtime it is created in.
-    let _driver = driver.enter();
-    if config.cluster {
-        // Published messages reach every node of a cluster: one node's subscriber hears them all.
-        let subscriber = nodes.first().cloned().map(node_client).transpose();
-        let subscriber = subscriber.map_err(setup_error)?;
-        let mut builder = ClusterClientBuilder::new(nodes)
-            .connection_timeout(config.connect_timeout)
-            .response_timeout(config.response_timeout);
-        if config.root_certificate.is_some() {
-            builder = builder.certs(certificates());
-        }
-        let client = builder.build().map_err(setup_error)?;
-        let cluster_config = ClusterConfig::new()
-            .set_connection_timeout(config.connect_timeout)
-            .set_response_timeout(config.response_timeout);
-        Ok((
-            Link::Cluster(client.get_pending_async_connection_with_config(cluster_config)),
-            subscriber,
-        ))
-    } else {
-        let node = nodes
-            .into_iter()
-            .next()
-            .ok_or_else(|| ConfigError::BadParameter {
-                name: "host".to_owned(),
-                problem: "no host given; valid: `host[:port]`".to_owned(),
-            })?;
-        let client = node_client(node).map_err(setup_error)?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.connect_timeout))
-            .set_response_timeout(Some(config.response_timeout))
-            .set_number_of_retries(2)
-            .set_min_delay(std::time::Duration::from_millis(20))
-            .set_max_delay(std::time::Duration::from_millis(500));
-        ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
-            .map(|manager| (Link::Single(manager), Some(client)))
-            .map_err(setup_error)
     }
 }
