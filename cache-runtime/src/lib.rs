@@ -41,6 +41,7 @@ pub mod lock;
 mod ops;
 mod policy;
 mod random;
+mod site;
 mod stats;
 pub mod store;
 

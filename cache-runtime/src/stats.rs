@@ -1,11 +1,13 @@
 //! Per-function counters and the [`stats`] snapshot.
 //!
-//! Each `#[cached]` function owns one static `FnSite`; it registers
+//! Each `#[cached]` function owns one static site (`crate::site`); it registers
 //! itself on its first call, so [`stats`] lists every function called so far.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::Mutex;
 use std::time::Duration;
+
+use crate::site::{snapshot_all, snapshot_of, Counted, Registry};
 
 /// What one cached function has done since the process started.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -44,7 +46,7 @@ pub struct FnStats {
 
 /// The counters of one function.
 #[derive(Debug, Default)]
-pub(crate) struct Counters {
+pub struct Counters {
     pub(crate) hits: AtomicU64,
     pub(crate) misses: AtomicU64,
     pub(crate) coalesced_waits: AtomicU64,
@@ -100,50 +102,12 @@ impl Counters {
     }
 }
 
-/// A function's name and counters, registered in a registry (for [`stats`], or the rate
-/// limits' [`crate::limit_stats`]).
-#[derive(Debug)]
-pub(crate) struct Registered<C: 'static = Counters> {
-    pub(crate) name: OnceLock<Box<str>>,
-    pub(crate) counters: C,
-}
+impl Counted for Counters {
+    const ZERO: Self = Counters::new();
 
-/// The sites registered so far, of one kind.
-pub(crate) type Registry<C> = Mutex<Vec<&'static Registered<C>>>;
-
-static REGISTRY: Registry<Counters> = Mutex::new(Vec::new());
-
-impl Registered {
-    pub(crate) const fn new() -> Self {
-        Registered::with(Counters::new())
-    }
-
-    /// Names the function and lists it in [`stats`], once.
-    pub(crate) fn register(&'static self, name: impl FnOnce() -> Box<str>) {
-        self.register_in(&REGISTRY, name);
-    }
-}
-
-impl<C> Registered<C> {
-    pub(crate) const fn with(counters: C) -> Self {
-        Registered {
-            name: OnceLock::new(),
-            counters,
-        }
-    }
-
-    /// Names the site and lists it in `registry`, once.
-    pub(crate) fn register_in(
-        &'static self,
-        registry: &Registry<C>,
-        name: impl FnOnce() -> Box<str>,
-    ) {
-        if self.name.get().is_none() {
-            let mut registry = registry.lock().unwrap_or_else(PoisonError::into_inner);
-            if self.name.set(name()).is_ok() {
-                registry.push(self);
-            }
-        }
+    fn registry() -> &'static Registry<Self> {
+        static REGISTRY: Registry<Counters> = Mutex::new(Vec::new());
+        &REGISTRY
     }
 }
 
@@ -162,38 +126,13 @@ impl<C> Registered<C> {
 /// }
 /// ```
 pub fn stats() -> Vec<FnStats> {
-    snapshot_all(&REGISTRY, |counters, name| Some(counters.snapshot(name)))
-}
-
-/// A snapshot of every named site in `registry` (a site whose `snapshot` gives `None` is left
-/// out), sorted by name.
-pub(crate) fn snapshot_all<C, S>(
-    registry: &Registry<C>,
-    snapshot: impl Fn(&C, &str) -> Option<S>,
-) -> Vec<S> {
-    let registry = registry.lock().unwrap_or_else(PoisonError::into_inner);
-    let mut all: Vec<(&str, S)> = registry
-        .iter()
-        .filter_map(|site| {
-            let name = site.name.get()?;
-            Some((&**name, snapshot(&site.counters, name)?))
-        })
-        .collect();
-    all.sort_by(|a, b| a.0.cmp(b.0));
-    all.into_iter().map(|(_, stats)| stats).collect()
+    snapshot_all(|counters: &Counters, name| Some(counters.snapshot(name)))
 }
 
 /// The snapshot of the function registered as `function`; zeros if it has not run yet.
 pub(crate) fn stats_of(function: &str) -> FnStats {
-    let registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
-    registry
-        .iter()
-        .find(|site| site.name.get().is_some_and(|name| &**name == function))
-        .map_or_else(
-            || FnStats {
-                function: function.to_owned(),
-                ..FnStats::default()
-            },
-            |site| site.counters.snapshot(function),
-        )
+    snapshot_of(function, Counters::snapshot).unwrap_or_else(|| FnStats {
+        function: function.to_owned(),
+        ..FnStats::default()
+    })
 }

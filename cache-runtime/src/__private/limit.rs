@@ -15,57 +15,19 @@
 use std::time::Duration;
 
 use crate::key::{namespace, Key};
-use crate::limit::{self, LimitCounters, LimitRegistration, RateLimitPolicy, RateLimited};
+use crate::limit::{self, LimitCounters, RateLimitPolicy, RateLimited};
+use crate::site::Site;
 use crate::Cache;
 
 /// One rate-limited function: its name and counters. A `static` in the expansion.
-#[derive(Debug)]
-pub struct LimitSite {
-    registered: LimitRegistration,
-}
-
-impl LimitSite {
-    /// A site not yet named; it is named on first use.
-    #[allow(clippy::new_without_default)]
-    pub const fn new() -> Self {
-        LimitSite {
-            registered: LimitRegistration::with(LimitCounters::new()),
-        }
-    }
-
-    /// Names a free function (`module::function`) and registers it for [`crate::limit_stats`].
-    #[inline]
-    pub fn named(&'static self, name: &'static str) -> &'static Self {
-        self.registered
-            .register_in(&limit::REGISTRY, || name.into());
-        self
-    }
-
-    /// Names a method (`Type::method`) and registers it for [`crate::limit_stats`].
-    #[inline]
-    pub fn named_method<SelfTy: ?Sized>(&'static self, method: &'static str) -> &'static Self {
-        self.registered.register_in(&limit::REGISTRY, || {
-            crate::cached::method_name::<SelfTy>(method).into()
-        });
-        self
-    }
-
-    /// The key text naming this function: `rate:module::function`.
-    pub fn key_head(&self) -> &str {
-        self.registered.name.get().map_or("", |name| name)
-    }
-
-    fn counters(&self) -> &LimitCounters {
-        &self.registered.counters
-    }
-}
+pub type LimitSite = Site<LimitCounters>;
 
 /// The start of a rate-limited function's key: `{prefix}:rate:{site}:{`; the rendered key
 /// follows and [`close_tag`](super::close_tag) ends it.
 pub fn limit_key(cache: &Cache, site: &LimitSite) -> Key {
     let mut key = Key::template(cache);
     key.text(namespace::RATE);
-    key.text(site.key_head());
+    key.text(site.name());
     key.text(":{");
     key
 }

@@ -18,52 +18,14 @@
 //! ```
 
 use std::future::Future;
-use std::sync::Arc;
 
 use crate::key::{namespace, Key};
-use crate::lock::{self, LockCounters, LockError, LockGuard, LockPolicy, LockRegistration};
+use crate::lock::{self, LockError, LockGuard, LockPolicy, SharedLockCounters};
+use crate::site::Site;
 use crate::Cache;
 
 /// One locked function: its name and counters. A `static` in the expansion.
-#[derive(Debug)]
-pub struct LockSite {
-    registered: LockRegistration,
-}
-
-impl LockSite {
-    /// A site not yet named; it is named on first use.
-    #[allow(clippy::new_without_default)]
-    pub const fn new() -> Self {
-        LockSite {
-            registered: LockRegistration::with(std::sync::OnceLock::new()),
-        }
-    }
-
-    /// Names a free function (`module::function`) and registers it for [`crate::lock_stats`].
-    #[inline]
-    pub fn named(&'static self, name: &'static str) -> &'static Self {
-        self.registered.register_in(&lock::REGISTRY, || name.into());
-        self
-    }
-
-    /// Names a method (`Type::method`) and registers it for [`crate::lock_stats`].
-    #[inline]
-    pub fn named_method<SelfTy: ?Sized>(&'static self, method: &'static str) -> &'static Self {
-        self.registered.register_in(&lock::REGISTRY, || {
-            crate::cached::method_name::<SelfTy>(method).into()
-        });
-        self
-    }
-
-    /// The function's name, the lock key of a function without `key = "…"`.
-    pub fn name(&self) -> &str {
-        self.registered.name.get().map_or("", |name| name)
-    }
-
-    fn counters(&self) -> &Arc<LockCounters> {
-        self.registered.counters.get_or_init(Arc::default)
-    }
-}
+pub type LockSite = Site<SharedLockCounters>;
 
 /// The start of a lock key: `{prefix}:lock:{`; [`close_tag`] ends it.
 pub fn lock_key(cache: &Cache) -> Key {
@@ -96,7 +58,7 @@ pub async fn lock_async(
     policy: &LockPolicy,
     key: &Key,
 ) -> Result<LockGuard, LockError> {
-    lock::acquire(cache, key_text(key)?, policy, site.counters()).await
+    lock::acquire(cache, key_text(key)?, policy, site.counters().shared()).await
 }
 
 /// [`lock_async`] for a plain `fn`, blocking this thread.

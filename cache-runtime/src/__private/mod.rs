@@ -16,7 +16,8 @@ pub use crate::cached::kind::{
 pub use crate::cached::mode::{
     call_mode_async, call_mode_blocking, refresh_async, refresh_blocking, CallMode,
 };
-pub use crate::cached::{method_name, FnSite};
+pub use crate::cached::FnSite;
+pub use crate::site::{method_name, Counted, Site};
 #[cfg(feature = "redis")]
 pub use limit::limit_script;
 pub use limit::{admit_async, admit_blocking, admit_or_wait, limit_key, LimitSite, Rejects};

@@ -19,48 +19,8 @@ mod read;
 mod refresh;
 mod write;
 
-use crate::stats::{Counters, Registered};
+use crate::site::Site;
+use crate::stats::Counters;
 
 /// One cached function: its name and counters. A `static` in the expansion.
-#[derive(Debug)]
-pub struct FnSite {
-    registered: Registered,
-}
-
-impl FnSite {
-    /// A site not yet named; it is named on first use.
-    #[allow(clippy::new_without_default)]
-    pub const fn new() -> Self {
-        FnSite {
-            registered: Registered::new(),
-        }
-    }
-
-    /// Names a free function (`module::function`) and registers it for [`crate::stats`].
-    #[inline]
-    pub fn named(&'static self, name: &'static str) -> &'static Self {
-        self.registered.register(|| name.into());
-        self
-    }
-
-    /// Names a method (`Type::method`) and registers it for [`crate::stats`].
-    #[inline]
-    pub fn named_method<SelfTy: ?Sized>(&'static self, method: &'static str) -> &'static Self {
-        self.registered
-            .register(|| method_name::<SelfTy>(method).into());
-        self
-    }
-
-    pub(crate) fn name(&self) -> &str {
-        self.registered.name.get().map_or("", |name| name)
-    }
-
-    pub(crate) fn counters(&self) -> &Counters {
-        &self.registered.counters
-    }
-}
-
-/// `Type::method`, as [`crate::stats`] names a method.
-pub fn method_name<SelfTy: ?Sized>(method: &str) -> String {
-    format!("{}::{method}", std::any::type_name::<SelfTy>())
-}
+pub type FnSite = Site<Counters>;

@@ -22,4 +22,4 @@ pub use stats::{limit_stats, LimitStats};
 pub(crate) use limiter::{check, count, unchecked, wait};
 #[cfg(feature = "redis")]
 pub(crate) use scripts::text as script_text;
-pub(crate) use stats::{LimitCounters, LimitRegistration, REGISTRY};
+pub use stats::LimitCounters;

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
-use crate::stats::{snapshot_all, Registered, Registry};
+use crate::site::{snapshot_all, Counted, Registry};
 
 /// What one rate limit has decided since the process started.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -25,8 +25,9 @@ pub struct LimitStats {
     pub backend_errors: u64,
 }
 
+/// The counters of one rate limit.
 #[derive(Debug, Default)]
-pub(crate) struct LimitCounters {
+pub struct LimitCounters {
     pub(crate) admitted: AtomicU64,
     pub(crate) limited: AtomicU64,
     pub(crate) waited: AtomicU64,
@@ -54,12 +55,16 @@ impl LimitCounters {
     }
 }
 
-pub(crate) static REGISTRY: Registry<LimitCounters> = Mutex::new(Vec::new());
+impl Counted for LimitCounters {
+    const ZERO: Self = LimitCounters::new();
 
-/// One `#[rate_limit]` function's name and counters; registered on first use.
-pub(crate) type LimitRegistration = Registered<LimitCounters>;
+    fn registry() -> &'static Registry<Self> {
+        static REGISTRY: Registry<LimitCounters> = Mutex::new(Vec::new());
+        &REGISTRY
+    }
+}
 
 /// A snapshot of every `#[rate_limit]` function called so far, sorted by name.
 pub fn limit_stats() -> Vec<LimitStats> {
-    snapshot_all(&REGISTRY, |counters, name| Some(counters.snapshot(name)))
+    snapshot_all(|counters: &LimitCounters, name| Some(counters.snapshot(name)))
 }

@@ -23,4 +23,5 @@ pub use stats::{lock_stats, LockStats};
 
 pub(crate) use body::{run_async, run_blocking};
 pub(crate) use guard::acquire;
-pub(crate) use stats::{LockCounters, LockRegistration, REGISTRY};
+
+pub use stats::SharedLockCounters;

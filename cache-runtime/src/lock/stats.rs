@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::stats::{snapshot_all, Registered, Registry};
+use crate::site::{snapshot_all, Counted, Registry};
 
 /// What one lock site has done since the process started.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -24,8 +24,9 @@ pub struct LockStats {
     pub backend_errors: u64,
 }
 
+/// The counters of one lock site.
 #[derive(Debug, Default)]
-pub(crate) struct LockCounters {
+pub struct LockCounters {
     pub(crate) acquired: AtomicU64,
     pub(crate) waited: AtomicU64,
     pub(crate) timed_out: AtomicU64,
@@ -46,17 +47,27 @@ impl LockCounters {
     }
 }
 
-/// A site's counters, shared with the guards it hands out (a renewal counts a loss).
-pub(crate) type SiteCounters = OnceLock<Arc<LockCounters>>;
+/// A `#[with_lock]` site's counters, shared with the guards it hands out (a renewal counts a
+/// loss); made on first use.
+#[derive(Debug)]
+pub struct SharedLockCounters(OnceLock<Arc<LockCounters>>);
 
-pub(crate) static REGISTRY: Registry<SiteCounters> = Mutex::new(Vec::new());
+impl SharedLockCounters {
+    pub(crate) fn shared(&self) -> &Arc<LockCounters> {
+        self.0.get_or_init(Arc::default)
+    }
+}
 
-/// One `#[with_lock]` function's name and counters; registered on first use.
-pub(crate) type LockRegistration = Registered<SiteCounters>;
+impl Counted for SharedLockCounters {
+    const ZERO: Self = SharedLockCounters(OnceLock::new());
+
+    fn registry() -> &'static Registry<Self> {
+        static REGISTRY: Registry<SharedLockCounters> = Mutex::new(Vec::new());
+        &REGISTRY
+    }
+}
 
 /// A snapshot of every `#[with_lock]` function called so far, sorted by name.
 pub fn lock_stats() -> Vec<LockStats> {
-    snapshot_all(&REGISTRY, |counters, name| {
-        Some(counters.get()?.snapshot(name))
-    })
+    snapshot_all(|counters: &SharedLockCounters, name| Some(counters.0.get()?.snapshot(name)))
 }
