@@ -9,7 +9,7 @@ use crate::common::errors::Errors;
 use crate::common::options::{
     crate_value, duration_or_report, flag, has_value, parse_each, unknown_option,
 };
-use crate::common::slot::{Flag, Slot};
+use crate::common::slot::{Flag, OrDefault, Slot};
 
 pub(crate) const OPTIONS: &[&str] = &[
     "ttl",
@@ -41,9 +41,9 @@ pub(crate) struct Args {
     pub(crate) store: Slot<Expr>,
     pub(crate) policy: Slot<Path>,
     /// Beta; `None` when written but invalid (already reported).
-    pub(crate) early_expiry: Slot<Option<f64>>,
+    pub(crate) early_expiry: Slot<Option<OrDefault<f64>>>,
     /// The longest wait; `None` when written but invalid.
-    pub(crate) lock_on_miss: Slot<Option<std::time::Duration>>,
+    pub(crate) lock_on_miss: Slot<Option<OrDefault<std::time::Duration>>>,
     pub(crate) stale_while_revalidate: Slot<Option<std::time::Duration>>,
     pub(crate) stale_if_error: Slot<Option<std::time::Duration>>,
     pub(crate) krate: Slot<Path>,
@@ -116,16 +116,17 @@ impl Args {
             // #[cached(early_expiry)] or #[cached(early_expiry = 2.0)] (beta)
             "early_expiry" => {
                 let beta = match has_value(meta) {
-                    false => Some(DEFAULT_BETA),
-                    true => beta_or_report(&meta.value()?.parse()?, errors),
+                    false => Some(OrDefault::Default),
+                    true => beta_or_report(&meta.value()?.parse()?, errors).map(OrDefault::Given),
                 };
                 self.early_expiry.set(errors, span, beta);
             }
             // #[cached(lock_on_miss)] or #[cached(lock_on_miss = "3s")] (longest wait)
             "lock_on_miss" => {
                 let wait = match has_value(meta) {
-                    false => Some(DEFAULT_LOCK_WAIT),
-                    true => duration_or_report("lock_on_miss", &meta.value()?.parse()?, errors),
+                    false => Some(OrDefault::Default),
+                    true => duration_or_report("lock_on_miss", &meta.value()?.parse()?, errors)
+                        .map(OrDefault::Given),
                 };
                 self.lock_on_miss.set(errors, span, wait);
             }
@@ -147,11 +148,6 @@ impl Args {
         Ok(())
     }
 }
-
-/// Beta, as in `cache_runtime::DEFAULT_BETA`.
-const DEFAULT_BETA: f64 = 1.0;
-/// The longest wait, as in `cache_runtime::DEFAULT_LOCK_WAIT`.
-const DEFAULT_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// `early_expiry`'s beta: a finite number greater than zero; a bad one is reported.
 fn beta_or_report(value: &Expr, errors: &mut Errors) -> Option<f64> {

@@ -10,6 +10,7 @@ use crate::common::errors::Errors;
 use crate::common::key;
 use crate::common::options::{self, whole_attribute};
 use crate::common::signature::{FnInfo, Shape};
+use crate::common::slot::OrDefault;
 use crate::common::template::{self, Template};
 
 pub(crate) enum PolicySource {
@@ -19,10 +20,10 @@ pub(crate) enum PolicySource {
         negative_ttl: Option<Duration>,
         cache_none: bool,
         cache_err: bool,
-        early_expiry: Option<f64>,
+        early_expiry: Option<OrDefault<f64>>,
         stale_while_revalidate: Option<Duration>,
         stale_if_error: Option<Duration>,
-        lock_on_miss: Option<Duration>,
+        lock_on_miss: Option<OrDefault<Duration>>,
     },
     /// `policy = PATH`.
     Named(Path),
@@ -146,7 +147,7 @@ fn policy(args: &Args, info: &FnInfo, errors: &mut Errors) -> Option<PolicySourc
         early_expiry: args.early_expiry.get().and_then(|(beta, _)| *beta),
         stale_while_revalidate: given(&args.stale_while_revalidate),
         stale_if_error: given(&args.stale_if_error),
-        lock_on_miss: given(&args.lock_on_miss),
+        lock_on_miss: args.lock_on_miss.get().and_then(|(wait, _)| *wait),
     })
 }
 

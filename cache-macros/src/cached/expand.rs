@@ -25,6 +25,7 @@ use crate::common::duration::nanos;
 use crate::common::key;
 use crate::common::output::{cache_statements, local, local_at, site_name};
 use crate::common::signature::{type_name, FnInfo, Param, Shape};
+use crate::common::slot::OrDefault;
 
 /// Whether a type's tokens hold a reference, a lifetime or an `impl Trait`.
 fn borrows(tokens: TokenStream) -> bool {
@@ -236,13 +237,26 @@ impl<'a> Expansion<'a> {
                     let negative_ttl = nanos(*negative_ttl);
                     value.extend(quote!(.negative_ttl(#p::Duration::from_nanos(#negative_ttl))));
                 }
-                if let Some(beta) = early_expiry {
-                    value.extend(quote!(.early_expiry(#beta)));
+                match early_expiry {
+                    Some(OrDefault::Given(beta)) => value.extend(quote!(.early_expiry(#beta))),
+                    Some(OrDefault::Default) => {
+                        value.extend(quote!(.early_expiry(#p::DEFAULT_BETA)));
+                    }
+                    None => {}
+                }
+                match lock_on_miss {
+                    Some(OrDefault::Given(wait)) => {
+                        let wait = nanos(*wait);
+                        value.extend(quote!(.lock_on_miss(#p::Duration::from_nanos(#wait))));
+                    }
+                    Some(OrDefault::Default) => {
+                        value.extend(quote!(.lock_on_miss(#p::DEFAULT_LOCK_WAIT)));
+                    }
+                    None => {}
                 }
                 for (method, window) in [
                     ("stale_while_revalidate", stale_while_revalidate),
                     ("stale_if_error", stale_if_error),
-                    ("lock_on_miss", lock_on_miss),
                 ] {
                     if let Some(window) = window {
                         let (method, window) = (format_ident!("{method}"), nanos(*window));

@@ -39,5 +39,14 @@ impl<T> Slot<T> {
     }
 }
 
+/// An option that may stand alone (`early_expiry`) or take a value (`early_expiry = 2.0`):
+/// alone it means the runtime's default, which the expansion names (`DEFAULT_BETA`) rather
+/// than copies.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum OrDefault<T> {
+    Default,
+    Given(T),
+}
+
 /// A flag such as `cache_none`: present or not.
 pub(crate) type Flag = Slot<()>;

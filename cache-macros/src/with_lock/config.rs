@@ -12,12 +12,10 @@ use crate::common::options;
 use crate::common::signature::FnInfo;
 use crate::common::template::Template;
 
-/// The lease when none is given, as `cache_runtime::DEFAULT_LEASE`.
-const DEFAULT_LEASE: Duration = Duration::from_secs(30);
-
 pub(crate) struct Config {
     pub(crate) krate: Path,
-    pub(crate) ttl: Duration,
+    /// The lease; `None`: the runtime's `DEFAULT_LEASE`.
+    pub(crate) ttl: Option<Duration>,
     /// `None`: one lease.
     pub(crate) wait: Option<Duration>,
     pub(crate) renew: bool,
@@ -50,8 +48,8 @@ impl Config {
         };
         let key = key::partial_template(&args.key, info, errors);
         let ttl = match args.ttl.get() {
-            Some((ttl, _)) => (*ttl)?,
-            None => DEFAULT_LEASE,
+            Some((ttl, _)) => Some((*ttl)?),
+            None => None,
         };
         Some(Config {
             krate: options::crate_path(args.krate),

@@ -97,8 +97,14 @@ pub(crate) fn function(func: &ItemFn, info: &FnInfo, config: &Config) -> TokenSt
 
 /// `LockPolicy::new(ttl).wait(..)…`, evaluated as a `const`.
 fn policy_value(p: &TokenStream, config: &Config) -> TokenStream {
-    let ttl = nanos(config.ttl);
-    let mut value = quote!(#p::LockPolicy::new(#p::Duration::from_nanos(#ttl)));
+    let ttl = match config.ttl {
+        Some(ttl) => {
+            let ttl = nanos(ttl);
+            quote!(#p::Duration::from_nanos(#ttl))
+        }
+        None => quote!(#p::DEFAULT_LEASE),
+    };
+    let mut value = quote!(#p::LockPolicy::new(#ttl));
     if let Some(wait) = config.wait {
         let wait = nanos(wait);
         value.extend(quote!(.wait(#p::Duration::from_nanos(#wait))));

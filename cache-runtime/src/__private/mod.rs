@@ -28,8 +28,8 @@ pub use lock::{
 
 pub use crate::key::{Key, KeyError};
 pub use crate::limit::{Algorithm, RateLimitPolicy, RateLimited};
-pub use crate::lock::{LockError, LockPolicy};
-pub use crate::policy::CachePolicy;
+pub use crate::lock::{LockError, LockPolicy, DEFAULT_LEASE};
+pub use crate::policy::{CachePolicy, DEFAULT_BETA, DEFAULT_LOCK_WAIT};
 pub use crate::stats::FnStats;
 pub use crate::{AsCache, Cache};
 pub use core::time::Duration;

@@ -124,6 +124,7 @@ where
     }
 
     /// Runs the refresh: `body` is the function's future (a plain `fn`'s body wrapped as one).
+    /// Only the body's await is compiled per function; the steps around it per return type.
     pub(super) async fn run<F: Future<Output = R>>(self, body: F) {
         let permit = self.permit().await;
         if permit.is_taken() {
@@ -131,8 +132,13 @@ where
         }
         let started = Instant::now();
         let outcome = AssertUnwindSafe(body).catch_unwind().await;
+        self.complete(permit, started, outcome).await;
+    }
+
+    /// Stores what the body gave, then releases the lease.
+    async fn complete(self, permit: Permit, started: Instant, outcome: std::thread::Result<R>) {
         let site = self.site;
-        if let Some(write) = self.complete(started, outcome) {
+        if let Some(write) = self.computed(started, outcome) {
             write.send(site).await;
         }
         permit.end().await;
@@ -140,7 +146,7 @@ where
 
     /// Counts the run and stores its value, unless the body failed: a failed refresh keeps the
     /// stored entry (with `stale_if_error`) or stores what a miss would store.
-    fn complete(self, started: Instant, outcome: std::thread::Result<R>) -> Option<RemoteWrite> {
+    fn computed(self, started: Instant, outcome: std::thread::Result<R>) -> Option<RemoteWrite> {
         let elapsed = started.elapsed();
         count_compute(self.site, elapsed);
         let value = match outcome {
