@@ -3,7 +3,7 @@
 //! ```text
 //! #[cached(ttl = 600)]                     async fn get_user(id: u64) -> Result<User, E> {
 //! async fn get_user(id: u64)        ==>        let site = { static SITE; SITE.named(..) };
-//!     -> Result<User, E> { BODY }              let mode = call_mode_async(site);
+//!     -> Result<User, E> { BODY }              let mode = call_mode(site);
 //!                                              let (policy, kind) = { const POLICY; .. };
 //!                                              let cache = default_cache();
 //!                                              let key = { Key::digest(..); key.arg(id) };
@@ -128,10 +128,7 @@ impl<'a> Expansion<'a> {
             };
             quote!(#fetch_blocking(#fetch_arg, move || -> #output #block))
         };
-        let call_mode = match sig.asyncness {
-            Some(_) => quote!(#p::call_mode_async(#site)),
-            None => quote!(#p::call_mode_blocking(#site)),
-        };
+        let call_mode = quote!(#p::call_mode(#site));
         quote! {
             #(#attrs)*
             #vis #sig {

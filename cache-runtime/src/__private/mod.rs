@@ -13,9 +13,7 @@ pub use crate::cached::kind::{
     policy_for_option, policy_for_plain, policy_for_result, OptionKind, PlainKind, ResultKind,
     ReturnKind, Storable,
 };
-pub use crate::cached::mode::{
-    call_mode_async, call_mode_blocking, refresh_async, refresh_blocking, CallMode,
-};
+pub use crate::cached::mode::{call_mode, refresh_async, refresh_blocking, CallMode, Refreshing};
 pub use crate::cached::FnSite;
 pub use crate::site::{method_name, Counted, Site};
 #[cfg(feature = "redis")]

@@ -4,22 +4,17 @@
 //! for another caller's computation) by parking its thread, never on the caller's runtime, and
 //! a recursive one (`fib`) nests one `block_on` per level.
 //!
-//! The algorithm is split around the body: [`prepare`] (read, serve, join the flight, take the
-//! lease) and [`Computing::complete`] (count, store, share, release) depend on the return type
-//! only, so each is compiled once per return type; the part compiled per cached function is the
-//! short [`drive`] that awaits the body between them. That split is most of what `#[cached]`
-//! costs a crate's build.
+//! The steps (read, judge, join the flight, finish) are synchronous methods of [`Fetch`] and the
+//! I/O between them small boxed futures, all compiled once per return type; what is compiled
+//! per cached function is the short [`drive`] that asks for them and awaits the body once,
+//! wrapped in one small future ([`Guarded`]). That keeps down what `#[cached]` costs a crate's
+//! build, and keeps `drive`'s frame small on the stack of a recursive call.
 
-use std::any::Any;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::time::Instant;
 
-use futures_util::FutureExt;
-
-use super::call::{Fetch, Step};
-use super::flight::Leader;
+use super::call::{Fetch, Guarded, Step};
 use super::kind::ReturnKind;
 #[cfg(feature = "redis")]
 use super::lease::Leased;
@@ -83,114 +78,55 @@ where
     crate::driver::block_on(drive(fetch, body, refresh::spawn_on_thread))
 }
 
-/// The part of a fetch compiled per function: prepare, run the body if it must, complete.
-async fn drive<K, R, F>(fetch: Fetch<'_, K, R>, body: F, spawn: Spawn<K, R, F>) -> R
+/// The part of a fetch compiled per function: the steps (per return type) and the small I/O
+/// futures they ask for, awaited in turn, and the body, awaited once.
+async fn drive<K, R, F>(mut fetch: Fetch<'_, K, R>, body: F, spawn: Spawn<K, R, F>) -> R
 where
     K: ReturnKind<R>,
     R: Clone + Send + Sync + 'static,
     F: Future<Output = R>,
 {
-    match prepare(fetch).await {
-        Prepared::Done(value) => value,
-        Prepared::Serve(value, task) => {
-            if let Some((task, body)) = task.and_then(|task| spawn(task, body)) {
-                // Boxed: a refresh in the calling task is rare; `drive`'s state stays small.
-                Box::pin(task.run(body)).await;
-            }
-            value
-        }
-        Prepared::Compute(computing) => {
-            let body = tracing::Instrument::instrument(body, computing.fetch.span());
-            let started = Instant::now();
-            // A panic is caught for `stale_if_error`; without a stale value it goes on.
-            let outcome = AssertUnwindSafe(body).catch_unwind().await;
-            computing.complete(started, outcome).await
-        }
-    }
-}
-
-/// Where a fetch stands before the body.
-enum Prepared<'a, K, R> {
-    /// The value: a hit, another caller's, another process's.
-    Done(R),
-    /// A stored value to return now, and the refresh to run, unless one is under way.
-    Serve(R, Option<Refresh<K, R>>),
-    /// The body must run.
-    Compute(Computing<'a, K, R>),
-}
-
-/// A fetch whose body is to run: leading the key's flight (if any), holding the key's lease
-/// under `lock_on_miss`.
-struct Computing<'a, K, R> {
-    fetch: Fetch<'a, K, R>,
-    leader: Option<Leader>,
-    #[cfg(feature = "redis")]
-    lease: Option<Lease>,
-}
-
-/// Reads (Redis), decides to serve and refresh, joins the flight (waiting for its leader), and
-/// takes the lease: everything before the body.
-async fn prepare<K, R>(mut fetch: Fetch<'_, K, R>) -> Prepared<'_, K, R>
-where
-    K: ReturnKind<R>,
-    R: Clone + Send + Sync + 'static,
-{
     #[cfg(feature = "redis")]
     if let Some((redis, key)) = fetch.remote_key() {
         if let Some(value) = fetch.remote_read(boxed_query(redis, get_entry(key)).await) {
-            return Prepared::Done(value);
+            return value;
         }
     }
     if let Some(value) = fetch.serve.take() {
-        let task = fetch.refresh();
-        return Prepared::Serve(value, task);
+        if let Some((task, body)) = fetch.refresh().and_then(|task| spawn(task, body)) {
+            // A refresh in the calling task: this caller waits for it, then gets `value`.
+            Box::pin(task.run(body)).await;
+        }
+        return value;
     }
-    loop {
+    let leader = loop {
         match fetch.step() {
-            Step::Done(value) => return Prepared::Done(value),
+            Step::Done(value) => return value,
             Step::Wait(listener) => listener.await,
-            Step::Run(leader) => {
-                #[cfg(feature = "redis")]
-                let lease = match fetch.lease_target() {
-                    Some(target) => match boxed_lease(&fetch, target).await {
-                        Leased::Held(held) => Some(held),
-                        Leased::Filled(value) => {
-                            return Prepared::Done(fetch.filled(leader, value))
-                        }
-                        Leased::Proceed => None,
-                    },
-                    None => None,
-                };
-                return Prepared::Compute(Computing {
-                    fetch,
-                    leader,
-                    #[cfg(feature = "redis")]
-                    lease,
-                });
-            }
+            Step::Run(leader) => break leader,
         }
+    };
+    #[cfg(feature = "redis")]
+    let lease = match fetch.lease_target() {
+        Some(target) => match boxed_lease(&fetch, target).await {
+            Leased::Held(held) => Some(held),
+            Leased::Filled(value) => return fetch.filled(leader, value),
+            Leased::Proceed => None,
+        },
+        None => None,
+    };
+    let started = Instant::now();
+    let outcome = Guarded::new(fetch.span(), body).await;
+    let site = fetch.call.site;
+    let (value, write) = fetch.finish(leader, started, outcome);
+    if let Some(write) = write {
+        boxed_write(write, site).await;
     }
-}
-
-impl<K, R> Computing<'_, K, R>
-where
-    K: ReturnKind<R>,
-    R: Clone + Send + Sync + 'static,
-{
-    /// Counts the run, stores and shares its value (or serves the stale one), releases the
-    /// lease: everything after the body.
-    async fn complete(self, started: Instant, outcome: Result<R, Box<dyn Any + Send>>) -> R {
-        let site = self.fetch.call.site;
-        let (value, write) = self.fetch.finish(self.leader, started, outcome);
-        if let Some(write) = write {
-            boxed_write(write, site).await;
-        }
-        #[cfg(feature = "redis")]
-        if let Some(lease) = self.lease {
-            let _ = boxed_release(lease).await;
-        }
-        value
+    #[cfg(feature = "redis")]
+    if let Some(lease) = lease {
+        let _ = boxed_release(lease).await;
     }
+    value
 }
 
 // The I/O around the body is built in boxes by these functions, not inline: `drive`'s state is

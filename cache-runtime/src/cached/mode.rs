@@ -1,10 +1,13 @@
 //! Whether a call reads the store or only writes it: a `refresh` companion runs the function
-//! with a signal, scoped to its own future (or thread), that the function's first cached call
-//! takes.
+//! with a signal, scoped to its own future (or call), that the function's first cached call
+//! takes. One thread-local slot serves both kinds of function: an `async fn`'s companion puts
+//! the signal there only while its future is polled.
 
 use std::cell::Cell;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use std::task::{Context, Poll};
 
 use super::FnSite;
 
@@ -22,19 +25,14 @@ pub enum CallMode {
 /// costs one atomic load.
 static REFRESHES: AtomicUsize = AtomicUsize::new(0);
 
-type Refreshing = Cell<Option<Box<str>>>;
-
-tokio::task_local! {
-    /// The `async fn` a `refresh` companion is refreshing, within the companion's future.
-    static REFRESHING_TASK: Refreshing;
-}
-
 thread_local! {
-    /// The plain `fn` a `refresh` companion is refreshing, while the companion runs.
-    static REFRESHING_THREAD: Refreshing = const { Cell::new(None) };
+    /// The function a `refresh` companion is refreshing: set on this thread while the companion's
+    /// future is polled (an `async fn`) or its call runs (a plain `fn`), and only then.
+    static REFRESHING: Cell<Option<Box<str>>> = const { Cell::new(None) };
 }
 
 /// Counts a `refresh` companion while it runs.
+#[derive(Debug)]
 struct RefreshUnderWay;
 
 impl RefreshUnderWay {
@@ -50,15 +48,40 @@ impl Drop for RefreshUnderWay {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// A call under a refresh signal: the signal is on the thread while the call is polled, and
+    /// back in here between polls, until the first cached call of the function takes it.
+    #[derive(Debug)]
+    pub struct Refreshing<F> {
+        signal: Option<Box<str>>,
+        #[pin]
+        call: F,
+        counted: RefreshUnderWay,
+    }
+}
+
+impl<F: Future> Future for Refreshing<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let outer = REFRESHING.with(|slot| slot.replace(this.signal.take()));
+        let polled = this.call.poll(cx);
+        *this.signal = REFRESHING.with(|slot| slot.replace(outer));
+        polled
+    }
+}
+
 /// Runs `call` (an `async fn`, attributes stacked over it included) as a refresh of the cached
 /// function named `function`: its first cached call of that function computes and stores
 /// without reading. The signal lives in this future only, so no other task can take it, and
 /// another function called meanwhile is not refreshed.
-pub async fn refresh_async<F: Future>(function: impl Into<Box<str>>, call: F) -> F::Output {
-    let _counted = RefreshUnderWay::start();
-    REFRESHING_TASK
-        .scope(Cell::new(Some(function.into())), call)
-        .await
+pub fn refresh_async<F: Future>(function: impl Into<Box<str>>, call: F) -> Refreshing<F> {
+    Refreshing {
+        signal: Some(function.into()),
+        call,
+        counted: RefreshUnderWay::start(),
+    }
 }
 
 /// [`refresh_async`] for a plain `fn`: the signal lives on this thread while `call` runs, and is
@@ -67,41 +90,26 @@ pub fn refresh_blocking<R>(function: impl Into<Box<str>>, call: impl FnOnce() ->
     struct Restore(Option<Box<str>>);
     impl Drop for Restore {
         fn drop(&mut self) {
-            REFRESHING_THREAD.with(|slot| slot.set(self.0.take()));
+            REFRESHING.with(|slot| slot.set(self.0.take()));
         }
     }
     let _counted = RefreshUnderWay::start();
-    let _restore = Restore(REFRESHING_THREAD.with(|slot| slot.replace(Some(function.into()))));
+    let _restore = Restore(REFRESHING.with(|slot| slot.replace(Some(function.into()))));
     call()
 }
 
-/// Whether this call of the `async fn` at `site` is the refresh a companion asked for (taking the
+/// Whether this call of the function at `site` is the refresh a companion asked for (taking the
 /// signal) or a normal call.
 #[inline]
-pub fn call_mode_async(site: &FnSite) -> CallMode {
+pub fn call_mode(site: &FnSite) -> CallMode {
     if REFRESHES.load(Relaxed) == 0 {
         return CallMode::Normal;
     }
-    REFRESHING_TASK
-        .try_with(|slot| take_if_named(slot, site))
-        .unwrap_or_default()
-}
-
-/// [`call_mode_async`] for a plain `fn`.
-#[inline]
-pub fn call_mode_blocking(site: &FnSite) -> CallMode {
-    if REFRESHES.load(Relaxed) == 0 {
-        return CallMode::Normal;
-    }
-    REFRESHING_THREAD.with(|slot| take_if_named(slot, site))
-}
-
-fn take_if_named(slot: &Refreshing, site: &FnSite) -> CallMode {
-    match slot.take() {
+    REFRESHING.with(|slot| match slot.take() {
         Some(name) if *name == *site.name() => CallMode::Refresh,
         other => {
             slot.set(other);
             CallMode::Normal
         }
-    }
+    })
 }

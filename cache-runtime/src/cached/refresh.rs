@@ -13,12 +13,10 @@
 
 use std::future::Future;
 use std::marker::PhantomData;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::FutureExt;
-
+use super::call::Guarded;
 use super::kind::ReturnKind;
 #[cfg(feature = "redis")]
 use super::lease::entry_lease;
@@ -58,19 +56,9 @@ enum Permit {
     Leased(Lease),
     /// No lease needed, or Redis failed to answer: it goes ahead.
     Unleased,
-    /// Another process holds the lease: it is refreshing.
-    #[cfg(feature = "redis")]
-    Taken,
 }
 
 impl Permit {
-    fn is_taken(&self) -> bool {
-        #[cfg(feature = "redis")]
-        return matches!(self, Permit::Taken);
-        #[cfg(not(feature = "redis"))]
-        false
-    }
-
     /// Releases the lease, if the refresh held one.
     async fn end(self) {
         #[cfg(feature = "redis")]
@@ -103,36 +91,40 @@ where
         }
     }
 
-    /// Takes the key's lease when this refresh needs one (`lock_on_miss` on Redis).
-    async fn permit(&self) -> Permit {
+    /// Takes the key's lease when this refresh needs one (`lock_on_miss` on Redis); `None` when
+    /// another process holds it (it is refreshing).
+    async fn permit(&self) -> Option<Permit> {
         #[cfg(feature = "redis")]
         if let (Backend::Redis(_), Some(wait)) =
             (self.cache.backend(), self.policy.lock_on_miss_wait())
         {
             let lease = entry_lease(&self.cache, &self.key.to_string(), wait);
             return match lease.acquire(Fence::None).await {
-                Ok(Some(_)) => Permit::Leased(lease),
-                Ok(None) => Permit::Taken,
+                Ok(Some(_)) => Some(Permit::Leased(lease)),
+                Ok(None) => None,
                 Err(failure) => {
                     // The attempt is dropped: released in the background, in case it was taken.
                     backend_error(self.site, &failure, "taking the lease for a refresh");
-                    Permit::Unleased
+                    Some(Permit::Unleased)
                 }
             };
         }
-        Permit::Unleased
+        Some(Permit::Unleased)
     }
 
     /// Runs the refresh: `body` is the function's future (a plain `fn`'s body wrapped as one).
     /// Only the body's await is compiled per function; the steps around it per return type.
     pub(super) async fn run<F: Future<Output = R>>(self, body: F) {
-        let permit = self.permit().await;
-        if permit.is_taken() {
+        let Some(permit) = self.permit().await else {
             return;
-        }
+        };
         let started = Instant::now();
-        let outcome = AssertUnwindSafe(body).catch_unwind().await;
+        let outcome = Guarded::new(self.span(), body).await;
         self.complete(permit, started, outcome).await;
+    }
+
+    fn span(&self) -> tracing::Span {
+        tracing::debug_span!("cache.compute", function = self.site.name(), refresh = true)
     }
 
     /// Stores what the body gave, then releases the lease.
