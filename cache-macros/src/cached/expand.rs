@@ -111,10 +111,13 @@ impl<'a> Expansion<'a> {
         let fetch_arg = local_at("__fetch", info.output_span());
         // The body is typed as the return type, so a mistake in it is reported in it.
         let spawning = self.refreshes_in_background();
+        let may_refresh = self.may_refresh();
         let run_fetch = if sig.asyncness.is_some() {
             let fetch_async = match spawning {
                 true => quote_spanned!(info.output_span()=> #p::fetch_async_spawning),
-                false => quote_spanned!(info.output_span()=> #p::fetch_async),
+                false => {
+                    quote_spanned!(info.output_span()=> #p::fetch_async::<_, _, _, #may_refresh>)
+                }
             };
             let returned = local("__returned");
             quote!(#fetch_async(#fetch_arg, async move {
@@ -124,7 +127,9 @@ impl<'a> Expansion<'a> {
         } else {
             let fetch_blocking = match spawning {
                 true => quote_spanned!(info.output_span()=> #p::fetch_blocking_spawning),
-                false => quote_spanned!(info.output_span()=> #p::fetch_blocking),
+                false => {
+                    quote_spanned!(info.output_span()=> #p::fetch_blocking::<_, _, _, #may_refresh>)
+                }
             };
             quote!(#fetch_blocking(#fetch_arg, move || -> #output #block))
         };
@@ -150,16 +155,21 @@ impl<'a> Expansion<'a> {
     /// Whether a background refresh leaves the caller's path: the policy may refresh in the
     /// background (a named policy may) and the body owns everything it uses, so it can be
     /// spawned. Otherwise a refresh runs in the calling task.
-    fn refreshes_in_background(&self) -> bool {
-        let may_refresh = match &self.config.policy {
+    /// Whether the policy may serve a stored value while refreshing it (early expiry or
+    /// stale-while-revalidate; a named policy may): if not, no refresh code is compiled.
+    fn may_refresh(&self) -> bool {
+        match &self.config.policy {
             PolicySource::Named(_) => true,
             PolicySource::Options {
                 early_expiry,
                 stale_while_revalidate,
                 ..
             } => early_expiry.is_some() || stale_while_revalidate.is_some(),
-        };
-        may_refresh
+        }
+    }
+
+    fn refreshes_in_background(&self) -> bool {
+        self.may_refresh()
             && self.info.receiver.is_none()
             && self.func.sig.generics.params.is_empty()
             && !self

@@ -202,6 +202,7 @@ where
 
     /// Counts and judges what a `GET` gave; the value of a plain hit.
     #[cfg(feature = "redis")]
+    #[inline(never)]
     pub(super) fn remote_read(&mut self, read: Result<Option<Vec<u8>>, Failure>) -> Option<R> {
         let (site, counters) = (self.call.site, self.call.site.counters());
         let found = match read {
@@ -224,6 +225,7 @@ where
     }
 
     /// A background refresh of this key, unless one is under way in this process.
+    #[inline(never)]
     pub(super) fn refresh(&self) -> Option<Refresh<K, R>> {
         let key = self.call.key.checked().ok()?;
         let leader = self.call.cache.flights().try_lead(key.as_bytes())?;
@@ -245,6 +247,7 @@ where
         Step::Run(leader)
     }
 
+    #[inline(never)]
     pub(super) fn step(&mut self) -> Step<R> {
         let key = match (self.call.key.checked(), self.call.mode) {
             (Ok(key), CallMode::Normal) => key,
@@ -295,6 +298,7 @@ where
 
     /// Ends the flight with the value another process stored.
     #[cfg(feature = "redis")]
+    #[inline(never)]
     pub(super) fn filled(self, leader: Option<Leader>, value: R) -> R {
         if let Some(leader) = leader {
             leader.finish(|| Arc::new(value.clone()));
@@ -306,6 +310,7 @@ where
     /// with the followers. When Redis just failed no write is tried.
     /// When the body failed (returned `Err`, or panicked) and a stale value is at hand, that
     /// value is returned and the stored entry is kept.
+    #[inline(never)]
     pub(super) fn finish(
         mut self,
         leader: Option<Leader>,
@@ -348,6 +353,7 @@ where
         stale
     }
 
+    #[inline(never)]
     pub(super) fn span(&self) -> tracing::Span {
         tracing::debug_span!(
             "cache.compute",

@@ -34,36 +34,45 @@ fn in_calling_task<K, R, F>(task: Refresh<K, R>, body: F) -> Option<(Refresh<K, 
 }
 
 /// Drives a fetch of an `async fn`; a background refresh runs in the calling task.
-pub async fn fetch_async<K, R, F>(fetch: Fetch<'_, K, R>, body: F) -> R
+/// `MAY_REFRESH` is false when the policy has neither early expiry nor stale-while-revalidate
+/// (the macro sees it), so that no refresh code is compiled for the function.
+pub fn fetch_async<'a, K, R, F, const MAY_REFRESH: bool>(
+    fetch: Fetch<'a, K, R>,
+    body: F,
+) -> impl Future<Output = R> + use<'a, K, R, F, MAY_REFRESH>
 where
     K: ReturnKind<R>,
     R: Clone + Send + Sync + 'static,
     F: Future<Output = R>,
 {
-    drive(fetch, body, in_calling_task).await
+    drive::<K, R, F, MAY_REFRESH>(fetch, body, in_calling_task)
 }
 
 /// Drives a fetch of an `async fn` whose body can be spawned: a background refresh runs on the
 /// caller's tokio runtime.
-pub async fn fetch_async_spawning<K, R, F>(fetch: Fetch<'_, K, R>, body: F) -> R
+pub fn fetch_async_spawning<'a, K, R, F>(
+    fetch: Fetch<'a, K, R>,
+    body: F,
+) -> impl Future<Output = R> + use<'a, K, R, F>
 where
     K: ReturnKind<R> + Send + 'static,
     R: Clone + Send + Sync + 'static,
     F: Future<Output = R> + Send + 'static,
 {
-    drive(fetch, body, refresh::spawn_on_runtime).await
+    drive::<K, R, F, true>(fetch, body, refresh::spawn_on_runtime)
 }
 
 /// Drives a fetch of a plain `fn`, blocking this thread; a background refresh runs in the
 /// calling thread. Safe inside a tokio runtime of either flavour: Redis is driven on the
 /// driver's thread, so the wait holds this worker but needs nothing of it.
-pub fn fetch_blocking<K, R, F>(fetch: Fetch<'_, K, R>, body: F) -> R
+pub fn fetch_blocking<K, R, F, const MAY_REFRESH: bool>(fetch: Fetch<'_, K, R>, body: F) -> R
 where
     K: ReturnKind<R>,
     R: Clone + Send + Sync + 'static,
     F: FnOnce() -> R,
 {
-    crate::driver::block_on(drive(fetch, async move { body() }, in_calling_task))
+    let body = async move { body() };
+    crate::driver::block_on(drive::<K, R, _, MAY_REFRESH>(fetch, body, in_calling_task))
 }
 
 /// Drives a fetch of a plain `fn` whose closure can move to another thread: a background refresh
@@ -75,12 +84,20 @@ where
     F: FnOnce() -> R + Send + 'static,
 {
     let body = async move { body() };
-    crate::driver::block_on(drive(fetch, body, refresh::spawn_on_thread))
+    crate::driver::block_on(drive::<K, R, _, true>(
+        fetch,
+        body,
+        refresh::spawn_on_thread,
+    ))
 }
 
 /// The part of a fetch compiled per function: the steps (per return type) and the small I/O
 /// futures they ask for, awaited in turn, and the body, awaited once.
-async fn drive<K, R, F>(mut fetch: Fetch<'_, K, R>, body: F, spawn: Spawn<K, R, F>) -> R
+async fn drive<K, R, F, const MAY_REFRESH: bool>(
+    mut fetch: Fetch<'_, K, R>,
+    body: F,
+    spawn: Spawn<K, R, F>,
+) -> R
 where
     K: ReturnKind<R>,
     R: Clone + Send + Sync + 'static,
@@ -93,9 +110,11 @@ where
         }
     }
     if let Some(value) = fetch.serve.take() {
-        if let Some((task, body)) = fetch.refresh().and_then(|task| spawn(task, body)) {
-            // A refresh in the calling task: this caller waits for it, then gets `value`.
-            Box::pin(task.run(body)).await;
+        if MAY_REFRESH {
+            if let Some((task, body)) = fetch.refresh().and_then(|task| spawn(task, body)) {
+                // A refresh in the calling task: this caller waits for it, then gets `value`.
+                Box::pin(task.run(body)).await;
+            }
         }
         return value;
     }

@@ -65,11 +65,16 @@ impl<F: Future> Future for Refreshing<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let outer = REFRESHING.with(|slot| slot.replace(this.signal.take()));
+        let outer = put_signal(this.signal.take());
         let polled = this.call.poll(cx);
-        *this.signal = REFRESHING.with(|slot| slot.replace(outer));
+        *this.signal = put_signal(outer);
         polled
     }
+}
+
+/// Puts `signal` in the thread's slot; what was there.
+fn put_signal(signal: Option<Box<str>>) -> Option<Box<str>> {
+    REFRESHING.with(|slot| slot.replace(signal))
 }
 
 /// Runs `call` (an `async fn`, attributes stacked over it included) as a refresh of the cached
