@@ -65,7 +65,59 @@ pub use store::{MemoryBound, MemoryStore};
 #[cfg(feature = "redis")]
 pub use store::{RedisConfig, RedisStats, MIN_REDIS_VERSION};
 
-/// Caches a function's results. See the crate documentation and the README for the options.
+/// Caches a function's results: build a key from the arguments, read, and on a miss run the
+/// body once per key (concurrent callers, across processes too with `lock_on_miss`, wait for
+/// that one run) and store the result.
+///
+/// ```
+/// use cache_runtime::{cached, CachePolicy};
+/// use std::time::Duration;
+///
+/// #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// struct User {
+///     id: u64,
+///     name: String,
+/// }
+///
+/// // A readable key; early refresh (XFetch) and the stale value if the body fails.
+/// #[cached(ttl = "10m", key = "user:{id}", early_expiry, stale_if_error = "1h")]
+/// async fn get_user(id: u64) -> Result<User, String> {
+///     Ok(User { id, name: format!("user {id}") }) // the database query
+/// }
+///
+/// // A plain `fn` works too, inside or outside a runtime.
+/// #[cached(ttl = 60)]
+/// fn square(n: u64) -> u64 {
+///     n * n
+/// }
+///
+/// // A policy declared once, checked at compile time.
+/// const REPORTS: CachePolicy = CachePolicy::new(Duration::from_secs(3600)).cache_err();
+///
+/// #[cached(policy = REPORTS)]
+/// async fn report(day: u32) -> Result<String, String> {
+///     Err(format!("no data for {day}")) // an `Err` is stored too (`cache_err`)
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     assert_eq!(get_user(7).await.unwrap().name, "user 7");
+///     assert_eq!(get_user::stats().misses, 1);
+///     assert!(get_user::peek(&7).await.is_some()); // companions: key, peek, invalidate, refresh, stats
+///     assert!(get_user::invalidate(&7).await);
+///     assert_eq!((square(4), square(4)), (16, 16));
+///     assert_eq!(square::stats().hits, 1);
+///     assert!(report(1).await.is_err());
+///     assert!(report(1).await.is_err());
+///     assert_eq!(report::stats().computes, 1);
+/// }
+/// ```
+///
+/// Options: `ttl` (seconds or `"10m"`; required unless `policy`), `key = "…"` (a template over
+/// the parameters; default a digest of them), `skip(param, self)`, `cache_none`, `cache_err`,
+/// `negative_ttl`, `version`, `store = EXPR`, `early_expiry [= beta]`,
+/// `stale_while_revalidate`, `stale_if_error`, `lock_on_miss [= "3s"]`, `policy = CONST`,
+/// `crate = "…"`. Every mistake is a compile error on the offending token. See the README.
 #[cfg(feature = "macros")]
 pub use cache_macros::cached;
 

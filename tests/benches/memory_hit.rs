@@ -1,4 +1,5 @@
-//! Hit and miss cost on the embedded store, side by side in one run:
+//! Hit and miss cost on the embedded store, side by side in one run (async and plain hits,
+//! async and plain misses, and a recursive plain `fn` whose every level misses):
 //! `#[cached]` vs the `cached` crate's `#[cached]` vs a direct `moka::future::Cache`.
 //! Same shape for all: `async fn(u64) -> String` of 64 bytes, 64 hot keys.
 //!
@@ -50,6 +51,35 @@ async fn ours_miss(id: u64) -> String {
 #[cached::proc_macro::cached(max_size = 100_000)]
 async fn theirs_miss(id: u64) -> String {
     value(id)
+}
+
+#[cache_runtime::cached(ttl = 600)]
+fn ours_plain_miss(id: u64) -> String {
+    value(id)
+}
+
+#[cached::proc_macro::cached(max_size = 100_000)]
+fn theirs_plain_miss(id: u64) -> String {
+    value(id)
+}
+
+/// Fibonacci of `n` in a fresh `run`: n + 1 misses, each nested in the one above it.
+#[cache_runtime::cached(ttl = 600)]
+fn ours_fib(run: u64, n: u64) -> u64 {
+    if n < 2 {
+        n
+    } else {
+        ours_fib(run, n - 1).wrapping_add(ours_fib(run, n - 2))
+    }
+}
+
+#[cached::proc_macro::cached(max_size = 10_000_000)]
+fn theirs_fib(run: u64, n: u64) -> u64 {
+    if n < 2 {
+        n
+    } else {
+        theirs_fib(run, n - 1).wrapping_add(theirs_fib(run, n - 2))
+    }
 }
 
 fn hits(c: &mut Criterion) {
@@ -122,6 +152,24 @@ fn misses(c: &mut Criterion) {
                 moka.insert(id, value(id)).await;
             }
         })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("miss (compute + store), fn(u64) -> String");
+    group.bench_function("cache-runtime #[cached]", |b| {
+        b.iter(|| black_box(ours_plain_miss(fresh())))
+    });
+    group.bench_function("cached crate #[cached(max_size)]", |b| {
+        b.iter(|| black_box(theirs_plain_miss(fresh())))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("recursive misses, fn fib(run, 40) in a fresh run");
+    group.bench_function("cache-runtime #[cached]", |b| {
+        b.iter(|| black_box(ours_fib(fresh(), 40)))
+    });
+    group.bench_function("cached crate #[cached(max_size)]", |b| {
+        b.iter(|| black_box(theirs_fib(fresh(), 40)))
     });
     group.finish();
 }

@@ -1,6 +1,6 @@
-//! Walking the keys under a prefix: patterns where only `*` is a wildcard, and the
-//! [`KeyStream`] that yields the keys (listed from the memory store, or scanned on Redis by
-//! `store/redis/scan.rs`).
+//! Walking the keys under a prefix: [`Cache::scan_keys`] and [`Cache::clear`], patterns where
+//! only `*` is a wildcard, and the [`KeyStream`] that yields the keys (listed from the memory
+//! store, or scanned on Redis by `store/redis/scan.rs`).
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -11,6 +11,13 @@ use futures_core::Stream;
 use tokio::sync::mpsc;
 
 use crate::error::CacheError;
+#[cfg(feature = "redis")]
+use crate::key::namespace;
+use crate::key::stored_key_text;
+#[cfg(feature = "redis")]
+use crate::store::redis_scan;
+use crate::store::Backend;
+use crate::Cache;
 
 /// Whether `key` matches `pattern`: `*` matches any run of characters, `\*` a literal `*`,
 /// every other character itself.
@@ -91,6 +98,67 @@ impl Stream for KeyStream {
             Source::Listed(keys) => Poll::Ready(keys.pop_front().map(Ok)),
             #[cfg(feature = "redis")]
             Source::Scanning(receiver) => receiver.poll_recv(cx),
+        }
+    }
+}
+
+impl Cache {
+    /// Removes every cached entry and plain key under this cache's prefix, and nothing else
+    /// (SCAN + UNLINK in batches; never FLUSHDB, never KEYS); how many were removed. Locks,
+    /// their fencing counters, leases and rate limits stay.
+    pub async fn clear(&self) -> Result<u64, CacheError> {
+        match self.backend() {
+            Backend::Memory(store) => {
+                // Expired entries go too, but only live ones count, as on Redis.
+                let (prefix, now) = (format!("{}:", self.prefix()), self.now_millis());
+                let keys = store.cached_keys_with_prefix(prefix.as_bytes(), 0);
+                Ok(keys
+                    .iter()
+                    .filter(|key| store.remove_live(key, now))
+                    .count() as u64)
+            }
+            #[cfg(feature = "redis")]
+            Backend::Redis(store) => {
+                let pattern = format!("{}:*", redis_scan::escape_glob(self.prefix()));
+                let prefix_len = self.prefix().len() + 1;
+                let kept = move |key: &str| namespace::is_reserved(&key.as_bytes()[prefix_len..]);
+                redis_scan::unlink_matching(store, pattern, kept)
+                    .await
+                    .map_err(|failure| CacheError::new("clear", None, failure.kind()))
+            }
+        }
+    }
+
+    /// The keys under this cache's prefix that match `pattern` (without the prefix), as a
+    /// stream. `*` matches any run of characters; every other character matches itself, so
+    /// user input with `?`, `[` or `\` in it cannot widen the match (write `\*` for a literal
+    /// `*`). On Redis this is `SCAN … MATCH` on every node, in batches, never `KEYS`.
+    ///
+    /// A key written by `#[cached]` with a default key shows as its full digest form.
+    pub fn scan_keys(&self, pattern: &str) -> KeyStream {
+        let prefix_len = self.prefix().len() + 1;
+        match self.backend() {
+            Backend::Memory(store) => {
+                let prefix = format!("{}:", self.prefix());
+                let mut keys: Vec<String> = store
+                    .keys_with_prefix(prefix.as_bytes(), self.now_millis())
+                    .iter()
+                    .map(|key| stored_key_text(key))
+                    .filter_map(|key| key.get(prefix_len..).map(str::to_owned))
+                    .filter(|key| matches(pattern, key))
+                    .collect();
+                keys.sort_unstable();
+                KeyStream::listed(keys)
+            }
+            #[cfg(feature = "redis")]
+            Backend::Redis(store) => {
+                let pattern = format!(
+                    "{}:{}",
+                    redis_scan::escape_glob(self.prefix()),
+                    redis_scan::pattern_to_glob(pattern)
+                );
+                KeyStream::scanning(redis_scan::scan_keys(store.clone(), pattern, prefix_len))
+            }
         }
     }
 }
