@@ -18,12 +18,8 @@
 //! and returns its value (fail-open). `lock_on_miss` is in `lease.rs`.
 
 use std::any::Any;
-use std::future::Future;
 use std::marker::PhantomData;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use event_listener::EventListener;
@@ -360,36 +356,5 @@ where
             function = self.call.site.name(),
             refresh = matches!(self.call.mode, CallMode::Refresh)
         )
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The body as it runs: inside its span, a panic caught (for `stale_if_error`; without a
-    /// stale value it goes on). One small future per function, where the span's and the catch's
-    /// own wrappers would be three.
-    pub(super) struct Guarded<F> {
-        span: tracing::Span,
-        #[pin]
-        body: F,
-    }
-}
-
-impl<F> Guarded<F> {
-    pub(super) fn new(span: tracing::Span, body: F) -> Self {
-        Guarded { span, body }
-    }
-}
-
-impl<F: Future> Future for Guarded<F> {
-    type Output = std::thread::Result<F::Output>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let _entered = this.span.enter();
-        match std::panic::catch_unwind(AssertUnwindSafe(|| this.body.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
-            Err(panic) => Poll::Ready(Err(panic)),
-        }
     }
 }

@@ -14,7 +14,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;
 
-use super::call::{Fetch, Guarded, Step};
+use super::call::{Fetch, Step};
+use super::guarded::Guarded;
 use super::kind::ReturnKind;
 #[cfg(feature = "redis")]
 use super::lease::Leased;

@@ -12,11 +12,9 @@ use super::call::Fetch;
 use super::kind::ReturnKind;
 use super::read::{get_entry, read_bytes, UNCOUNTED};
 use super::write::backend_error;
-use crate::key::namespace::LEASE_SUFFIX;
 use crate::key::Key;
 use crate::stats::Counters;
 use crate::store::{Failure, Fence, Lease, RedisStore};
-use crate::Cache;
 
 /// How the lease of `lock_on_miss` went.
 pub(super) enum Leased<R> {
@@ -30,12 +28,6 @@ pub(super) enum Leased<R> {
 
 /// Where the leader takes the lease: Redis, the key and the longest wait.
 pub(super) type Target<'a> = (&'a RedisStore, &'a Key, Duration);
-
-/// The lease of the entry under `key` (its stored text), for `lasts`; its release announces the
-/// entry's fill.
-pub(super) fn entry_lease(cache: &Cache, key: &str, lasts: Duration) -> Lease {
-    Lease::new(cache, format!("{key}{LEASE_SUFFIX}"), lasts).announcing(key.to_owned())
-}
 
 impl<'a, K, R> Fetch<'a, K, R>
 where
@@ -57,7 +49,7 @@ where
         loop {
             // The attempt counts as held until Redis says another holds it: dropped before (a
             // cancelled call, a failed reply that may hide a lease taken), it is released.
-            let attempt = entry_lease(self.call.cache, &text, wait);
+            let attempt = Lease::for_entry(self.call.cache, &text, wait);
             let listener = match self.lease_reply(attempt.acquire(Fence::None).await, &mut waited) {
                 Ok(()) => {
                     // Another process may have stored between our GET and our lease.

@@ -10,6 +10,7 @@ pub(crate) mod companion;
 pub(crate) mod drive;
 pub(crate) mod flight;
 mod fresh;
+mod guarded;
 pub(crate) mod invalidation;
 pub(crate) mod kind;
 #[cfg(feature = "redis")]

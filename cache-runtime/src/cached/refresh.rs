@@ -16,10 +16,8 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::call::Guarded;
+use super::guarded::Guarded;
 use super::kind::ReturnKind;
-#[cfg(feature = "redis")]
-use super::lease::entry_lease;
 #[cfg(feature = "redis")]
 use super::write::backend_error;
 use super::write::{count_compute, store, RemoteWrite};
@@ -98,7 +96,7 @@ where
         if let (Backend::Redis(_), Some(wait)) =
             (self.cache.backend(), self.policy.lock_on_miss_wait())
         {
-            let lease = entry_lease(&self.cache, &self.key.to_string(), wait);
+            let lease = Lease::for_entry(&self.cache, &self.key.to_string(), wait);
             return match lease.acquire(Fence::None).await {
                 Ok(Some(_)) => Some(Permit::Leased(lease)),
                 Ok(None) => None,

@@ -123,11 +123,16 @@ impl Lease {
         }
     }
 
-    /// The release publishes `key` (the entry this lease guards) instead of the lease's key.
+    /// The lease of the entry under `key` (its stored text) that `lock_on_miss` takes: its key
+    /// is the entry's followed by a NUL byte and `lock` (it sorts next to the entry, falls
+    /// under the same prefix, and no rendered key ends that way), and its release announces
+    /// the entry's fill to the processes waiting for it.
     #[cfg(feature = "redis")]
-    pub(crate) fn announcing(mut self, key: String) -> Self {
-        self.announce = Some(key);
-        self
+    pub(crate) fn for_entry(cache: &Cache, key: &str, lasts: Duration) -> Self {
+        let lease_key = format!("{key}{}", crate::key::namespace::LEASE_SUFFIX);
+        let mut lease = Lease::new(cache, lease_key, lasts);
+        lease.announce = Some(key.to_owned());
+        lease
     }
 
     pub(crate) fn key(&self) -> &str {
