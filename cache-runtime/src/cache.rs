@@ -7,6 +7,9 @@ use crate::cache_url::{self, UrlStore};
 use crate::cached::flight::Flights;
 use crate::cached::invalidation::Invalidations;
 use crate::clock::{Clock, ManualClock};
+use crate::compression::Compression;
+#[cfg(doc)]
+use crate::compression::DEFAULT_COMPRESSION;
 use crate::error::ConfigError;
 use crate::random::Random;
 use crate::store::{Backend, MemoryStore};
@@ -40,6 +43,7 @@ pub struct Cache {
 struct Inner {
     prefix: Box<str>,
     backend: Backend,
+    compression: Compression,
     clock: Clock,
     random: Random,
     flights: Arc<Flights>,
@@ -53,6 +57,7 @@ struct Inner {
 pub struct CacheBuilder {
     prefix: Option<String>,
     store: Option<StoreChoice>,
+    compression: Compression,
     clock: Clock,
     seed: Option<u64>,
 }
@@ -89,6 +94,23 @@ impl CacheBuilder {
         self
     }
 
+    /// Which stored values are compressed (LZ4): by default ([`DEFAULT_COMPRESSION`]) those of
+    /// 16 KiB and more, when that makes them smaller. Entries say whether they are compressed,
+    /// so a change of this setting leaves every stored entry readable. The memory store keeps
+    /// `#[cached]` values decoded, so this concerns what goes to Redis and the plain operations'
+    /// bytes. The URL parameter is `compress_above=BYTES` or `compress_above=off`.
+    ///
+    /// ```
+    /// use cache_runtime::{Cache, Compression};
+    /// let cache = Cache::builder().compression(Compression::Above(4096)).build()?;
+    /// assert_eq!(cache.compression(), Compression::Above(4096));
+    /// # Ok::<(), cache_runtime::ConfigError>(())
+    /// ```
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
     /// Draws early expiry's random numbers from a generator seeded with `seed`, so that the draws
     /// of a test repeat exactly: the test hook for `early_expiry`.
     pub fn random_seed(mut self, seed: u64) -> Self {
@@ -116,6 +138,7 @@ impl CacheBuilder {
             inner: Arc::new(Inner {
                 prefix: prefix.into(),
                 backend,
+                compression: self.compression,
                 clock: self.clock,
                 random: self.seed.map(Random::seeded).unwrap_or_default(),
                 flights: Arc::new(Flights::new()),
@@ -166,7 +189,8 @@ impl Cache {
 
     /// A cache over `url`: `memory://` (parameters `max_entries=N` or `max_bytes=N`),
     /// `redis://`, `rediss://`, `redis+cluster://` or `rediss+cluster://` (see
-    /// [`RedisConfig::from_url`]); all take `prefix=P`.
+    /// [`RedisConfig::from_url`]); all take `prefix=P` and `compress_above=BYTES|off`
+    /// ([`CacheBuilder::compression`]).
     ///
     /// ```
     /// let memory = cache_runtime::Cache::from_url("memory://?max_entries=1000&prefix=svc")?;
@@ -176,8 +200,11 @@ impl Cache {
     pub fn from_url(url: &str) -> Result<Cache, ConfigError> {
         let url = cache_url::parse(url)?;
         let mut builder = Cache::builder();
-        if let Some(prefix) = url.prefix {
+        if let Some(prefix) = url.params.prefix {
             builder = builder.prefix(prefix);
+        }
+        if let Some(compression) = url.params.compression {
+            builder = builder.compression(compression);
         }
         builder = match url.store {
             UrlStore::Memory(None) => builder,
@@ -213,6 +240,7 @@ impl Cache {
             inner: Arc::new(Inner {
                 prefix: DEFAULT_PREFIX.into(),
                 backend: Backend::Memory(MemoryStore::default()),
+                compression: Compression::default(),
                 clock: Clock::System,
                 random: Random::Thread,
                 flights: Arc::new(Flights::new()),
@@ -226,6 +254,11 @@ impl Cache {
     /// The prefix of every key.
     pub fn prefix(&self) -> &str {
         &self.inner.prefix
+    }
+
+    /// Which stored values are compressed ([`CacheBuilder::compression`]).
+    pub fn compression(&self) -> Compression {
+        self.inner.compression
     }
 
     /// The memory store, if this cache is on one.
@@ -286,6 +319,35 @@ impl fmt::Debug for Cache {
             .field("store", &self.inner.backend)
             .field("clock", &self.inner.clock)
             .finish_non_exhaustive()
+    }
+}
+
+/// The store, where it is, and the prefix, for a person to read; never the password.
+///
+/// ```
+/// let cache = cache_runtime::Cache::from_url("memory://?max_entries=1000&prefix=svc")?;
+/// assert_eq!(cache.to_string(), "the embedded memory store (at most 1000 entries), prefix `svc`");
+/// # #[cfg(feature = "redis")] {
+/// let cache = cache_runtime::Cache::from_url("redis://app:s3cret@127.0.0.1:6379/2")?;
+/// assert_eq!(cache.to_string(), "Redis at redis://app@127.0.0.1:6379/2, prefix `cache`");
+/// # }
+/// # Ok::<(), cache_runtime::ConfigError>(())
+/// ```
+impl fmt::Display for Cache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner.backend {
+            Backend::Memory(store) => match store.bound() {
+                crate::MemoryBound::Entries(n) => {
+                    write!(f, "the embedded memory store (at most {n} entries)")?
+                }
+                crate::MemoryBound::Bytes(n) => {
+                    write!(f, "the embedded memory store (at most {n} bytes)")?
+                }
+            },
+            #[cfg(feature = "redis")]
+            Backend::Redis(store) => write!(f, "Redis at {}", store.config())?,
+        }
+        write!(f, ", prefix `{}`", self.inner.prefix)
     }
 }
 

@@ -6,6 +6,7 @@
 #[cfg(feature = "redis")]
 use std::time::Duration;
 
+use crate::compression::Compression;
 use crate::error::ConfigError;
 use crate::store::MemoryBound;
 #[cfg(feature = "redis")]
@@ -25,8 +26,38 @@ pub(crate) enum UrlStore {
 #[derive(Debug)]
 pub(crate) struct CacheUrl {
     pub(crate) store: UrlStore,
-    /// The `prefix` parameter.
+    pub(crate) params: CacheParams,
+}
+
+/// The parameters of the cache rather than of its store, valid in every URL.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct CacheParams {
+    /// `prefix=P`.
     pub(crate) prefix: Option<String>,
+    /// `compress_above=BYTES` or `compress_above=off`.
+    pub(crate) compression: Option<Compression>,
+}
+
+impl CacheParams {
+    /// The names, for the errors that list what is valid.
+    const NAMES: &'static str = "`prefix`, `compress_above`";
+
+    /// Takes `name=value` if it is a cache parameter; whether it was.
+    fn take(&mut self, name: &str, value: &str) -> Result<bool, ConfigError> {
+        match name {
+            "prefix" => self.prefix = Some(percent_decode(name, value)?),
+            "compress_above" => {
+                self.compression = Some(match value {
+                    "off" => Compression::Off,
+                    _ => Compression::Above(value.parse::<usize>().map_err(|_| {
+                        bad(name, format!("`{value}` is not a size in bytes (as `16384`) or `off`"))
+                    })?),
+                })
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
 }
 
 fn bad(name: &str, problem: impl Into<String>) -> ConfigError {
@@ -52,10 +83,10 @@ pub(crate) fn parse(url: &str) -> Result<CacheUrl, ConfigError> {
     };
     #[cfg(feature = "redis")]
     {
-        let (config, prefix) = parse_redis_rest(rest, tls, cluster)?;
+        let (config, params) = parse_redis_rest(rest, tls, cluster)?;
         Ok(CacheUrl {
             store: UrlStore::Redis(config),
-            prefix,
+            params,
         })
     }
     #[cfg(not(feature = "redis"))]
@@ -68,14 +99,14 @@ pub(crate) fn parse(url: &str) -> Result<CacheUrl, ConfigError> {
     }
 }
 
-/// A Redis URL and its `prefix` parameter.
+/// A Redis URL and its cache parameters.
 #[cfg(feature = "redis")]
-pub(crate) fn parse_redis(url: &str) -> Result<(RedisConfig, Option<String>), ConfigError> {
+pub(crate) fn parse_redis(url: &str) -> Result<(RedisConfig, CacheParams), ConfigError> {
     match parse(url)? {
         CacheUrl {
             store: UrlStore::Redis(config),
-            prefix,
-        } => Ok((config, prefix)),
+            params,
+        } => Ok((config, params)),
         CacheUrl {
             store: UrlStore::Memory(_),
             ..
@@ -97,26 +128,31 @@ fn parse_memory(rest: &str) -> Result<CacheUrl, ConfigError> {
         }
     };
     let mut bound = None;
-    let mut prefix = None;
+    let mut params = CacheParams::default();
     for (name, value) in pairs(query) {
+        if params.take(name, value)? {
+            continue;
+        }
         match name {
             "max_entries" | "max_bytes" if bound.is_some() => {
                 return Err(bad(name, "give one of `max_entries` and `max_bytes`, once"))
             }
             "max_entries" => bound = Some(MemoryBound::Entries(count(name, value)?)),
             "max_bytes" => bound = Some(MemoryBound::Bytes(count(name, value)?)),
-            "prefix" => prefix = Some(percent_decode(name, value)?),
             _ => {
                 return Err(bad(
                     name,
-                    "unknown; valid: `max_entries`, `max_bytes`, `prefix`",
+                    format!(
+                        "unknown; valid: `max_entries`, `max_bytes`, {}",
+                        CacheParams::NAMES
+                    ),
                 ))
             }
         }
     }
     Ok(CacheUrl {
         store: UrlStore::Memory(bound),
-        prefix,
+        params,
     })
 }
 
@@ -125,7 +161,7 @@ fn parse_redis_rest(
     rest: &str,
     tls: bool,
     cluster: bool,
-) -> Result<(RedisConfig, Option<String>), ConfigError> {
+) -> Result<(RedisConfig, CacheParams), ConfigError> {
     // The credentials end at the last `@`: a password may hold `?`, `/`, `#` or `@` unescaped,
     // and no part of it may reach the host, the query or an error. (`@` in a parameter value is
     // written `%40`.)
@@ -177,10 +213,12 @@ fn parse_redis_rest(
         })?;
         config = config.db(index);
     }
-    let mut prefix = None;
+    let mut params = CacheParams::default();
     for (name, value) in pairs(query) {
+        if params.take(name, value)? {
+            continue;
+        }
         match name {
-            "prefix" => prefix = Some(percent_decode(name, value)?),
             "connect_timeout" => config.connect_timeout = duration(name, value)?,
             "response_timeout" => config.response_timeout = duration(name, value)?,
             "circuit_cooldown" => config.circuit_cooldown = duration(name, value)?,
@@ -197,14 +235,17 @@ fn parse_redis_rest(
             _ => {
                 return Err(bad(
                     name,
-                    "unknown; valid: `prefix`, `connect_timeout`, `response_timeout`, \
-                     `circuit_failures`, `circuit_cooldown`, `ca_file`",
+                    format!(
+                        "unknown; valid: `connect_timeout`, `response_timeout`, \
+                         `circuit_failures`, `circuit_cooldown`, `ca_file`, {}",
+                        CacheParams::NAMES
+                    ),
                 ))
             }
         }
     }
     config.check()?;
-    Ok((config, prefix))
+    Ok((config, params))
 }
 
 /// `host`, `host:port` or `[v6]:port`; the port defaults to 6379.
@@ -313,8 +354,9 @@ mod tests {
         assert_eq!(config.username, None);
         assert_eq!(config.nodes.len(), 3);
         assert_eq!(config.nodes[2], ("::1".to_owned(), 7002));
-        let (_, prefix) = parse_redis("redis://h/0?prefix=svc").unwrap();
-        assert_eq!(prefix.as_deref(), Some("svc"));
+        let (_, params) = parse_redis("redis://h/0?prefix=svc&compress_above=off").unwrap();
+        assert_eq!(params.prefix.as_deref(), Some("svc"));
+        assert_eq!(params.compression, Some(Compression::Off));
     }
 
     #[cfg(feature = "redis")]
@@ -349,6 +391,10 @@ mod tests {
                 ["`timeout`", "response_timeout"],
             ),
             ("redis://u:hunt%zz@h", ["`password`", "escape"]),
+            (
+                "redis://u:hunter2@h?compress_above=big",
+                ["`compress_above`", "`off`"],
+            ),
             ("mysql://u:hunter2@h", ["`mysql://`", "redis+cluster://"]),
         ] {
             let message = error(url);
@@ -369,7 +415,10 @@ mod tests {
             url.store,
             UrlStore::Memory(Some(MemoryBound::Bytes(1_048_576)))
         ));
-        assert_eq!(url.prefix.as_deref(), Some("svc"));
+        assert_eq!(url.params.prefix.as_deref(), Some("svc"));
+        let url = parse("memory://?compress_above=4096").unwrap();
+        assert_eq!(url.params.compression, Some(Compression::Above(4096)));
+        assert!(error("memory://?compress_above=-1").contains("`compress_above`"));
         assert!(error("memory://?max_entries=0").contains("greater than zero"));
         assert!(error("memory://?max_entrys=5").contains("valid"));
         assert!(error("memory://?max_entries=5&max_bytes=5").contains("once"));

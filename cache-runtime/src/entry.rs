@@ -5,13 +5,14 @@
 //!      0     2  magic 0xCA 0xC4
 //!      2     1  format version (2)
 //!      3     1  codec id (1 = MessagePack)
-//!      4     1  flags (bit 0: a negative result, None or Err)
+//!      4     1  flags (bit 0: a negative result, None or Err; bit 1: payload compressed)
 //!      5     8  created at, ms since the Unix epoch, little endian
 //!     13     8  fresh until, ms
 //!     21     8  stale until, ms (a reader may serve the entry until then)
 //!     29     4  compute time of the value, µs
 //!     33     8  fingerprint of the stored type ([`fingerprint`])
-//!     41     …  payload, in the codec named above
+//!     41     …  payload, in the codec named above; when compressed, its length (4 bytes)
+//!                 and its LZ4 block ([`Compression`])
 //! ```
 //!
 //! One read gives everything freshness needs. Bytes that do not decode (corrupt, foreign, an
@@ -24,12 +25,14 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::codec::{Codec, CodecError};
+use crate::compression::{self, Compression};
 
 const MAGIC: [u8; 2] = [0xCA, 0xC4];
 /// The entry format this build writes and reads.
 pub const FORMAT_VERSION: u8 = 2;
 const HEADER_LEN: usize = 41;
 const NEGATIVE: u8 = 1;
+const COMPRESSED: u8 = 2;
 
 /// What the header says about an entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,26 +128,56 @@ pub enum DecodeError {
     /// The payload does not decode as the expected type.
     #[error("entry payload does not decode: {0}")]
     Payload(#[from] CodecError),
+    /// The payload is flagged compressed but does not decompress.
+    #[error("entry payload does not decompress: {problem}")]
+    Decompress {
+        /// What is wrong with it.
+        problem: String,
+    },
 }
 
-/// Writes a header and the encoded `value`.
+/// An entry's payload: the value's bytes in the header's codec, compressed or not.
+#[derive(Clone, Copy, Debug)]
+pub struct Payload<'a> {
+    bytes: &'a [u8],
+    compressed: bool,
+}
+
+impl Payload<'_> {
+    /// Decodes the value with `codec`, decompressing it first if it is compressed.
+    pub fn decode<T: DeserializeOwned>(self, codec: Codec) -> Result<T, DecodeError> {
+        if self.compressed {
+            Ok(codec.decode(&compression::expand(self.bytes)?)?)
+        } else {
+            Ok(codec.decode(self.bytes)?)
+        }
+    }
+
+    /// Whether it is stored compressed.
+    pub fn is_compressed(&self) -> bool {
+        self.compressed
+    }
+}
+
+/// Writes a header and the encoded `value`, compressed if `compression` asks for it.
 ///
 /// ```
 /// use cache_runtime::entry::{decode, encode, EntryHeader};
-/// use cache_runtime::Codec;
+/// use cache_runtime::{Codec, Compression};
 ///
 /// let header = EntryHeader {
 ///     codec: Codec::MessagePack, negative: false,
 ///     created_at: 1, fresh_until: 2, stale_until: 3, compute_micros: 4,
 ///     fingerprint: cache_runtime::entry::fingerprint::<&str>(),
 /// };
-/// let bytes = encode(&header, &"hello").unwrap();
+/// let bytes = encode(&header, &"hello", Compression::Off).unwrap();
 /// let (read, value): (EntryHeader, String) = decode(&bytes).unwrap();
 /// assert_eq!((read, value.as_str()), (header, "hello"));
 /// ```
 pub fn encode<T: Serialize + ?Sized>(
     header: &EntryHeader,
     value: &T,
+    compression: Compression,
 ) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(HEADER_LEN + 64);
     out.extend_from_slice(&MAGIC);
@@ -157,11 +190,14 @@ pub fn encode<T: Serialize + ?Sized>(
     out.extend_from_slice(&header.compute_micros.to_le_bytes());
     out.extend_from_slice(&header.fingerprint.to_le_bytes());
     header.codec.encode(value, &mut out)?;
+    if compression.apply(&mut out, HEADER_LEN) {
+        out[4] |= COMPRESSED;
+    }
     Ok(out)
 }
 
-/// Reads the header and returns it with the payload bytes.
-pub fn decode_header(bytes: &[u8]) -> Result<(EntryHeader, &[u8]), DecodeError> {
+/// Reads the header and returns it with the payload.
+pub fn decode_header(bytes: &[u8]) -> Result<(EntryHeader, Payload<'_>), DecodeError> {
     if bytes.len() < HEADER_LEN {
         return Err(if bytes.len() >= 2 && bytes[..2] != MAGIC {
             DecodeError::NotAnEntry
@@ -186,7 +222,11 @@ pub fn decode_header(bytes: &[u8]) -> Result<(EntryHeader, &[u8]), DecodeError> 
         compute_micros: u32::from_le_bytes(bytes[29..33].try_into().unwrap_or([0; 4])),
         fingerprint: u64_at(33),
     };
-    Ok((header, &bytes[HEADER_LEN..]))
+    let payload = Payload {
+        bytes: &bytes[HEADER_LEN..],
+        compressed: bytes[4] & COMPRESSED != 0,
+    };
+    Ok((header, payload))
 }
 
 /// Reads a whole entry holding a `T`; an entry of another type is [`DecodeError::OtherType`].
@@ -195,12 +235,13 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<(EntryHeader, T), Dec
     if header.fingerprint != fingerprint::<T>() {
         return Err(DecodeError::OtherType);
     }
-    Ok((header, header.codec.decode(payload)?))
+    Ok((header, payload.decode(header.codec)?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compression::DEFAULT_COMPRESSION;
     use serde::Deserialize;
     use std::collections::BTreeMap;
 
@@ -224,10 +265,32 @@ mod tests {
     }
 
     fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(value: T) {
-        let bytes = encode(&header_of::<T>(), &value).unwrap();
-        let (read, back): (EntryHeader, T) = decode(&bytes).unwrap();
-        assert_eq!(read, header_of::<T>());
-        assert_eq!(back, value);
+        for compression in [Compression::Off, Compression::Above(0)] {
+            let bytes = encode(&header_of::<T>(), &value, compression).unwrap();
+            let (read, back): (EntryHeader, T) = decode(&bytes).unwrap();
+            assert_eq!(read, header_of::<T>());
+            assert_eq!(back, value);
+        }
+    }
+
+    #[test]
+    fn a_large_value_is_stored_compressed_and_reads_back() {
+        let value = vec!["the same line of a large document".to_owned(); 1000];
+        let plain = encode(&header_of::<Vec<String>>(), &value, Compression::Off).unwrap();
+        let small = encode(&header_of::<Vec<String>>(), &value, DEFAULT_COMPRESSION).unwrap();
+        assert!(small.len() * 10 < plain.len(), "{} vs {}", small.len(), plain.len());
+        for bytes in [&plain, &small] {
+            let (read, back): (EntryHeader, Vec<String>) = decode(bytes).unwrap();
+            assert_eq!((read, &back), (header_of::<Vec<String>>(), &value));
+        }
+        let (_, payload) = decode_header(&small).unwrap();
+        assert!(payload.is_compressed());
+        let mut corrupt = small.clone();
+        corrupt.truncate(small.len() - 3);
+        assert!(matches!(
+            decode::<Vec<String>>(&corrupt),
+            Err(DecodeError::Decompress { .. })
+        ));
     }
 
     #[derive(Serialize, Deserialize, PartialEq, Debug)]
@@ -298,11 +361,11 @@ mod tests {
         ] {
             assert!(decode::<String>(bytes).is_err());
         }
-        let mut bytes = encode(&header_of::<String>(), &"text").unwrap();
+        let mut bytes = encode(&header_of::<String>(), &"text", Compression::Off).unwrap();
         assert!(matches!(decode::<u64>(&bytes), Err(DecodeError::OtherType)));
-        let seven = encode(&header_of::<u32>(), &7u32).unwrap();
+        let seven = encode(&header_of::<u32>(), &7u32, Compression::Off).unwrap();
         assert!(matches!(decode::<f64>(&seven), Err(DecodeError::OtherType)));
-        let mislabelled = encode(&header_of::<u64>(), &"text").unwrap();
+        let mislabelled = encode(&header_of::<u64>(), &"text", Compression::Off).unwrap();
         assert!(matches!(
             decode::<u64>(&mislabelled),
             Err(DecodeError::Payload(_))

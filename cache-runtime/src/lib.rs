@@ -32,6 +32,7 @@ mod cache_url;
 mod cached;
 mod clock;
 pub mod codec;
+mod compression;
 mod driver;
 pub mod entry;
 mod error;
@@ -51,6 +52,7 @@ pub mod __private;
 pub use cache::{set_default, AsCache, Cache, CacheBuilder, DEFAULT_PREFIX};
 pub use clock::ManualClock;
 pub use codec::{Codec, CodecError};
+pub use compression::{Compression, DEFAULT_COMPRESSION};
 pub use error::{CacheError, CacheErrorKind, ConfigError};
 pub use key::{Key, KeyError};
 pub use limit::{

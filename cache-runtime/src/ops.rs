@@ -108,7 +108,7 @@ impl Cache {
             compute_micros: 0,
             fingerprint: entry::fingerprint::<T>(),
         };
-        entry::encode(&header, value).map_err(|error| {
+        entry::encode(&header, value, self.compression()).map_err(|error| {
             CacheError::new(
                 operation,
                 Some(key),

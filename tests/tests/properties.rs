@@ -83,11 +83,11 @@ proptest! {
     fn a_good_header_over_any_payload_never_panics(
         payload in proptest::collection::vec(any::<u8>(), 0..128),
     ) {
-        let mut bytes = entry::encode(&header_of::<String>(), "").unwrap();
+        let mut bytes = entry::encode(&header_of::<String>(), "", cache_runtime::Compression::Off).unwrap();
         bytes.truncate(bytes.len() - 1);
         bytes.extend_from_slice(&payload);
         let _ = entry::decode::<String>(&bytes);
-        let mut bytes = entry::encode(&header_of::<serde_json::Value>(), &()).unwrap();
+        let mut bytes = entry::encode(&header_of::<serde_json::Value>(), &(), cache_runtime::Compression::Off).unwrap();
         bytes.truncate(bytes.len() - 1);
         bytes.extend_from_slice(&payload);
         let _ = entry::decode::<serde_json::Value>(&bytes);

@@ -69,7 +69,7 @@ where
         if judged == Judged::Gone {
             return Ok(None);
         }
-        let stored = header.codec.decode::<K::Stored>(payload)?;
+        let stored = payload.decode::<K::Stored>(header.codec)?;
         Ok(Some((K::from_stored(stored), judged)))
     });
     decoded.unwrap_or_else(|error| {

@@ -93,7 +93,7 @@ where
             None
         }
         #[cfg(feature = "redis")]
-        Backend::Redis(redis) => match entry::encode(&header, &stored) {
+        Backend::Redis(redis) => match entry::encode(&header, &stored, cache.compression()) {
             Ok(bytes) => {
                 // Redis keeps it through its TTL and the longer stale window.
                 let px = header.stale_until.saturating_sub(header.created_at).max(1);

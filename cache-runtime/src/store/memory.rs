@@ -9,6 +9,7 @@ use std::sync::Arc;
 use quick_cache::sync::{Cache as QuickCache, EntryAction, EntryResult};
 use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
 
+use crate::compression::Compression;
 use crate::entry::{self, EntryHeader};
 
 /// What bounds a [`MemoryStore`].
@@ -83,7 +84,7 @@ pub(crate) trait DecodedEntry: Send + Sync {
 
 impl<T: serde::Serialize + Send + Sync + 'static> DecodedEntry for Decoded<T> {
     fn encode(&self) -> Option<Vec<u8>> {
-        entry::encode(&self.header, &self.value).ok()
+        entry::encode(&self.header, &self.value, Compression::Off).ok()
     }
 
     fn weight(&self) -> usize {

@@ -12,6 +12,8 @@
 //! instances).
 
 mod app;
+#[path = "../common/logging.rs"]
+mod logging;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -19,6 +21,7 @@ use std::sync::atomic::Ordering;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    logging::init();
     let self_check = std::env::args().any(|arg| arg == "--self-check");
     let address = if self_check {
         "127.0.0.1:0"

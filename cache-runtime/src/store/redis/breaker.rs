@@ -78,24 +78,34 @@ impl Breaker {
         if self.consecutive_failures.load(Relaxed) != 0 || self.open_until.load(Relaxed) != 0 {
             self.consecutive_failures.store(0, Relaxed);
             if self.open_until.swap(0, Relaxed) != 0 {
-                tracing::info!("Redis answers again; circuit closed");
+                tracing::info!("Redis answers again; circuit closed, caching resumes");
             }
             self.probing.store(false, Relaxed);
         }
     }
 
-    pub(crate) fn failed(&self) {
+    /// Counts a failure of the connection to `target`; the one that opens the circuit is logged
+    /// as a warning naming the server and the failure.
+    pub(crate) fn failed(&self, target: &dyn std::fmt::Display, failure: &dyn std::fmt::Display) {
         self.counts.failures.fetch_add(1, Relaxed);
         let failures = self.consecutive_failures.fetch_add(1, Relaxed) + 1;
         let probe_failed = self.probing.swap(false, Relaxed);
-        if probe_failed || (failures >= self.threshold && self.open_until.load(Relaxed) == 0) {
+        if probe_failed {
+            self.open_until
+                .store(now_ms().saturating_add(self.cooldown_ms), Relaxed);
+            self.counts.opened.fetch_add(1, Relaxed);
+            tracing::debug!(%target, %failure, "the probe failed; circuit open again");
+        } else if failures >= self.threshold && self.open_until.load(Relaxed) == 0 {
             self.open_until
                 .store(now_ms().saturating_add(self.cooldown_ms), Relaxed);
             self.counts.opened.fetch_add(1, Relaxed);
             tracing::warn!(
+                %target,
+                %failure,
                 consecutive_failures = failures,
                 cooldown_ms = self.cooldown_ms,
-                "Redis keeps failing; circuit open, skipping it for the cooldown"
+                "Redis keeps failing; circuit open: cached functions run their bodies without it \
+                 until a probe after the cooldown succeeds"
             );
         }
     }
@@ -129,16 +139,16 @@ mod tests {
         let breaker = Breaker::new(3, Duration::from_millis(30));
         for _ in 0..2 {
             assert!(breaker.allow().is_some());
-            breaker.failed();
+            breaker.failed(&"redis://test", &"refused");
         }
         assert!(!breaker.is_open());
-        breaker.failed();
+        breaker.failed(&"redis://test", &"refused");
         assert!(breaker.is_open());
         assert!(breaker.allow().is_none());
         std::thread::sleep(Duration::from_millis(40));
         let probe = breaker.allow().expect("the probe");
         assert!(breaker.allow().is_none(), "only one probe at a time");
-        breaker.failed();
+        breaker.failed(&"redis://test", &"refused");
         probe.settled();
         assert!(breaker.allow().is_none(), "a failed probe reopens");
         std::thread::sleep(Duration::from_millis(40));
@@ -153,7 +163,7 @@ mod tests {
     #[test]
     fn a_probe_dropped_unsettled_frees_the_slot() {
         let breaker = Breaker::new(1, Duration::from_millis(10));
-        breaker.failed();
+        breaker.failed(&"redis://test", &"refused");
         std::thread::sleep(Duration::from_millis(20));
         drop(breaker.allow().expect("the probe")); // its caller was cancelled
         let probe = breaker.allow().expect("another call probes");

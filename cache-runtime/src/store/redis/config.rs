@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::cache_url::CacheParams;
 use crate::error::ConfigError;
 
 /// How long a connection attempt may take, unless set.
@@ -80,18 +81,24 @@ impl RedisConfig {
     /// `redis://[user[:password]@]host[:port][/db][?parameters]`, with a comma-separated host
     /// list for a cluster. Parameters: `connect_timeout`, `response_timeout`, `circuit_cooldown`
     /// (humantime: `250ms`, `2s`), `circuit_failures` (a count), `ca_file` (a PEM file of
-    /// trusted roots for TLS). A `prefix` parameter is for [`crate::Cache::from_url`].
+    /// trusted roots for TLS). The cache's parameters (`prefix`, `compress_above`) are for
+    /// [`crate::Cache::from_url`].
     pub fn from_url(url: &str) -> Result<Self, ConfigError> {
-        let (config, prefix) = crate::cache_url::parse_redis(url)?;
-        match prefix {
-            None => Ok(config),
-            Some(_) => Err(ConfigError::BadParameter {
-                name: "prefix".to_owned(),
-                problem: "is a parameter of the cache, not of the Redis store: give the URL to \
-                          `Cache::from_url`"
-                    .to_owned(),
-            }),
-        }
+        let (config, params) = crate::cache_url::parse_redis(url)?;
+        let name = match params {
+            CacheParams {
+                prefix: None,
+                compression: None,
+            } => return Ok(config),
+            CacheParams { prefix: Some(_), .. } => "prefix",
+            CacheParams { .. } => "compress_above",
+        };
+        Err(ConfigError::BadParameter {
+            name: name.to_owned(),
+            problem: "is a parameter of the cache, not of the Redis store: give the URL to \
+                      `Cache::from_url`"
+                .to_owned(),
+        })
     }
 
     /// Connects with TLS, checking the server's certificate against the system's trusted roots

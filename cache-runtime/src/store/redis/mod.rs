@@ -212,7 +212,7 @@ impl RedisStore {
             Ok(_) => breaker.succeeded(),
             Err(Failure::Redis(error)) if is_server_reply(error) => breaker.succeeded(),
             Err(failure) => {
-                breaker.failed();
+                breaker.failed(self.config(), failure);
                 tracing::debug!(target = %self.config(), %failure, "Redis command failed");
             }
         }
