@@ -59,8 +59,9 @@ pub enum ConfigError {
     },
 }
 
-/// A plain cache operation that failed: which operation, on which key, and why.
-#[derive(Debug, thiserror::Error)]
+/// A plain cache operation that failed: which operation, on which key, and why. `Clone`, so that
+/// an error type holding it can be the error of a `#[cached]` function (`on_store_error = fail`).
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("cache `{operation}`{key} failed: {kind}", key = KeyNote(key.as_deref()))]
 pub struct CacheError {
     operation: &'static str,

@@ -25,7 +25,7 @@ struct Item {
 }
 
 fn document(seed: u64) -> Document {
-    let items = (0..800)
+    let items = (0..1100)
         .map(|i| Item {
             id: seed * 10_000 + i,
             name: format!("customer number {i}"),
@@ -92,7 +92,7 @@ async fn a_large_value_is_stored_compressed_and_read_back_whole() {
 }
 
 #[tokio::test]
-async fn a_corrupt_compressed_entry_is_a_miss_and_gets_overwritten() {
+async fn a_corrupt_compressed_entry_reads_as_a_decode_error() {
     let server = RedisServer::single();
     let mut raw = server.raw();
     let cache = Cache::from_url(&format!("{}?prefix=c", server.url())).unwrap();

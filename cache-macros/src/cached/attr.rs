@@ -25,8 +25,18 @@ pub(crate) const OPTIONS: &[&str] = &[
     "lock_on_miss",
     "stale_while_revalidate",
     "stale_if_error",
+    "on_store_error",
     "crate",
 ];
+
+/// What a call does when the store cannot be used: `on_store_error = open | fail`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnStoreError {
+    /// Run the body without the store (the default).
+    Open,
+    /// Return the store's error as the function's.
+    Fail,
+}
 
 /// The arguments as written, each with its span.
 pub(crate) struct Args {
@@ -46,6 +56,8 @@ pub(crate) struct Args {
     pub(crate) lock_on_miss: Slot<Option<OrDefault<std::time::Duration>>>,
     pub(crate) stale_while_revalidate: Slot<Option<std::time::Duration>>,
     pub(crate) stale_if_error: Slot<Option<std::time::Duration>>,
+    /// `None` when written but invalid (already reported).
+    pub(crate) on_store_error: Slot<Option<OnStoreError>>,
     pub(crate) krate: Slot<Path>,
 }
 
@@ -65,6 +77,7 @@ impl Args {
             lock_on_miss: Slot::new("lock_on_miss"),
             stale_while_revalidate: Slot::new("stale_while_revalidate"),
             stale_if_error: Slot::new("stale_if_error"),
+            on_store_error: Slot::new("on_store_error"),
             krate: Slot::new("crate"),
         };
         parse_each(tokens, errors, |meta, errors| args.one(meta, errors));
@@ -140,6 +153,23 @@ impl Args {
             "stale_if_error" => {
                 let value = duration_or_report("stale_if_error", &meta.value()?.parse()?, errors);
                 self.stale_if_error.set(errors, span, value);
+            }
+            // #[cached(on_store_error = fail)] or #[cached(on_store_error = open)]
+            "on_store_error" => {
+                let value: Expr = meta.value()?.parse()?;
+                let mode = match &value {
+                    Expr::Path(path) if path.path.is_ident("fail") => Some(OnStoreError::Fail),
+                    Expr::Path(path) if path.path.is_ident("open") => Some(OnStoreError::Open),
+                    _ => {
+                        errors.on(
+                            &value,
+                            "`on_store_error` takes `open` (run the body without the store, the \
+                             default) or `fail` (return the store's error)",
+                        );
+                        None
+                    }
+                };
+                self.on_store_error.set(errors, span, mode);
             }
             // #[cached(crate = "::my_cache")]
             "crate" => self.krate.set(errors, span, crate_value(meta)?),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use syn::{Expr, Ident, Path};
 
-use super::attr::Args;
+use super::attr::{Args, OnStoreError};
 use crate::common::errors::Errors;
 use crate::common::key;
 use crate::common::options::{self, whole_attribute};
@@ -43,6 +43,8 @@ pub(crate) struct Config {
     /// The parameters in the key, in order of the signature.
     pub(crate) key_params: Vec<Ident>,
     pub(crate) store: Option<Expr>,
+    /// `on_store_error = fail`, where it was written.
+    pub(crate) fail_closed: Option<proc_macro2::Span>,
 }
 
 impl Config {
@@ -63,6 +65,7 @@ impl Config {
         {
             key::check_key_type(&param.ident, &param.ty, errors);
         }
+        let fail_closed = fail_closed(&args, info, errors);
         let krate = options::crate_path(args.krate);
         Some(Config {
             krate,
@@ -70,6 +73,7 @@ impl Config {
             key: key?,
             key_params,
             store: args.store.take().map(|(expr, _)| expr),
+            fail_closed,
         })
     }
 }
@@ -149,6 +153,23 @@ fn policy(args: &Args, info: &FnInfo, errors: &mut Errors) -> Option<PolicySourc
         stale_if_error: given(&args.stale_if_error),
         lock_on_miss: args.lock_on_miss.get().and_then(|(wait, _)| *wait),
     })
+}
+
+/// Where `on_store_error = fail` was written; it needs a `Result` to return the error in.
+fn fail_closed(args: &Args, info: &FnInfo, errors: &mut Errors) -> Option<proc_macro2::Span> {
+    let &(mode, span) = args.on_store_error.get()?;
+    if mode != Some(OnStoreError::Fail) {
+        return None;
+    }
+    if info.shape != Shape::Result {
+        errors.at(
+            span,
+            "`on_store_error = fail` returns the store's error as the function's: it needs a \
+             function returning `Result<T, E>` with `E: From<cache_runtime::CacheError>`",
+        );
+        return None;
+    }
+    Some(span)
 }
 
 /// The names in `skip(...)`, each checked to be a parameter or `self`.

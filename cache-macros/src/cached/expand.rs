@@ -134,6 +134,16 @@ impl<'a> Expansion<'a> {
             quote!(#fetch_blocking(#fetch_arg, move || -> #output #block))
         };
         let call_mode = quote!(#p::call_mode(#site));
+        // `on_store_error = fail`: a missing `From<CacheError>` is reported on `fail`.
+        let fail_closed = self.config.fail_closed.map(|span| {
+            let error = local("__error");
+            let convert = quote_spanned!(span=> ::core::convert::From::from);
+            quote! {
+                let #fetch_arg = #fetch_arg.fail_closed(|#error| {
+                    ::core::result::Result::Err(#convert(#error))
+                });
+            }
+        });
         quote! {
             #(#attrs)*
             #vis #sig {
@@ -146,7 +156,10 @@ impl<'a> Expansion<'a> {
                 #cache_and_key
                 match #begin(#p::Call::new(#site, #cache, #policy, #kind, &#key, #mode)) {
                     #p::Begin::Hit(#value) => #value,
-                    #p::Begin::Fetch(#fetch) => #run_fetch,
+                    #p::Begin::Fetch(#fetch) => {
+                        #fail_closed
+                        #run_fetch
+                    }
                 }
             }
         }

@@ -33,6 +33,8 @@ use super::read::{read_memory, UNCOUNTED};
 use super::refresh::Refresh;
 #[cfg(feature = "redis")]
 use super::write::backend_error;
+#[cfg(feature = "redis")]
+use crate::CacheError;
 use super::write::{count_compute, store, RemoteWrite};
 use super::FnSite;
 use crate::cached::flight::{Follower, Joined, Leader, Outcome};
@@ -99,6 +101,8 @@ pub struct Fetch<'a, K, R> {
     pub(super) redis_usable: bool,
     /// Taken when the computation begins: an invalidation after it voids the store.
     ticket: Option<Ticket>,
+    /// `on_store_error = fail`: the caller's error for a store that cannot be used.
+    on_store_error: Option<fn(CacheError) -> R>,
 }
 
 impl<K: std::fmt::Debug, R> std::fmt::Debug for Fetch<'_, K, R> {
@@ -131,6 +135,7 @@ where
         fallback: None,
         redis_usable: true,
         ticket: None,
+        on_store_error: None,
     };
     let call = &fetch.call;
     let counters = call.site.counters();
@@ -157,6 +162,29 @@ where
     K: ReturnKind<R>,
     R: Clone + Send + Sync + 'static,
 {
+    /// Fails closed (`#[cached(on_store_error = fail)]`): when the store cannot be read (it
+    /// failed, timed out, or its circuit is open), the call returns `convert`'s value, the
+    /// store's error as the function's, instead of running the body.
+    pub fn fail_closed(mut self, convert: fn(CacheError) -> R) -> Self {
+        self.on_store_error = Some(convert);
+        self
+    }
+
+    /// Counts a failure of the store in `operation` (`get`, `lock_on_miss`); what the call
+    /// returns then: the store's error if the function fails closed, else `None` (go on
+    /// without the store).
+    #[cfg(feature = "redis")]
+    pub(super) fn store_failed(&self, failure: Failure, operation: &'static str) -> Option<R> {
+        backend_error(self.call.site, &failure, operation);
+        let convert = self.on_store_error?;
+        let key = self.call.key.checked().ok().map(Key::to_string);
+        Some(convert(CacheError::new(
+            operation,
+            key.as_deref(),
+            failure.kind(),
+        )))
+    }
+
     /// Counts what a read found and keeps what the rest of the call needs; returns the value of
     /// a plain hit.
     pub(super) fn found(&mut self, found: Option<(R, Judged)>) -> Option<R> {
@@ -200,7 +228,7 @@ where
     #[cfg(feature = "redis")]
     #[inline(never)]
     pub(super) fn remote_read(&mut self, read: Result<Option<Vec<u8>>, Failure>) -> Option<R> {
-        let (site, counters) = (self.call.site, self.call.site.counters());
+        let counters = self.call.site.counters();
         let found = match read {
             Ok(Some(bytes)) => read_bytes::<K, R>(
                 self.call.cache,
@@ -211,7 +239,9 @@ where
             ),
             Ok(None) => None,
             Err(failure) => {
-                backend_error(site, &failure, "reading");
+                if let Some(error) = self.store_failed(failure, "get") {
+                    return Some(error);
+                }
                 Counters::bump(&counters.misses);
                 self.redis_usable = false;
                 return None;

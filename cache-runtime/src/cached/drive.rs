@@ -132,6 +132,7 @@ where
             Leased::Held(held) => Some(held),
             Leased::Filled(value) => return fetch.filled(leader, value),
             Leased::Proceed => None,
+            Leased::Refused(error) => return error,
         },
         None => None,
     };

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use super::call::Fetch;
 use super::kind::ReturnKind;
 use super::read::{get_entry, read_bytes, UNCOUNTED};
-use super::write::backend_error;
 use crate::key::Key;
 use crate::stats::Counters;
 use crate::store::{Failure, Fence, Lease, RedisStore};
@@ -24,6 +23,8 @@ pub(super) enum Leased<R> {
     Filled(R),
     /// No lease (Redis failed, or the longest wait passed): compute anyway.
     Proceed,
+    /// Redis failed and the function fails closed: return this, its error.
+    Refused(R),
 }
 
 /// Where the leader takes the lease: Redis, the key and the longest wait.
@@ -50,8 +51,8 @@ where
             // The attempt counts as held until Redis says another holds it: dropped before (a
             // cancelled call, a failed reply that may hide a lease taken), it is released.
             let attempt = Lease::for_entry(self.call.cache, &text, wait);
-            let listener = match self.lease_reply(attempt.acquire(Fence::None).await, &mut waited) {
-                Ok(()) => {
+            let listener = match attempt.acquire(Fence::None).await {
+                Ok(Some(_)) => {
                     // Another process may have stored between our GET and our lease.
                     return match self.reread(redis.query(get_entry(key)).await) {
                         Some(Leased::Filled(value)) => {
@@ -61,8 +62,13 @@ where
                         _ => Leased::Held(attempt),
                     };
                 }
-                Err(Some(())) => redis.listen_for_fill(&text),
-                Err(None) => return Leased::Proceed,
+                Ok(None) => {
+                    if !std::mem::replace(&mut waited, true) {
+                        Counters::bump(&self.call.site.counters().lock_waits);
+                    }
+                    redis.listen_for_fill(&text)
+                }
+                Err(failure) => return self.unleased(failure),
             };
             if let Some(step) = self.reread(redis.query(get_entry(key)).await) {
                 return step;
@@ -76,25 +82,11 @@ where
         }
     }
 
-    /// `Ok` when the lease was taken; `Err(Some(()))` when another process holds it (the first
-    /// time, this call counts as a lock wait); `Err(None)` when Redis failed.
-    fn lease_reply(
-        &self,
-        reply: Result<Option<u64>, Failure>,
-        waited: &mut bool,
-    ) -> Result<(), Option<()>> {
-        match reply {
-            Ok(Some(_)) => Ok(()),
-            Ok(None) => {
-                if !std::mem::replace(waited, true) {
-                    Counters::bump(&self.call.site.counters().lock_waits);
-                }
-                Err(Some(()))
-            }
-            Err(failure) => {
-                backend_error(self.call.site, &failure, "taking the lease");
-                Err(None)
-            }
+    /// Redis failed: compute without the lease, or return the store's error (fail closed).
+    fn unleased(&self, failure: Failure) -> Leased<R> {
+        match self.store_failed(failure, "lock_on_miss") {
+            Some(error) => Leased::Refused(error),
+            None => Leased::Proceed,
         }
     }
 
@@ -116,10 +108,7 @@ where
                 }
             }
             Ok(None) => None,
-            Err(failure) => {
-                backend_error(self.call.site, &failure, "waiting for another process");
-                Some(Leased::Proceed)
-            }
+            Err(failure) => Some(self.unleased(failure)),
         }
     }
 }
