@@ -33,6 +33,7 @@ mod cached;
 mod clock;
 pub mod codec;
 mod compression;
+mod count;
 mod driver;
 pub mod entry;
 mod error;

@@ -10,6 +10,9 @@ pub trait Counted: Sized + Send + Sync + 'static {
     const ZERO: Self;
     /// Where sites of this kind are listed.
     fn registry() -> &'static Registry<Self>;
+    /// Mirrors the counters to the `metrics` facade, labelled with the site's name.
+    #[cfg(feature = "metrics")]
+    fn report_as(&self, name: &str);
 }
 
 /// The sites of one kind named so far.
@@ -61,6 +64,8 @@ impl<C: Counted> Site<C> {
             let mut registry = registry.lock().unwrap_or_else(PoisonError::into_inner);
             if self.name.set(name()).is_ok() {
                 registry.push(self);
+                #[cfg(feature = "metrics")]
+                self.counters.report_as(self.name());
             }
         }
     }

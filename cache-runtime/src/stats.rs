@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::count::{Count, Timing};
 use crate::site::{snapshot_all, snapshot_of, Counted, Registry};
 
 /// What one cached function has done since the process started.
@@ -47,57 +48,63 @@ pub struct FnStats {
 /// The counters of one function.
 #[derive(Debug, Default)]
 pub struct Counters {
-    pub(crate) hits: AtomicU64,
-    pub(crate) misses: AtomicU64,
-    pub(crate) coalesced_waits: AtomicU64,
-    pub(crate) decode_failures: AtomicU64,
-    pub(crate) key_failures: AtomicU64,
-    pub(crate) computes: AtomicU64,
+    pub(crate) hits: Count,
+    pub(crate) misses: Count,
+    pub(crate) coalesced_waits: Count,
+    pub(crate) decode_failures: Count,
+    pub(crate) key_failures: Count,
+    pub(crate) computes: Count,
     pub(crate) compute_nanos: AtomicU64,
-    pub(crate) stores: AtomicU64,
-    pub(crate) backend_errors: AtomicU64,
-    pub(crate) stale_served: AtomicU64,
-    pub(crate) background_refreshes: AtomicU64,
-    pub(crate) lock_waits: AtomicU64,
+    pub(crate) compute_time: Timing,
+    pub(crate) stores: Count,
+    pub(crate) backend_errors: Count,
+    pub(crate) stale_served: Count,
+    pub(crate) background_refreshes: Count,
+    pub(crate) lock_waits: Count,
 }
 
 impl Counters {
     pub(crate) const fn new() -> Self {
         Counters {
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-            coalesced_waits: AtomicU64::new(0),
-            decode_failures: AtomicU64::new(0),
-            key_failures: AtomicU64::new(0),
-            computes: AtomicU64::new(0),
+            hits: Count::new(),
+            misses: Count::new(),
+            coalesced_waits: Count::new(),
+            decode_failures: Count::new(),
+            key_failures: Count::new(),
+            computes: Count::new(),
             compute_nanos: AtomicU64::new(0),
-            stores: AtomicU64::new(0),
-            backend_errors: AtomicU64::new(0),
-            stale_served: AtomicU64::new(0),
-            background_refreshes: AtomicU64::new(0),
-            lock_waits: AtomicU64::new(0),
+            compute_time: Timing::new(),
+            stores: Count::new(),
+            backend_errors: Count::new(),
+            stale_served: Count::new(),
+            background_refreshes: Count::new(),
+            lock_waits: Count::new(),
         }
     }
 
-    pub(crate) fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Relaxed);
+    /// Counts a run of the body that took `elapsed`.
+    pub(crate) fn computed(&self, elapsed: Duration) {
+        self.computes.bump();
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.compute_nanos.fetch_add(nanos, Relaxed);
+        self.compute_time.record(elapsed);
     }
 
     pub(crate) fn snapshot(&self, function: &str) -> FnStats {
         FnStats {
             function: function.to_owned(),
-            hits: self.hits.load(Relaxed),
-            misses: self.misses.load(Relaxed),
-            coalesced_waits: self.coalesced_waits.load(Relaxed),
-            decode_failures: self.decode_failures.load(Relaxed),
-            key_failures: self.key_failures.load(Relaxed),
-            computes: self.computes.load(Relaxed),
+            hits: self.hits.get(),
+            misses: self.misses.get(),
+            coalesced_waits: self.coalesced_waits.get(),
+            decode_failures: self.decode_failures.get(),
+            key_failures: self.key_failures.get(),
+            computes: self.computes.get(),
             compute_time: Duration::from_nanos(self.compute_nanos.load(Relaxed)),
-            stores: self.stores.load(Relaxed),
-            backend_errors: self.backend_errors.load(Relaxed),
-            stale_served: self.stale_served.load(Relaxed),
-            background_refreshes: self.background_refreshes.load(Relaxed),
-            lock_waits: self.lock_waits.load(Relaxed),
+            stores: self.stores.get(),
+            backend_errors: self.backend_errors.get(),
+            stale_served: self.stale_served.get(),
+            background_refreshes: self.background_refreshes.get(),
+            lock_waits: self.lock_waits.get(),
         }
     }
 }
@@ -108,6 +115,28 @@ impl Counted for Counters {
     fn registry() -> &'static Registry<Self> {
         static REGISTRY: Registry<Counters> = Mutex::new(Vec::new());
         &REGISTRY
+    }
+
+    #[cfg(feature = "metrics")]
+    fn report_as(&self, function: &str) {
+        let requests = |result| [("function", function), ("result", result)];
+        self.hits.report_as("cache_requests_total", &requests("hit"));
+        self.misses.report_as("cache_requests_total", &requests("miss"));
+        self.stale_served.report_as("cache_requests_total", &requests("stale"));
+        self.coalesced_waits
+            .report_as("cache_requests_total", &requests("coalesced"));
+        let labels = [("function", function)];
+        self.computes.report_as("cache_computations_total", &labels);
+        self.compute_time.report_as("cache_compute_seconds", &labels);
+        self.stores.report_as("cache_stores_total", &labels);
+        self.backend_errors
+            .report_as("cache_backend_errors_total", &labels);
+        self.background_refreshes
+            .report_as("cache_background_refreshes_total", &labels);
+        self.lock_waits.report_as("cache_lock_waits_total", &labels);
+        self.decode_failures
+            .report_as("cache_decode_failures_total", &labels);
+        self.key_failures.report_as("cache_key_failures_total", &labels);
     }
 }
 

@@ -35,4 +35,16 @@ fn the_sixth_write_in_a_minute_gets_429_with_headers() {
         after_429.contains("ratelimit: \"default\";r=0;t="),
         "{stdout}"
     );
+
+    // `/metrics`, scraped after those requests: the same counts, labelled by function.
+    let scraped = &stdout[stdout.find("GET /metrics -> 200").expect(&stdout)..];
+    for line in [
+        r#"cache_requests_total{function="web_service::app::load_user",result="miss"} 1"#,
+        r#"cache_requests_total{function="web_service::app::load_user",result="hit"} 2"#,
+        r#"cache_computations_total{function="web_service::app::load_user"} 1"#,
+        r#"rate_limit_decisions_total{function="web_service::app::add_item",decision="admitted"} 5"#,
+        r#"rate_limit_decisions_total{function="web_service::app::add_item",decision="limited"} 1"#,
+    ] {
+        assert!(scraped.contains(line), "{line}\nnot in\n{scraped}");
+    }
 }

@@ -35,12 +35,11 @@ use super::refresh::Refresh;
 use super::write::backend_error;
 #[cfg(feature = "redis")]
 use crate::CacheError;
-use super::write::{count_compute, store, RemoteWrite};
+use super::write::{store, RemoteWrite};
 use super::FnSite;
 use crate::cached::flight::{Follower, Joined, Leader, Outcome};
 use crate::cached::invalidation::Ticket;
 use crate::key::Key;
-use crate::stats::Counters;
 use crate::store::Backend;
 #[cfg(feature = "redis")]
 use crate::store::{Failure, RedisStore};
@@ -147,7 +146,7 @@ where
             }
         }
         (Err(error), _, _) => {
-            Counters::bump(&counters.key_failures);
+            counters.key_failures.bump();
             tracing::warn!(function = call.site.name(), %error, "running uncached");
         }
         #[cfg(feature = "redis")]
@@ -191,22 +190,22 @@ where
         let counters = self.call.site.counters();
         match found {
             Some((value, Judged::Fresh)) => {
-                Counters::bump(&counters.hits);
+                counters.hits.bump();
                 return Some(value);
             }
             Some((value, Judged::Early)) => {
-                Counters::bump(&counters.hits);
+                counters.hits.bump();
                 self.serve = Some(value);
             }
             Some((value, Judged::Revalidate)) => {
-                Counters::bump(&counters.stale_served);
+                counters.stale_served.bump();
                 self.serve = Some(value);
             }
             Some((value, Judged::Fallback)) => {
-                Counters::bump(&counters.misses);
+                counters.misses.bump();
                 self.fallback = Some(value);
             }
-            Some((_, Judged::Gone)) | None => Counters::bump(&counters.misses),
+            Some((_, Judged::Gone)) | None => counters.misses.bump(),
         }
         None
     }
@@ -242,7 +241,7 @@ where
                 if let Some(error) = self.store_failed(failure, "get") {
                     return Some(error);
                 }
-                Counters::bump(&counters.misses);
+                counters.misses.bump();
                 self.redis_usable = false;
                 return None;
             }
@@ -255,7 +254,7 @@ where
     pub(super) fn refresh(&self) -> Option<Refresh<K, R>> {
         let key = self.call.key.checked().ok()?;
         let leader = self.call.cache.flights().try_lead(key.as_bytes())?;
-        Counters::bump(&self.call.site.counters().background_refreshes);
+        self.call.site.counters().background_refreshes.bump();
         Some(Refresh::new(
             self.call.cache,
             key,
@@ -287,7 +286,7 @@ where
                     Outcome::Value(shared) => {
                         return match shared.downcast_ref::<R>() {
                             Some(value) => {
-                                Counters::bump(&counters.coalesced_waits);
+                                counters.coalesced_waits.bump();
                                 Step::Done(value.clone())
                             }
                             // Another function with another return type shares this key.
@@ -345,7 +344,7 @@ where
     ) -> (R, Option<RemoteWrite>) {
         let elapsed = started.elapsed();
         let site = self.call.site;
-        count_compute(site, elapsed);
+        site.counters().computed(elapsed);
         let (value, computed) = match (outcome, self.fallback.take()) {
             (Ok(value), Some(stale)) if K::is_failure(&value) => (self.serve_stale(stale), false),
             (Ok(value), _) => (value, true),
@@ -371,7 +370,7 @@ where
     }
 
     fn serve_stale(&self, stale: R) -> R {
-        Counters::bump(&self.call.site.counters().stale_served);
+        self.call.site.counters().stale_served.bump();
         tracing::warn!(
             function = self.call.site.name(),
             "the function failed; serving the stale value (stale_if_error)"

@@ -12,7 +12,6 @@ use super::call::Fetch;
 use super::kind::ReturnKind;
 use super::read::{get_entry, read_bytes, UNCOUNTED};
 use crate::key::Key;
-use crate::stats::Counters;
 use crate::store::{Failure, Fence, Lease, RedisStore};
 
 /// How the lease of `lock_on_miss` went.
@@ -64,7 +63,7 @@ where
                 }
                 Ok(None) => {
                     if !std::mem::replace(&mut waited, true) {
-                        Counters::bump(&self.call.site.counters().lock_waits);
+                        self.call.site.counters().lock_waits.bump();
                     }
                     redis.listen_for_fill(&text)
                 }

@@ -35,7 +35,7 @@ where
                         .then(|| (K::from_stored(decoded.value.clone()), judged))
                 }
                 None => {
-                    Counters::bump(&counters.decode_failures);
+                    counters.decode_failures.bump();
                     tracing::warn!(%key, "stored value is of another type; recomputing");
                     None
                 }
@@ -43,7 +43,7 @@ where
         }
         StoredValue::Encoded(bytes) => read_bytes::<K, R>(cache, key, &bytes, policy, counters),
         StoredValue::State(_) => {
-            Counters::bump(&counters.decode_failures);
+            counters.decode_failures.bump();
             None
         }
     }
@@ -73,7 +73,7 @@ where
         Ok(Some((K::from_stored(stored), judged)))
     });
     decoded.unwrap_or_else(|error| {
-        Counters::bump(&counters.decode_failures);
+        counters.decode_failures.bump();
         tracing::warn!(%key, %error, "stored entry does not decode; recomputing");
         None
     })

@@ -20,7 +20,7 @@ use super::guarded::Guarded;
 use super::kind::ReturnKind;
 #[cfg(feature = "redis")]
 use super::write::backend_error;
-use super::write::{count_compute, store, RemoteWrite};
+use super::write::{store, RemoteWrite};
 use super::FnSite;
 use crate::cached::flight::Leader;
 use crate::cached::invalidation::Ticket;
@@ -138,7 +138,7 @@ where
     /// stored entry (with `stale_if_error`) or stores what a miss would store.
     fn computed(self, started: Instant, outcome: std::thread::Result<R>) -> Option<RemoteWrite> {
         let elapsed = started.elapsed();
-        count_compute(self.site, elapsed);
+        self.site.counters().computed(elapsed);
         let value = match outcome {
             Ok(value) => value,
             Err(_) => {

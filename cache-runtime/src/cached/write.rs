@@ -10,7 +10,6 @@ use crate::cached::invalidation::StoreGate;
 use crate::cached::invalidation::Ticket;
 use crate::entry::{self, EntryHeader};
 use crate::key::Key;
-use crate::stats::Counters;
 use crate::store::{Backend, Decoded, StoredEntry, StoredValue};
 #[cfg(feature = "redis")]
 use crate::store::{Failure, RedisStore};
@@ -36,7 +35,7 @@ impl RemoteWrite {
         {
             let outcome = self.redis.query::<()>(self.set).await;
             match outcome {
-                Ok(()) => Counters::bump(&site.counters().stores),
+                Ok(()) => site.counters().stores.bump(),
                 Err(failure) => backend_error(site, &failure, "storing the result"),
             }
             drop(self.gate);
@@ -44,16 +43,6 @@ impl RemoteWrite {
         #[cfg(not(feature = "redis"))]
         match (self, site) {}
     }
-}
-
-/// Counts the run of the body that took `elapsed`.
-pub(super) fn count_compute(site: &FnSite, elapsed: Duration) {
-    let counters = site.counters();
-    Counters::bump(&counters.computes);
-    let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-    counters
-        .compute_nanos
-        .fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Stores what `value` stores (if anything) under `key`: in memory now, or returns the Redis
@@ -85,7 +74,7 @@ where
                 value: stored,
             }));
             if memory.insert(key.as_bytes(), StoredEntry::new(header.stale_until, value)) {
-                Counters::bump(&site.counters().stores);
+                site.counters().stores.bump();
             } else {
                 tracing::debug!(function = site.name(), %key, "result heavier than the store; not kept");
             }
@@ -116,7 +105,7 @@ where
 /// Counts and traces a Redis failure the call goes on without.
 #[cfg(feature = "redis")]
 pub(super) fn backend_error(site: &FnSite, failure: &Failure, doing: &'static str) {
-    Counters::bump(&site.counters().backend_errors);
+    site.counters().backend_errors.bump();
     tracing::debug!(function = site.name(), %failure, doing, "Redis unusable; going on without it");
 }
 

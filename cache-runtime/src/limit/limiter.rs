@@ -2,7 +2,6 @@
 //! script), turned into [`Admitted`] or [`RateLimited`] and counted.
 
 use std::fmt;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -125,7 +124,7 @@ impl RateLimiter {
             policy,
             name: name.into(),
             head: head.into_bytes().into(),
-            counters: Arc::default(),
+            counters: Arc::new(LimitCounters::named(name)),
         })
     }
 
@@ -247,11 +246,11 @@ pub(crate) fn count(
     waited: bool,
 ) {
     match decision {
-        Ok(_) => counters.admitted.fetch_add(1, Relaxed),
-        Err(_) => counters.limited.fetch_add(1, Relaxed),
-    };
+        Ok(_) => counters.admitted.bump(),
+        Err(_) => counters.limited.bump(),
+    }
     if waited && decision.is_ok() {
-        counters.waited.fetch_add(1, Relaxed);
+        counters.waited.bump();
     }
 }
 
@@ -325,7 +324,7 @@ pub(crate) fn unchecked(
     counters: &LimitCounters,
     why: &dyn fmt::Display,
 ) -> Result<Admitted, RateLimited> {
-    counters.backend_errors.fetch_add(1, Relaxed);
+    counters.backend_errors.bump();
     tracing::warn!(%why, fail = ?policy.fail_mode(), "rate limit not checked");
     match policy.fail_mode() {
         FailMode::Open => Ok(Admitted::new(policy, policy.burst_size(), Duration::ZERO)),

@@ -1,9 +1,9 @@
 //! Counters of rate limits: per `#[rate_limit]` function (listed by [`limit_stats`]) and per
 //! [`RateLimiter`](crate::RateLimiter).
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
+use crate::count::Count;
 use crate::site::{snapshot_all, Counted, Registry};
 
 /// What one rate limit has decided since the process started.
@@ -28,29 +28,39 @@ pub struct LimitStats {
 /// The counters of one rate limit.
 #[derive(Debug, Default)]
 pub struct LimitCounters {
-    pub(crate) admitted: AtomicU64,
-    pub(crate) limited: AtomicU64,
-    pub(crate) waited: AtomicU64,
-    pub(crate) backend_errors: AtomicU64,
+    pub(crate) admitted: Count,
+    pub(crate) limited: Count,
+    pub(crate) waited: Count,
+    pub(crate) backend_errors: Count,
 }
 
 impl LimitCounters {
     pub(crate) const fn new() -> Self {
         LimitCounters {
-            admitted: AtomicU64::new(0),
-            limited: AtomicU64::new(0),
-            waited: AtomicU64::new(0),
-            backend_errors: AtomicU64::new(0),
+            admitted: Count::new(),
+            limited: Count::new(),
+            waited: Count::new(),
+            backend_errors: Count::new(),
         }
+    }
+
+    /// The counters of a [`RateLimiter`](crate::RateLimiter) named `name`, reported under it.
+    pub(crate) fn named(name: &str) -> Self {
+        let counters = LimitCounters::new();
+        #[cfg(feature = "metrics")]
+        counters.report_as(name);
+        #[cfg(not(feature = "metrics"))]
+        let _ = name;
+        counters
     }
 
     pub(crate) fn snapshot(&self, name: &str) -> LimitStats {
         LimitStats {
             name: name.to_owned(),
-            admitted: self.admitted.load(Relaxed),
-            limited: self.limited.load(Relaxed),
-            waited: self.waited.load(Relaxed),
-            backend_errors: self.backend_errors.load(Relaxed),
+            admitted: self.admitted.get(),
+            limited: self.limited.get(),
+            waited: self.waited.get(),
+            backend_errors: self.backend_errors.get(),
         }
     }
 }
@@ -61,6 +71,19 @@ impl Counted for LimitCounters {
     fn registry() -> &'static Registry<Self> {
         static REGISTRY: Registry<LimitCounters> = Mutex::new(Vec::new());
         &REGISTRY
+    }
+
+    #[cfg(feature = "metrics")]
+    fn report_as(&self, function: &str) {
+        let decision = |decision| [("function", function), ("decision", decision)];
+        self.admitted
+            .report_as("rate_limit_decisions_total", &decision("admitted"));
+        self.limited
+            .report_as("rate_limit_decisions_total", &decision("limited"));
+        let labels = [("function", function)];
+        self.waited.report_as("rate_limit_waits_total", &labels);
+        self.backend_errors
+            .report_as("rate_limit_backend_errors_total", &labels);
     }
 }
 

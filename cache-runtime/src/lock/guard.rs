@@ -65,7 +65,7 @@ impl Held {
 
     pub(crate) fn mark_lost(&self) {
         if !self.lost.swap(true, Ordering::SeqCst) {
-            self.counters.lost.fetch_add(1, Ordering::Relaxed);
+            self.counters.lost.bump();
             tracing::warn!(key = %self.lease.key(), "lock lost while held");
             self.lost_event.notify(usize::MAX);
         }
@@ -187,10 +187,7 @@ impl LockGuard {
     }
 
     fn backend_error(&self, failure: &Failure) -> LockError {
-        self.held
-            .counters
-            .backend_errors
-            .fetch_add(1, Ordering::Relaxed);
+        self.held.counters.backend_errors.bump();
         LockError::Backend {
             key: self.key().to_owned(),
             problem: failure.to_string(),
@@ -281,22 +278,24 @@ fn next_step(
     let key = attempt.0.key();
     match reply {
         Ok(Some(fence)) => {
-            counters.acquired.fetch_add(1, Ordering::Relaxed);
+            counters.acquired.bump();
+            counters.wait_time.record(started.elapsed());
             if waited {
-                counters.waited.fetch_add(1, Ordering::Relaxed);
+                counters.waited.bump();
             }
             Ok(Some(guard(policy, counters, attempt, fence)))
         }
         Ok(None) if started.elapsed() < policy.longest_wait() => Ok(None),
         Ok(None) => {
-            counters.timed_out.fetch_add(1, Ordering::Relaxed);
+            counters.timed_out.bump();
+            counters.wait_time.record(started.elapsed());
             Err(LockError::TimedOut {
                 key: key.to_owned(),
                 waited: started.elapsed(),
             })
         }
         Err(failure) => {
-            counters.backend_errors.fetch_add(1, Ordering::Relaxed);
+            counters.backend_errors.bump();
             tracing::warn!(%failure, %key, "lock not acquired: the store failed");
             Err(LockError::Backend {
                 key: key.to_owned(),

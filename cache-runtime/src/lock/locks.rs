@@ -60,7 +60,7 @@ impl Locks {
             cache: cache.clone(),
             name: name.into(),
             policy,
-            counters: Arc::default(),
+            counters: Arc::new(LockCounters::named(name)),
         })
     }
 

@@ -1,9 +1,9 @@
 //! Counters of locks: per `#[with_lock]` function (listed by [`lock_stats`]) and per
 //! [`Locks`](crate::Locks).
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::count::{Count, Timing};
 use crate::site::{snapshot_all, Counted, Registry};
 
 /// What one lock site has done since the process started.
@@ -27,23 +27,51 @@ pub struct LockStats {
 /// The counters of one lock site.
 #[derive(Debug, Default)]
 pub struct LockCounters {
-    pub(crate) acquired: AtomicU64,
-    pub(crate) waited: AtomicU64,
-    pub(crate) timed_out: AtomicU64,
-    pub(crate) lost: AtomicU64,
-    pub(crate) backend_errors: AtomicU64,
+    pub(crate) acquired: Count,
+    pub(crate) waited: Count,
+    pub(crate) timed_out: Count,
+    pub(crate) lost: Count,
+    pub(crate) backend_errors: Count,
+    /// From asking to getting the lock or giving up.
+    pub(crate) wait_time: Timing,
 }
 
 impl LockCounters {
+    /// The counters of [`Locks`](crate::Locks) named `name`, reported under it.
+    pub(crate) fn named(name: &str) -> Self {
+        let counters = LockCounters::default();
+        #[cfg(feature = "metrics")]
+        counters.report_as(name);
+        #[cfg(not(feature = "metrics"))]
+        let _ = name;
+        counters
+    }
+
     pub(crate) fn snapshot(&self, name: &str) -> LockStats {
         LockStats {
             name: name.to_owned(),
-            acquired: self.acquired.load(Relaxed),
-            waited: self.waited.load(Relaxed),
-            timed_out: self.timed_out.load(Relaxed),
-            lost: self.lost.load(Relaxed),
-            backend_errors: self.backend_errors.load(Relaxed),
+            acquired: self.acquired.get(),
+            waited: self.waited.get(),
+            timed_out: self.timed_out.get(),
+            lost: self.lost.get(),
+            backend_errors: self.backend_errors.get(),
         }
+    }
+
+    /// Mirrors the counters to the `metrics` facade, labelled `function = name`.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn report_as(&self, function: &str) {
+        let outcome = |outcome| [("function", function), ("outcome", outcome)];
+        self.acquired
+            .report_as("lock_acquisitions_total", &outcome("acquired"));
+        self.timed_out
+            .report_as("lock_acquisitions_total", &outcome("timed_out"));
+        self.lost.report_as("lock_acquisitions_total", &outcome("lost"));
+        let labels = [("function", function)];
+        self.waited.report_as("lock_contended_total", &labels);
+        self.backend_errors
+            .report_as("lock_backend_errors_total", &labels);
+        self.wait_time.report_as("lock_wait_seconds", &labels);
     }
 }
 
@@ -64,6 +92,11 @@ impl Counted for SharedLockCounters {
     fn registry() -> &'static Registry<Self> {
         static REGISTRY: Registry<SharedLockCounters> = Mutex::new(Vec::new());
         &REGISTRY
+    }
+
+    #[cfg(feature = "metrics")]
+    fn report_as(&self, function: &str) {
+        self.shared().report_as(function);
     }
 }
 

@@ -8,14 +8,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use cache_runtime::{cached, rate_limit, RateLimited};
+use metrics_exporter_prometheus::PrometheusHandle;
 
 /// How many times the "database" was read: a cached read reads it once per minute per user.
 pub static DATABASE_READS: AtomicU64 = AtomicU64::new(0);
 
-pub fn router() -> Router {
+/// The service's routes; `/metrics` renders what `metrics` holds for Prometheus.
+pub fn router(metrics: PrometheusHandle) -> Router {
     Router::new()
         .route("/users/{id}", get(show_user))
         .route("/users/{id}/items", post(create_item))
+        .route("/metrics", get(move || std::future::ready(metrics.render())))
 }
 
 /// What a handler can fail with.

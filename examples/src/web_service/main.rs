@@ -9,7 +9,8 @@
 //! ```
 //!
 //! The store is `CACHE_URL` (`memory://` by default; `redis://…` shares the limits between
-//! instances).
+//! instances). `GET /metrics` serves the cache's and the limit's counters for Prometheus
+//! (cache-runtime's feature `metrics` and the Prometheus exporter, installed first).
 
 mod app;
 #[path = "../common/logging.rs"]
@@ -19,9 +20,15 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
 
+use metrics_exporter_prometheus::PrometheusBuilder;
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     logging::init();
+    // Before any cached call: the counters bind to the recorder installed at their first use.
+    let metrics = PrometheusBuilder::new()
+        .install_recorder()
+        .expect("the only metrics recorder");
     let self_check = std::env::args().any(|arg| arg == "--self-check");
     let address = if self_check {
         "127.0.0.1:0"
@@ -32,9 +39,9 @@ async fn main() -> std::io::Result<()> {
     let bound = listener.local_addr()?;
     if !self_check {
         println!("listening on http://{bound}");
-        return axum::serve(listener, app::router()).await;
+        return axum::serve(listener, app::router(metrics)).await;
     }
-    tokio::spawn(async move { axum::serve(listener, app::router()).await });
+    tokio::spawn(async move { axum::serve(listener, app::router(metrics)).await });
     let checks = tokio::task::spawn_blocking(move || run_checks(bound));
     checks.await.expect("the checks ran")
 }
@@ -58,6 +65,15 @@ fn run_checks(server: SocketAddr) -> std::io::Result<()> {
         {
             println!("    {header}");
         }
+    }
+    let (status, _, body) = request(server, "GET", "/metrics", "")?;
+    println!("GET /metrics -> {status}, the counters of the requests above:");
+    for line in body.lines().filter(|line| {
+        line.starts_with("cache_requests_total")
+            || line.starts_with("cache_computations_total")
+            || line.starts_with("rate_limit_decisions_total")
+    }) {
+        println!("    {line}");
     }
     Ok(())
 }

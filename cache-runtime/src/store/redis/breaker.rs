@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
+use crate::count::Level;
+
 /// The breaker state of one connection, shared by every cache on it.
 #[derive(Debug)]
 pub(crate) struct Breaker {
@@ -21,6 +23,8 @@ pub(crate) struct Breaker {
     /// One caller probes a cooled-down circuit; the others still skip.
     probing: AtomicBool,
     pub(crate) counts: BreakerCounts,
+    /// `redis_circuit_open` in the `metrics` facade.
+    pub(crate) open_level: Level,
 }
 
 /// What the breaker has seen, for [`crate::store::RedisStats`].
@@ -48,6 +52,7 @@ impl Breaker {
             open_until: AtomicU64::new(0),
             probing: AtomicBool::new(false),
             counts: BreakerCounts::default(),
+            open_level: Level::default(),
         }
     }
 
@@ -78,6 +83,7 @@ impl Breaker {
         if self.consecutive_failures.load(Relaxed) != 0 || self.open_until.load(Relaxed) != 0 {
             self.consecutive_failures.store(0, Relaxed);
             if self.open_until.swap(0, Relaxed) != 0 {
+                self.open_level.set(false);
                 tracing::info!("Redis answers again; circuit closed, caching resumes");
             }
             self.probing.store(false, Relaxed);
@@ -99,6 +105,7 @@ impl Breaker {
             self.open_until
                 .store(now_ms().saturating_add(self.cooldown_ms), Relaxed);
             self.counts.opened.fetch_add(1, Relaxed);
+            self.open_level.set(true);
             tracing::warn!(
                 %target,
                 %failure,

@@ -26,6 +26,7 @@ pub use config::{
 
 use super::failure::is_server_reply;
 pub(crate) use super::failure::Failure;
+use crate::count::Timing;
 use crate::error::ConfigError;
 use breaker::{Breaker, Probe};
 use fills::Fills;
@@ -54,6 +55,8 @@ struct Connection {
     link: Link,
     breaker: Breaker,
     fills: Arc<Fills>,
+    /// `redis_command_seconds` in the `metrics` facade.
+    command_time: Timing,
 }
 
 /// A Redis store; clones share the connection. Built by [`crate::CacheBuilder::redis`].
@@ -82,7 +85,15 @@ impl RedisStore {
             fills: Arc::new(Fills::new(subscriber, config.connect_timeout)),
             breaker: Breaker::new(config.circuit_failures, config.circuit_cooldown),
             config: config.clone(),
+            command_time: Timing::default(),
         });
+        #[cfg(feature = "metrics")]
+        {
+            let store = [("store", config.target())];
+            let store = [(store[0].0, store[0].1.as_str())];
+            connection.breaker.open_level.report_as("redis_circuit_open", &store);
+            connection.command_time.report_as("redis_command_seconds", &store);
+        }
         open.insert(config.clone(), Arc::downgrade(&connection));
         Ok(RedisStore { connection })
     }
@@ -164,9 +175,11 @@ impl RedisStore {
         T: Send + 'static,
     {
         let (future, probe) = self.prepare(command)?;
+        let sent = self.connection.command_time.start();
         let outcome = crate::driver::run(future)
             .await
             .unwrap_or(Err(Failure::Driver));
+        self.connection.command_time.finish(sent);
         self.settle(outcome, probe)
     }
 

@@ -1,0 +1,218 @@
+//! The counters behind [`crate::stats`], [`crate::limit_stats`] and [`crate::lock_stats`], and,
+//! with the feature `metrics`, the same counts in the [`metrics`](https://docs.rs/metrics)
+//! facade, so that any exporter (Prometheus, StatsD, OpenTelemetry) reports them.
+//!
+//! A [`Count`] is an atomic the snapshots read plus, once its site is named, the facade's handle
+//! for it: counting is one relaxed add, and one more through the handle, never a look-up by
+//! name on the hot path. Handles are made from the recorder installed when a site is first
+//! used (or a [`Locks`](crate::Locks), a [`RateLimiter`](crate::RateLimiter) or a Redis
+//! connection is built), so the recorder must be installed before that, as every `metrics`
+//! handle requires. Labels name the function (`function = "module::fn"`), never a key or an
+//! argument. Without the feature nothing of `metrics` is compiled and a `Count` is the atomic.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+#[cfg(feature = "metrics")]
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// One counter: the number the stats snapshots read, mirrored to the `metrics` facade.
+#[derive(Debug, Default)]
+pub struct Count {
+    value: AtomicU64,
+    #[cfg(feature = "metrics")]
+    handle: OnceLock<metrics::Counter>,
+}
+
+impl Count {
+    pub(crate) const fn new() -> Self {
+        Count {
+            value: AtomicU64::new(0),
+            #[cfg(feature = "metrics")]
+            handle: OnceLock::new(),
+        }
+    }
+
+    /// Counts one.
+    #[inline]
+    pub(crate) fn bump(&self) {
+        self.value.fetch_add(1, Relaxed);
+        #[cfg(feature = "metrics")]
+        if let Some(handle) = self.handle.get() {
+            handle.increment(1);
+        }
+    }
+
+    /// The count so far.
+    pub(crate) fn get(&self) -> u64 {
+        self.value.load(Relaxed)
+    }
+
+    /// Mirrors this count to `name` with the labels `labels`, from now on.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn report_as(&self, name: &'static str, labels: &[(&'static str, &str)]) {
+        let _ = self.handle.set(metrics::counter!(name, facade_labels(labels)));
+    }
+}
+
+/// Durations of one kind (a computation, a lock wait): a histogram in seconds in the `metrics`
+/// facade; nothing without the feature.
+#[derive(Debug, Default)]
+pub struct Timing {
+    #[cfg(feature = "metrics")]
+    handle: OnceLock<metrics::Histogram>,
+}
+
+impl Timing {
+    pub(crate) const fn new() -> Self {
+        Timing {
+            #[cfg(feature = "metrics")]
+            handle: OnceLock::new(),
+        }
+    }
+
+    /// Records one duration.
+    #[inline]
+    pub(crate) fn record(&self, duration: Duration) {
+        #[cfg(feature = "metrics")]
+        if let Some(handle) = self.handle.get() {
+            handle.record(duration.as_secs_f64());
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = duration;
+    }
+
+    /// The start of a duration to [`finish`](Self::finish), read only if it is reported.
+    #[inline]
+    pub(crate) fn start(&self) -> Option<Instant> {
+        #[cfg(feature = "metrics")]
+        if self.handle.get().is_some() {
+            return Some(Instant::now());
+        }
+        None
+    }
+
+    /// Records the duration since `started`, if it was read.
+    #[inline]
+    pub(crate) fn finish(&self, started: Option<Instant>) {
+        if let Some(started) = started {
+            self.record(started.elapsed());
+        }
+    }
+
+    /// Mirrors these durations to the histogram `name` with `labels`, from now on.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn report_as(&self, name: &'static str, labels: &[(&'static str, &str)]) {
+        let _ = self.handle.set(metrics::histogram!(name, facade_labels(labels)));
+    }
+}
+
+/// A state that is on or off (a circuit open): a gauge of 1 or 0 in the `metrics` facade;
+/// nothing without the feature.
+#[derive(Debug, Default)]
+pub struct Level {
+    #[cfg(feature = "metrics")]
+    handle: OnceLock<metrics::Gauge>,
+}
+
+impl Level {
+    /// Sets the state.
+    #[inline]
+    pub(crate) fn set(&self, on: bool) {
+        #[cfg(feature = "metrics")]
+        if let Some(handle) = self.handle.get() {
+            handle.set(if on { 1.0 } else { 0.0 });
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = on;
+    }
+
+    /// Mirrors the state to the gauge `name` with `labels`, from now on (starting off).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn report_as(&self, name: &'static str, labels: &[(&'static str, &str)]) {
+        let gauge = metrics::gauge!(name, facade_labels(labels));
+        gauge.set(0.0);
+        let _ = self.handle.set(gauge);
+    }
+}
+
+/// Labels for the facade; the first use describes every metric to the recorder.
+#[cfg(feature = "metrics")]
+fn facade_labels(labels: &[(&'static str, &str)]) -> Vec<metrics::Label> {
+    describe_once();
+    labels
+        .iter()
+        .map(|&(key, value)| metrics::Label::new(key, value.to_owned()))
+        .collect()
+}
+
+/// The metrics this crate reports, with their descriptions, for the README's table and the
+/// exporters' help text.
+#[cfg(feature = "metrics")]
+fn describe_once() {
+    static DESCRIBED: std::sync::Once = std::sync::Once::new();
+    DESCRIBED.call_once(|| {
+        use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+        describe_counter!(
+            "cache_requests_total",
+            "#[cached] calls by result: hit, miss, stale (an entry past its TTL served), \
+             coalesced (a miss that got another caller's value)"
+        );
+        describe_counter!("cache_computations_total", "#[cached] bodies run");
+        describe_histogram!(
+            "cache_compute_seconds",
+            Unit::Seconds,
+            "time a #[cached] body took"
+        );
+        describe_counter!("cache_stores_total", "#[cached] results written to the store");
+        describe_counter!(
+            "cache_backend_errors_total",
+            "#[cached] calls that could not use the store"
+        );
+        describe_counter!(
+            "cache_background_refreshes_total",
+            "#[cached] refreshes started by early expiry or stale-while-revalidate"
+        );
+        describe_counter!(
+            "cache_lock_waits_total",
+            "#[cached] misses that waited for another process (lock_on_miss)"
+        );
+        describe_counter!(
+            "cache_decode_failures_total",
+            "#[cached] entries that did not decode (recomputed)"
+        );
+        describe_counter!(
+            "cache_key_failures_total",
+            "#[cached] calls whose key did not serialize (run uncached)"
+        );
+        describe_counter!(
+            "rate_limit_decisions_total",
+            "rate-limit checks by decision: admitted, limited"
+        );
+        describe_counter!(
+            "rate_limit_backend_errors_total",
+            "rate-limit checks the store could not answer"
+        );
+        describe_counter!(
+            "lock_acquisitions_total",
+            "lock attempts by outcome: acquired, timed_out, lost (found lost while held)"
+        );
+        describe_histogram!(
+            "lock_wait_seconds",
+            Unit::Seconds,
+            "time from asking for a lock to getting it or giving up"
+        );
+        describe_counter!(
+            "lock_backend_errors_total",
+            "lock operations the store could not answer"
+        );
+        describe_gauge!(
+            "redis_circuit_open",
+            "1 while the circuit breaker of a Redis store skips it, else 0"
+        );
+        describe_histogram!(
+            "redis_command_seconds",
+            Unit::Seconds,
+            "time a Redis command took, as its caller saw it"
+        );
+    });
+}
