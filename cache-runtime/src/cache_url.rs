@@ -60,6 +60,17 @@ impl CacheParams {
     }
 }
 
+/// What the hosts of a Redis URL are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Topology {
+    /// One server.
+    Node,
+    /// Nodes of a cluster.
+    Cluster,
+    /// Sentinels, and the path names the primary they watch.
+    Sentinel,
+}
+
 fn bad(name: &str, problem: impl Into<String>) -> ConfigError {
     ConfigError::BadParameter {
         name: name.to_owned(),
@@ -69,12 +80,14 @@ fn bad(name: &str, problem: impl Into<String>) -> ConfigError {
 
 pub(crate) fn parse(url: &str) -> Result<CacheUrl, ConfigError> {
     let (scheme, rest) = url.split_once("://").ok_or(ConfigError::NoScheme)?;
-    let (tls, cluster) = match scheme {
+    let (tls, topology) = match scheme {
         "memory" => return parse_memory(rest),
-        "redis" => (false, false),
-        "rediss" => (true, false),
-        "redis+cluster" => (false, true),
-        "rediss+cluster" => (true, true),
+        "redis" => (false, Topology::Node),
+        "rediss" => (true, Topology::Node),
+        "redis+cluster" => (false, Topology::Cluster),
+        "rediss+cluster" => (true, Topology::Cluster),
+        "redis+sentinel" => (false, Topology::Sentinel),
+        "rediss+sentinel" => (true, Topology::Sentinel),
         _ => {
             return Err(ConfigError::UnsupportedScheme {
                 scheme: scheme.to_owned(),
@@ -83,7 +96,7 @@ pub(crate) fn parse(url: &str) -> Result<CacheUrl, ConfigError> {
     };
     #[cfg(feature = "redis")]
     {
-        let (config, params) = parse_redis_rest(rest, tls, cluster)?;
+        let (config, params) = parse_redis_rest(rest, tls, topology)?;
         Ok(CacheUrl {
             store: UrlStore::Redis(config),
             params,
@@ -91,7 +104,7 @@ pub(crate) fn parse(url: &str) -> Result<CacheUrl, ConfigError> {
     }
     #[cfg(not(feature = "redis"))]
     {
-        let _ = (rest, tls, cluster);
+        let _ = (rest, tls, topology);
         Err(ConfigError::FeatureNotEnabled {
             what: format!("cache URL scheme `{scheme}://`"),
             feature: "redis",
@@ -160,7 +173,7 @@ fn parse_memory(rest: &str) -> Result<CacheUrl, ConfigError> {
 fn parse_redis_rest(
     rest: &str,
     tls: bool,
-    cluster: bool,
+    topology: Topology,
 ) -> Result<(RedisConfig, CacheParams), ConfigError> {
     // The credentials end at the last `@`: a password may hold `?`, `/`, `#` or `@` unescaped,
     // and no part of it may reach the host, the query or an error. (`@` in a parameter value is
@@ -170,22 +183,38 @@ fn parse_redis_rest(
         None => (None, rest),
     };
     let (location, query) = location.split_once('?').unwrap_or((location, ""));
-    let (hosts, db) = location.split_once('/').unwrap_or((location, ""));
+    let (hosts, path) = location.split_once('/').unwrap_or((location, ""));
+    let default_port = match topology {
+        Topology::Sentinel => 26379,
+        Topology::Node | Topology::Cluster => 6379,
+    };
     let nodes = hosts
         .split(',')
-        .map(parse_host)
+        .map(|host| parse_host(host, default_port))
         .collect::<Result<Vec<_>, _>>()?;
-    if !cluster && nodes.len() > 1 {
-        return Err(bad(
-            "host",
-            "a single-node URL takes one host; for a cluster use `redis+cluster://h1,h2,…`",
-        ));
-    }
-    let mut config = match cluster {
-        true => RedisConfig::cluster(nodes),
-        false => {
+    let (mut config, db) = match topology {
+        Topology::Node if nodes.len() > 1 => {
+            return Err(bad(
+                "host",
+                "a single-node URL takes one host; for a cluster use `redis+cluster://h1,h2,…`, \
+                 for Sentinels `redis+sentinel://s1,s2,…/master`",
+            ))
+        }
+        Topology::Node => {
             let (host, port) = nodes.into_iter().next().unwrap_or_default();
-            RedisConfig::node(host, port)
+            (RedisConfig::node(host, port), path)
+        }
+        Topology::Cluster => (RedisConfig::cluster(nodes), path),
+        Topology::Sentinel => {
+            let (master, db) = path.split_once('/').unwrap_or((path, ""));
+            if master.is_empty() {
+                return Err(bad(
+                    "master",
+                    "is missing; valid: the name the Sentinels monitor, as \
+                     `redis+sentinel://s1,s2/mymaster[/db]`",
+                ));
+            }
+            (RedisConfig::sentinel(nodes, master), db)
         }
     };
     if tls {
@@ -248,9 +277,9 @@ fn parse_redis_rest(
     Ok((config, params))
 }
 
-/// `host`, `host:port` or `[v6]:port`; the port defaults to 6379.
+/// `host`, `host:port` or `[v6]:port`; the port defaults to `default_port`.
 #[cfg(feature = "redis")]
-fn parse_host(text: &str) -> Result<(String, u16), ConfigError> {
+fn parse_host(text: &str, default_port: u16) -> Result<(String, u16), ConfigError> {
     let (host, port) = match text.strip_prefix('[') {
         Some(bracketed) => match bracketed.split_once(']') {
             Some((host, "")) => (host, None),
@@ -266,7 +295,7 @@ fn parse_host(text: &str) -> Result<(String, u16), ConfigError> {
         return Err(bad("host", "is missing; valid: `redis://host[:port]`"));
     }
     let port = match port {
-        None => 6379,
+        None => default_port,
         Some(port) => port
             .parse::<u16>()
             .ok()
@@ -406,6 +435,22 @@ mod tests {
                 "{message}"
             );
         }
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn sentinel_urls_name_the_master() {
+        let config = redis("redis+sentinel://app:pw@s1,s2:26380/mymaster/2?response_timeout=50ms");
+        assert_eq!(config.sentinel_master.as_deref(), Some("mymaster"));
+        assert_eq!(
+            config.nodes,
+            [("s1".to_owned(), 26379), ("s2".to_owned(), 26380)]
+        );
+        assert_eq!((config.db, config.tls), (2, false));
+        assert_eq!(config.target(), "redis+sentinel://app@s1:26379,s2:26380/mymaster/2");
+        assert!(redis("rediss+sentinel://s1/m").tls);
+        assert!(error("redis+sentinel://s1").contains("`master`"));
+        assert!(error("redis+sentinel://s1/m/x").contains("`db`"));
     }
 
     #[test]

@@ -10,13 +10,14 @@ pub enum ConfigError {
     /// The URL names no scheme.
     #[error(
         "cache URL has no scheme (`scheme://`); valid: `memory://`, `redis://`, `rediss://`, \
-         `redis+cluster://`, `rediss+cluster://`"
+         `redis+cluster://`, `rediss+cluster://`, `redis+sentinel://`, `rediss+sentinel://`"
     )]
     NoScheme,
     /// The URL's scheme is not one of the stores'.
     #[error(
         "cache URL scheme `{scheme}://` is not a store; valid: `memory://`, `redis://`, \
-         `rediss://`, `redis+cluster://`, `rediss+cluster://`"
+         `rediss://`, `redis+cluster://`, `rediss+cluster://`, `redis+sentinel://`, \
+         `rediss+sentinel://`"
     )]
     UnsupportedScheme {
         /// The scheme found.

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub mod proxy;
+pub mod sentinels;
 pub mod servers;
 
 use std::future::Future;

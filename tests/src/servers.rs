@@ -36,6 +36,8 @@ pub struct ServerOptions {
     pub acl_user: bool,
     /// Run as a cluster node.
     pub cluster_node: bool,
+    /// Replicate the server on this loopback port.
+    pub replica_of: Option<u16>,
 }
 
 /// Certificates made for one TLS server.
@@ -59,14 +61,14 @@ pub struct RedisServer {
     external_url: Option<String>,
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
         .expect("a free loopback port")
 }
 
-fn scratch_dir() -> PathBuf {
+pub(crate) fn scratch_dir() -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "cache-tests-{}-{}",
@@ -212,6 +214,11 @@ impl RedisServer {
                 port: tls_port,
             }
         });
+        if let Some(primary) = options.replica_of {
+            for arg in ["--replicaof", "127.0.0.1", &primary.to_string()] {
+                args.push(arg.to_owned());
+            }
+        }
         if options.cluster_node {
             for arg in ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"] {
                 args.push(arg.to_owned());

@@ -38,6 +38,8 @@ pub const DEFAULT_CIRCUIT_COOLDOWN: Duration = Duration::from_secs(2);
 pub struct RedisConfig {
     pub(crate) nodes: Vec<(String, u16)>,
     pub(crate) cluster: bool,
+    /// The primary's name, when `nodes` are Sentinels that say where it is.
+    pub(crate) sentinel_master: Option<String>,
     pub(crate) tls: bool,
     pub(crate) username: Option<String>,
     pub(crate) password: Option<String>,
@@ -61,10 +63,31 @@ impl RedisConfig {
         Self::new(nodes.collect(), true)
     }
 
+    /// The primary that Redis Sentinels name `master`, found through any of `sentinels`; the
+    /// store follows it to the new primary on failover.
+    ///
+    /// ```
+    /// use cache_runtime::store::RedisConfig;
+    /// let config = RedisConfig::sentinel([("s1", 26379), ("s2", 26379)], "mymaster").db(1);
+    /// assert_eq!(config, RedisConfig::from_url("redis+sentinel://s1,s2/mymaster/1")?);
+    /// # Ok::<(), cache_runtime::ConfigError>(())
+    /// ```
+    pub fn sentinel<H: Into<String>>(
+        sentinels: impl IntoIterator<Item = (H, u16)>,
+        master: impl Into<String>,
+    ) -> Self {
+        let sentinels = sentinels.into_iter().map(|(host, port)| (host.into(), port));
+        RedisConfig {
+            sentinel_master: Some(master.into()),
+            ..Self::new(sentinels.collect(), false)
+        }
+    }
+
     fn new(nodes: Vec<(String, u16)>, cluster: bool) -> Self {
         RedisConfig {
             nodes,
             cluster,
+            sentinel_master: None,
             tls: false,
             username: None,
             password: None,
@@ -77,9 +100,12 @@ impl RedisConfig {
         }
     }
 
-    /// Parses `redis://`, `rediss://` (TLS), `redis+cluster://` or `rediss+cluster://` URLs:
+    /// Parses `redis://`, `rediss://` (TLS), `redis+cluster://`, `rediss+cluster://`,
+    /// `redis+sentinel://` or `rediss+sentinel://` URLs:
     /// `redis://[user[:password]@]host[:port][/db][?parameters]`, with a comma-separated host
-    /// list for a cluster. Parameters: `connect_timeout`, `response_timeout`, `circuit_cooldown`
+    /// list for a cluster; `redis+sentinel://[user[:password]@]s1[:port],s2…/master[/db]` for
+    /// the primary the Sentinels name `master` (Sentinel port 26379 unless given; the
+    /// credentials are the primary's). Parameters: `connect_timeout`, `response_timeout`, `circuit_cooldown`
     /// (humantime: `250ms`, `2s`), `circuit_failures` (a count), `ca_file` (a PEM file of
     /// trusted roots for TLS). The cache's parameters (`prefix`, `compress_above`) are for
     /// [`crate::Cache::from_url`].
@@ -186,6 +212,14 @@ impl RedisConfig {
         if self.db < 0 {
             return bad("db", format!("`{}` is negative; valid: 0 or more", self.db));
         }
+        if let Some(master) = &self.sentinel_master {
+            if master.is_empty() || !master.bytes().all(|b| b.is_ascii_graphic()) {
+                return bad(
+                    "master",
+                    format!("{master:?}: valid: the name the Sentinels monitor, as `mymaster`"),
+                );
+            }
+        }
         if self.cluster && self.db != 0 {
             return bad(
                 "db",
@@ -215,11 +249,13 @@ impl RedisConfig {
 
     /// `redis://host:port/db` with the user but never the password: for logs and errors.
     pub(crate) fn target(&self) -> String {
-        let scheme = match (self.tls, self.cluster) {
-            (false, false) => "redis",
-            (true, false) => "rediss",
-            (false, true) => "redis+cluster",
-            (true, true) => "rediss+cluster",
+        let scheme = match (self.tls, self.cluster, &self.sentinel_master) {
+            (false, _, Some(_)) => "redis+sentinel",
+            (true, _, Some(_)) => "rediss+sentinel",
+            (false, false, None) => "redis",
+            (true, false, None) => "rediss",
+            (false, true, None) => "redis+cluster",
+            (true, true, None) => "rediss+cluster",
         };
         let user = match (&self.username, &self.password) {
             (Some(user), _) => format!("{user}@"),
@@ -234,7 +270,11 @@ impl RedisConfig {
                 false => format!("{host}:{port}"),
             })
             .collect();
-        format!("{scheme}://{user}{}/{}", hosts.join(","), self.db)
+        let master = match &self.sentinel_master {
+            Some(master) => format!("{master}/"),
+            None => String::new(),
+        };
+        format!("{scheme}://{user}{}/{master}{}", hosts.join(","), self.db)
     }
 }
 

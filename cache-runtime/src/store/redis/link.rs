@@ -1,5 +1,5 @@
-//! A connection to Redis as commands see it ([`Link`]: one node's connection manager or a
-//! cluster connection), and how it is set up ([`connect`]). Cluster and TLS come with the
+//! A connection to Redis as commands see it ([`Link`]: one node's connection manager, the
+//! primary that Sentinels name, or a cluster connection), and how it is set up ([`connect`]). Cluster and TLS come with the
 //! `cluster` and `tls` features; [`RedisConfig::check`] refuses a configuration that asks for
 //! either without it, so the paths left out here are never asked for.
 
@@ -15,6 +15,9 @@ use redis::{
     Value,
 };
 
+use std::sync::Arc;
+
+use super::sentinel::SentinelLink;
 use super::RedisConfig;
 use crate::error::ConfigError;
 
@@ -24,6 +27,8 @@ pub(crate) enum Link {
     Single(ConnectionManager),
     #[cfg(feature = "cluster")]
     Cluster(ClusterConnection),
+    /// The primary the Sentinels name, followed on failover.
+    Sentinel(Arc<SentinelLink>),
 }
 
 impl Link {
@@ -34,9 +39,9 @@ impl Link {
         node: (String, u16),
     ) -> redis::RedisResult<T> {
         match self {
-            Link::Single(connection) => {
+            Link::Single(_) | Link::Sentinel(_) => {
                 let _ = node;
-                cmd.query_async(connection).await
+                cmd.query_async(self).await
             }
             #[cfg(feature = "cluster")]
             Link::Cluster(connection) => {
@@ -55,12 +60,12 @@ impl Link {
     /// one batch on its multiplexed connection.
     pub(crate) async fn run_all(&mut self, commands: Vec<redis::Cmd>) -> redis::RedisResult<()> {
         match self {
-            Link::Single(connection) => {
+            Link::Single(_) | Link::Sentinel(_) => {
                 let mut pipe = redis::pipe();
                 for cmd in commands {
                     pipe.add_command(cmd).ignore();
                 }
-                pipe.query_async(connection).await
+                pipe.query_async(self).await
             }
             #[cfg(feature = "cluster")]
             Link::Cluster(connection) => {
@@ -100,6 +105,7 @@ impl redis::aio::ConnectionLike for Link {
             Link::Single(connection) => connection.req_packed_command(cmd),
             #[cfg(feature = "cluster")]
             Link::Cluster(connection) => connection.req_packed_command(cmd),
+            Link::Sentinel(link) => link.req_packed_command(cmd),
         }
     }
 
@@ -113,6 +119,7 @@ impl redis::aio::ConnectionLike for Link {
             Link::Single(connection) => connection.req_packed_commands(pipeline, offset, count),
             #[cfg(feature = "cluster")]
             Link::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Link::Sentinel(link) => link.req_packed_commands(pipeline, offset, count),
         }
     }
 
@@ -121,6 +128,7 @@ impl redis::aio::ConnectionLike for Link {
             Link::Single(connection) => connection.get_db(),
             #[cfg(feature = "cluster")]
             Link::Cluster(connection) => connection.get_db(),
+            Link::Sentinel(link) => link.db(),
         }
     }
 }
@@ -148,37 +156,72 @@ pub(super) fn connect(config: &RedisConfig) -> Result<(Link, Option<Client>), Co
     if let Some(password) = &config.password {
         settings = settings.set_password(password);
     }
+    let tls = config.tls;
+    let address = move |host: &str, port: u16| match tls {
+        false => ConnectionAddr::Tcp(host.to_owned(), port),
+        true => ConnectionAddr::TcpTls {
+            host: host.to_owned(),
+            port,
+            insecure: false,
+            tls_params: None,
+        },
+    };
+    #[cfg(feature = "tls")]
+    let roots = config.root_certificate.is_some().then(|| certificates(config));
+    let open = move |node: ConnectionInfo| {
+        #[cfg(feature = "tls")]
+        if let Some(roots) = &roots {
+            return Client::build_with_tls(node, roots.clone());
+        }
+        Client::open(node)
+    };
+    let node_client = {
+        let (open, settings) = (open.clone(), settings.clone());
+        move |host: &str, port: u16| {
+            let node = address(host, port).into_connection_info()?;
+            open(node.set_redis_settings(settings.clone()))
+        }
+    };
+    // redis-rs spawns the connection's tasks on the runtime it is created in.
+    let _driver = driver.enter();
+    let manager_config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(config.connect_timeout))
+        .set_response_timeout(Some(config.response_timeout))
+        .set_number_of_retries(2)
+        .set_min_delay(std::time::Duration::from_millis(20))
+        .set_max_delay(std::time::Duration::from_millis(500));
+    if let Some(master) = &config.sentinel_master {
+        // Sentinels keep no database and, here, no credentials: those are the primary's.
+        let sentinels = config
+            .nodes
+            .iter()
+            .map(|(host, port)| open(address(host, *port).into_connection_info()?))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(setup_error)?;
+        let link = SentinelLink::start(
+            master.clone(),
+            sentinels,
+            Box::new(node_client),
+            manager_config,
+            (config.connect_timeout, config.db),
+            driver,
+        );
+        // Fills are not heard here: waiters re-read on their fallback timer.
+        return Ok((Link::Sentinel(link), None));
+    }
     let nodes = config
         .nodes
         .iter()
         .map(|(host, port)| {
-            let addr = match config.tls {
-                false => ConnectionAddr::Tcp(host.clone(), *port),
-                true => ConnectionAddr::TcpTls {
-                    host: host.clone(),
-                    port: *port,
-                    insecure: false,
-                    tls_params: None,
-                },
-            };
-            addr.into_connection_info()
-                .map(|info: ConnectionInfo| info.set_redis_settings(settings.clone()))
+            let node = address(host, *port).into_connection_info()?;
+            Ok(node.set_redis_settings(settings.clone()))
         })
-        .collect::<Result<Vec<_>, _>>()
+        .collect::<Result<Vec<ConnectionInfo>, RedisError>>()
         .map_err(setup_error)?;
-    let node_client = |node: ConnectionInfo| {
-        #[cfg(feature = "tls")]
-        if config.root_certificate.is_some() {
-            return Client::build_with_tls(node, certificates(config));
-        }
-        Client::open(node)
-    };
-    // redis-rs spawns the connection's tasks on the runtime it is created in.
-    let _driver = driver.enter();
     #[cfg(feature = "cluster")]
     if config.cluster {
         // Published messages reach every node of a cluster: one node's subscriber hears them all.
-        let subscriber = nodes.first().cloned().map(node_client).transpose();
+        let subscriber = nodes.first().cloned().map(&open).transpose();
         let subscriber = subscriber.map_err(setup_error)?;
         let mut builder = ClusterClientBuilder::new(nodes)
             .connection_timeout(config.connect_timeout)
@@ -204,13 +247,7 @@ pub(super) fn connect(config: &RedisConfig) -> Result<(Link, Option<Client>), Co
                 name: "host".to_owned(),
                 problem: "no host given; valid: `host[:port]`".to_owned(),
             })?;
-        let client = node_client(node).map_err(setup_error)?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.connect_timeout))
-            .set_response_timeout(Some(config.response_timeout))
-            .set_number_of_retries(2)
-            .set_min_delay(std::time::Duration::from_millis(20))
-            .set_max_delay(std::time::Duration::from_millis(500));
+        let client = open(node).map_err(setup_error)?;
         ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
             .map(|manager| (Link::Single(manager), Some(client)))
             .map_err(setup_error)

@@ -9,6 +9,7 @@ mod breaker;
 mod config;
 mod fills;
 mod link;
+mod sentinel;
 pub(crate) mod scan;
 mod version;
 
