@@ -50,7 +50,10 @@ impl CacheParams {
                 self.compression = Some(match value {
                     "off" => Compression::Off,
                     _ => Compression::Above(value.parse::<usize>().map_err(|_| {
-                        bad(name, format!("`{value}` is not a size in bytes (as `16384`) or `off`"))
+                        bad(
+                            name,
+                            format!("`{value}` is not a size in bytes (as `16384`) or `off`"),
+                        )
                     })?),
                 })
             }
@@ -192,31 +195,30 @@ fn parse_redis_rest(
         .split(',')
         .map(|host| parse_host(host, default_port))
         .collect::<Result<Vec<_>, _>>()?;
-    let (mut config, db) = match topology {
-        Topology::Node if nodes.len() > 1 => {
-            return Err(bad(
+    let (mut config, db) =
+        match topology {
+            Topology::Node if nodes.len() > 1 => return Err(bad(
                 "host",
                 "a single-node URL takes one host; for a cluster use `redis+cluster://h1,h2,…`, \
                  for Sentinels `redis+sentinel://s1,s2,…/master`",
-            ))
-        }
-        Topology::Node => {
-            let (host, port) = nodes.into_iter().next().unwrap_or_default();
-            (RedisConfig::node(host, port), path)
-        }
-        Topology::Cluster => (RedisConfig::cluster(nodes), path),
-        Topology::Sentinel => {
-            let (master, db) = path.split_once('/').unwrap_or((path, ""));
-            if master.is_empty() {
-                return Err(bad(
-                    "master",
-                    "is missing; valid: the name the Sentinels monitor, as \
-                     `redis+sentinel://s1,s2/mymaster[/db]`",
-                ));
+            )),
+            Topology::Node => {
+                let (host, port) = nodes.into_iter().next().unwrap_or_default();
+                (RedisConfig::node(host, port), path)
             }
-            (RedisConfig::sentinel(nodes, master), db)
-        }
-    };
+            Topology::Cluster => (RedisConfig::cluster(nodes), path),
+            Topology::Sentinel => {
+                let (master, db) = path.split_once('/').unwrap_or((path, ""));
+                if master.is_empty() {
+                    return Err(bad(
+                        "master",
+                        "is missing; valid: the name the Sentinels monitor, as \
+                     `redis+sentinel://s1,s2/mymaster[/db]`",
+                    ));
+                }
+                (RedisConfig::sentinel(nodes, master), db)
+            }
+        };
     if tls {
         config = config.tls();
     }
@@ -447,7 +449,10 @@ mod tests {
             [("s1".to_owned(), 26379), ("s2".to_owned(), 26380)]
         );
         assert_eq!((config.db, config.tls), (2, false));
-        assert_eq!(config.target(), "redis+sentinel://app@s1:26379,s2:26380/mymaster/2");
+        assert_eq!(
+            config.target(),
+            "redis+sentinel://app@s1:26379,s2:26380/mymaster/2"
+        );
         assert!(redis("rediss+sentinel://s1/m").tls);
         assert!(error("redis+sentinel://s1").contains("`master`"));
         assert!(error("redis+sentinel://s1/m/x").contains("`db`"));

@@ -13,7 +13,9 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 #[cfg(feature = "metrics")]
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(feature = "redis")]
+use std::time::Instant;
 
 /// One counter: the number the stats snapshots read, mirrored to the `metrics` facade.
 #[derive(Debug, Default)]
@@ -50,7 +52,9 @@ impl Count {
     /// Mirrors this count to `name` with the labels `labels`, from now on.
     #[cfg(feature = "metrics")]
     pub(crate) fn report_as(&self, name: &'static str, labels: &[(&'static str, &str)]) {
-        let _ = self.handle.set(metrics::counter!(name, facade_labels(labels)));
+        let _ = self
+            .handle
+            .set(metrics::counter!(name, facade_labels(labels)));
     }
 }
 
@@ -82,6 +86,7 @@ impl Timing {
     }
 
     /// The start of a duration to [`finish`](Self::finish), read only if it is reported.
+    #[cfg(feature = "redis")]
     #[inline]
     pub(crate) fn start(&self) -> Option<Instant> {
         #[cfg(feature = "metrics")]
@@ -92,6 +97,7 @@ impl Timing {
     }
 
     /// Records the duration since `started`, if it was read.
+    #[cfg(feature = "redis")]
     #[inline]
     pub(crate) fn finish(&self, started: Option<Instant>) {
         if let Some(started) = started {
@@ -102,18 +108,22 @@ impl Timing {
     /// Mirrors these durations to the histogram `name` with `labels`, from now on.
     #[cfg(feature = "metrics")]
     pub(crate) fn report_as(&self, name: &'static str, labels: &[(&'static str, &str)]) {
-        let _ = self.handle.set(metrics::histogram!(name, facade_labels(labels)));
+        let _ = self
+            .handle
+            .set(metrics::histogram!(name, facade_labels(labels)));
     }
 }
 
 /// A state that is on or off (a circuit open): a gauge of 1 or 0 in the `metrics` facade;
 /// nothing without the feature.
+#[cfg(feature = "redis")]
 #[derive(Debug, Default)]
 pub struct Level {
     #[cfg(feature = "metrics")]
     handle: OnceLock<metrics::Gauge>,
 }
 
+#[cfg(feature = "redis")]
 impl Level {
     /// Sets the state.
     #[inline]
@@ -163,7 +173,10 @@ fn describe_once() {
             Unit::Seconds,
             "time a #[cached] body took"
         );
-        describe_counter!("cache_stores_total", "#[cached] results written to the store");
+        describe_counter!(
+            "cache_stores_total",
+            "#[cached] results written to the store"
+        );
         describe_counter!(
             "cache_backend_errors_total",
             "#[cached] calls that could not use the store"

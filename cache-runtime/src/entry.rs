@@ -278,7 +278,12 @@ mod tests {
         let value = vec!["the same line of a large document".to_owned(); 1000];
         let plain = encode(&header_of::<Vec<String>>(), &value, Compression::Off).unwrap();
         let small = encode(&header_of::<Vec<String>>(), &value, DEFAULT_COMPRESSION).unwrap();
-        assert!(small.len() * 10 < plain.len(), "{} vs {}", small.len(), plain.len());
+        assert!(
+            small.len() * 10 < plain.len(),
+            "{} vs {}",
+            small.len(),
+            plain.len()
+        );
         for bytes in [&plain, &small] {
             let (read, back): (EntryHeader, Vec<String>) = decode(bytes).unwrap();
             assert_eq!((read, &back), (header_of::<Vec<String>>(), &value));

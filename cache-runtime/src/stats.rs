@@ -120,14 +120,18 @@ impl Counted for Counters {
     #[cfg(feature = "metrics")]
     fn report_as(&self, function: &str) {
         let requests = |result| [("function", function), ("result", result)];
-        self.hits.report_as("cache_requests_total", &requests("hit"));
-        self.misses.report_as("cache_requests_total", &requests("miss"));
-        self.stale_served.report_as("cache_requests_total", &requests("stale"));
+        self.hits
+            .report_as("cache_requests_total", &requests("hit"));
+        self.misses
+            .report_as("cache_requests_total", &requests("miss"));
+        self.stale_served
+            .report_as("cache_requests_total", &requests("stale"));
         self.coalesced_waits
             .report_as("cache_requests_total", &requests("coalesced"));
         let labels = [("function", function)];
         self.computes.report_as("cache_computations_total", &labels);
-        self.compute_time.report_as("cache_compute_seconds", &labels);
+        self.compute_time
+            .report_as("cache_compute_seconds", &labels);
         self.stores.report_as("cache_stores_total", &labels);
         self.backend_errors
             .report_as("cache_backend_errors_total", &labels);
@@ -136,7 +140,8 @@ impl Counted for Counters {
         self.lock_waits.report_as("cache_lock_waits_total", &labels);
         self.decode_failures
             .report_as("cache_decode_failures_total", &labels);
-        self.key_failures.report_as("cache_key_failures_total", &labels);
+        self.key_failures
+            .report_as("cache_key_failures_total", &labels);
     }
 }
 

@@ -67,9 +67,17 @@ async fn main() {
     println!("| {:<24} | {:>12} |", "misses", stats.misses);
     println!("| {:<24} | {:>12} |", "body runs", stats.computes);
     println!("| {:<24} | {:>12} |", "store errors", stats.backend_errors);
-    println!("| {:<24} | {:>12} |", "time per body run", shown(per_compute));
+    println!(
+        "| {:<24} | {:>12} |",
+        "time per body run",
+        shown(per_compute)
+    );
     println!("| {:<24} | {:>12} |", "total time", shown(Some(elapsed)));
-    println!("| {:<24} | {:>12} |", "time saved (hits × run)", shown(saved));
+    println!(
+        "| {:<24} | {:>12} |",
+        "time saved (hits × run)",
+        shown(saved)
+    );
     println!(
         "\nkey of EUR→USD: {}",
         exchange_rate::key(&"EUR".to_owned(), &"USD".to_owned()).unwrap()
@@ -92,7 +100,11 @@ async fn main() {
 
 /// The store `CACHE_URL` names, checked, or the embedded store; and why, for a person to read.
 async fn choose_store() -> (Cache, String) {
-    let embedded = || Cache::builder().build().expect("the default configuration is valid");
+    let embedded = || {
+        Cache::builder()
+            .build()
+            .expect("the default configuration is valid")
+    };
     match std::env::var("CACHE_URL") {
         Err(_) => (embedded(), "CACHE_URL is not set".to_owned()),
         Ok(_) => match Cache::from_env() {

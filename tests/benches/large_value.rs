@@ -107,7 +107,10 @@ fn main() {
             compressed_hits.push(started.elapsed().as_secs_f64() * 1e6 / HITS_PER_ROUND as f64);
         }
     });
-    println!("a ~{} KB JSON document (700 records): {json} bytes as JSON\n", json / 1000);
+    println!(
+        "a ~{} KB JSON document (700 records): {json} bytes as JSON\n",
+        json / 1000
+    );
     println!("| | bytes in Redis | hit (min / median / max of {ROUNDS} rounds) |");
     println!("| --- | --- | --- |");
     println!("| uncompressed | {plain_bytes} | {} |", spread(plain_hits));

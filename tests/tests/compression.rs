@@ -52,7 +52,10 @@ async fn a_large_value_is_stored_compressed_and_read_back_whole() {
     let mut raw = server.raw();
     let plain = Cache::from_url(&format!("{}?prefix=z&compress_above=off", server.url())).unwrap();
     let compressing = Cache::from_url(&format!("{}?prefix=z", server.url())).unwrap();
-    assert_eq!(compressing.compression(), cache_runtime::DEFAULT_COMPRESSION);
+    assert_eq!(
+        compressing.compression(),
+        cache_runtime::DEFAULT_COMPRESSION
+    );
     CACHE.set(compressing.clone()).unwrap();
 
     // Written by `#[cached]` with compression on: far fewer bytes in Redis, one body run.

@@ -50,7 +50,8 @@ fn an_entry_of_another_type_is_a_counted_miss() {
         compute_micros: 0,
         fingerprint: cache_runtime::entry::fingerprint::<u64>(),
     };
-    let bytes = cache_runtime::entry::encode(&header, &42u64, cache_runtime::Compression::Off).unwrap();
+    let bytes =
+        cache_runtime::entry::encode(&header, &42u64, cache_runtime::Compression::Off).unwrap();
     let ttl = Some(Duration::from_secs(600));
     block_on(Cache::global().set_bytes("typed:2", &bytes, ttl)).unwrap();
     assert_eq!(typed(2), ["typed 2"]);

@@ -57,7 +57,10 @@ fn unavailable(result: Result<u64, UpstreamError>) -> CacheError {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_or_killed_store_fails_the_call_without_running_the_body() {
     let mut server = RedisServer::single();
-    let url = format!("{}?prefix=fc&response_timeout=100ms&circuit_cooldown=300ms", server.url());
+    let url = format!(
+        "{}?prefix=fc&response_timeout=100ms&circuit_cooldown=300ms",
+        server.url()
+    );
     CACHE.set(Cache::from_url(&url).unwrap()).unwrap();
 
     // Healthy: computed once, then a hit.
@@ -71,7 +74,11 @@ async fn a_frozen_or_killed_store_fails_the_call_without_running_the_body() {
     assert!(error.is_unavailable(), "{error}");
     assert_eq!(error.operation(), "get");
     assert_eq!(error.key(), Some("fc:quote:2"));
-    let error = unavailable(tokio::task::spawn_blocking(|| plain_quote(2)).await.unwrap());
+    let error = unavailable(
+        tokio::task::spawn_blocking(|| plain_quote(2))
+            .await
+            .unwrap(),
+    );
     assert!(error.is_unavailable(), "{error}");
     assert_eq!((CLOSED_RUNS.count(), PLAIN_RUNS.count()), (1, 0));
     // The default fails open: the body runs.
@@ -95,7 +102,11 @@ async fn a_frozen_or_killed_store_fails_the_call_without_running_the_body() {
     let resumed = cache_tests::eventually_async(async || quote(3).await.is_ok()).await;
     assert!(resumed, "the circuit closed again");
     assert_eq!(quote(3).await.unwrap(), 300);
-    assert_eq!(CLOSED_RUNS.count(), 2, "computed once after the restart, then a hit");
+    assert_eq!(
+        CLOSED_RUNS.count(),
+        2,
+        "computed once after the restart, then a hit"
+    );
 }
 
 static LEASE_CACHE: OnceLock<Cache> = OnceLock::new();

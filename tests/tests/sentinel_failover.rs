@@ -50,7 +50,12 @@ async fn caching_resumes_on(
     runs: &Runs,
     key: impl Fn(u64) -> String,
 ) {
-    let mut raw = group.nodes.iter().find(|node| node.port() == primary).unwrap().raw();
+    let mut raw = group
+        .nodes
+        .iter()
+        .find(|node| node.port() == primary)
+        .unwrap()
+        .raw();
     let mut id = 1_000;
     // Until the store follows the new primary, a call may compute without storing.
     let resumed = cache_tests::eventually_async(async || {
@@ -82,7 +87,10 @@ async fn a_forced_failover_mid_load() {
     let group = SentinelGroup::start();
     let cache = cache_for(&group, "forced");
     FORCED.set(cache.clone()).unwrap();
-    cache.ping().await.expect("the primary the Sentinels name answers");
+    cache
+        .ping()
+        .await
+        .expect("the primary the Sentinels name answers");
     let first = group.primary_port().unwrap();
 
     let locks = Locks::new(&cache, "jobs", LockPolicy::new(Duration::from_secs(3))).unwrap();
@@ -138,7 +146,10 @@ async fn a_crashed_primary_mid_load() {
     let mut group = SentinelGroup::start();
     let cache = cache_for(&group, "crashed");
     CRASHED.set(cache.clone()).unwrap();
-    cache.ping().await.expect("the primary the Sentinels name answers");
+    cache
+        .ping()
+        .await
+        .expect("the primary the Sentinels name answers");
     let first = group.primary_port().unwrap();
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -166,7 +177,10 @@ async fn a_crashed_primary_mid_load() {
         format!("crashed:double:{id}")
     })
     .await;
-    let guard = locks.acquire("after").await.expect("locks work on the new primary");
+    let guard = locks
+        .acquire("after")
+        .await
+        .expect("locks work on the new primary");
     guard.release().await.unwrap();
 
     stop.store(true, Ordering::Relaxed);

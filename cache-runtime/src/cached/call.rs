@@ -33,8 +33,6 @@ use super::read::{read_memory, UNCOUNTED};
 use super::refresh::Refresh;
 #[cfg(feature = "redis")]
 use super::write::backend_error;
-#[cfg(feature = "redis")]
-use crate::CacheError;
 use super::write::{store, RemoteWrite};
 use super::FnSite;
 use crate::cached::flight::{Follower, Joined, Leader, Outcome};
@@ -43,7 +41,7 @@ use crate::key::Key;
 use crate::store::Backend;
 #[cfg(feature = "redis")]
 use crate::store::{Failure, RedisStore};
-use crate::{Cache, CachePolicy};
+use crate::{Cache, CacheError, CachePolicy};
 
 /// Everything one call needs besides its body.
 #[derive(Debug)]
@@ -100,7 +98,9 @@ pub struct Fetch<'a, K, R> {
     pub(super) redis_usable: bool,
     /// Taken when the computation begins: an invalidation after it voids the store.
     ticket: Option<Ticket>,
-    /// `on_store_error = fail`: the caller's error for a store that cannot be used.
+    /// `on_store_error = fail`: the caller's error for a store that cannot be used (the memory
+    /// store never fails, so only Redis reads it).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     on_store_error: Option<fn(CacheError) -> R>,
 }
 

@@ -66,7 +66,8 @@ impl LockCounters {
             .report_as("lock_acquisitions_total", &outcome("acquired"));
         self.timed_out
             .report_as("lock_acquisitions_total", &outcome("timed_out"));
-        self.lost.report_as("lock_acquisitions_total", &outcome("lost"));
+        self.lost
+            .report_as("lock_acquisitions_total", &outcome("lost"));
         let labels = [("function", function)];
         self.waited.report_as("lock_contended_total", &labels);
         self.backend_errors

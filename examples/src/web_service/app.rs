@@ -18,7 +18,10 @@ pub fn router(metrics: PrometheusHandle) -> Router {
     Router::new()
         .route("/users/{id}", get(show_user))
         .route("/users/{id}/items", post(create_item))
-        .route("/metrics", get(move || std::future::ready(metrics.render())))
+        .route(
+            "/metrics",
+            get(move || std::future::ready(metrics.render())),
+        )
 }
 
 /// What a handler can fail with.

@@ -76,7 +76,9 @@ impl RedisConfig {
         sentinels: impl IntoIterator<Item = (H, u16)>,
         master: impl Into<String>,
     ) -> Self {
-        let sentinels = sentinels.into_iter().map(|(host, port)| (host.into(), port));
+        let sentinels = sentinels
+            .into_iter()
+            .map(|(host, port)| (host.into(), port));
         RedisConfig {
             sentinel_master: Some(master.into()),
             ..Self::new(sentinels.collect(), false)
@@ -116,7 +118,9 @@ impl RedisConfig {
                 prefix: None,
                 compression: None,
             } => return Ok(config),
-            CacheParams { prefix: Some(_), .. } => "prefix",
+            CacheParams {
+                prefix: Some(_), ..
+            } => "prefix",
             CacheParams { .. } => "compress_above",
         };
         Err(ConfigError::BadParameter {

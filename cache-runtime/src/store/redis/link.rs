@@ -149,39 +149,7 @@ pub(super) fn connect(config: &RedisConfig) -> Result<(Link, Option<Client>), Co
         // rustls needs a process-wide crypto provider; one installed by the application wins.
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
-    let mut settings = RedisConnectionInfo::default().set_db(config.db);
-    if let Some(username) = &config.username {
-        settings = settings.set_username(username);
-    }
-    if let Some(password) = &config.password {
-        settings = settings.set_password(password);
-    }
-    let tls = config.tls;
-    let address = move |host: &str, port: u16| match tls {
-        false => ConnectionAddr::Tcp(host.to_owned(), port),
-        true => ConnectionAddr::TcpTls {
-            host: host.to_owned(),
-            port,
-            insecure: false,
-            tls_params: None,
-        },
-    };
-    #[cfg(feature = "tls")]
-    let roots = config.root_certificate.is_some().then(|| certificates(config));
-    let open = move |node: ConnectionInfo| {
-        #[cfg(feature = "tls")]
-        if let Some(roots) = &roots {
-            return Client::build_with_tls(node, roots.clone());
-        }
-        Client::open(node)
-    };
-    let node_client = {
-        let (open, settings) = (open.clone(), settings.clone());
-        move |host: &str, port: u16| {
-            let node = address(host, port).into_connection_info()?;
-            open(node.set_redis_settings(settings.clone()))
-        }
-    };
+    let nodes_of = Nodes::new(config);
     // redis-rs spawns the connection's tasks on the runtime it is created in.
     let _driver = driver.enter();
     let manager_config = ConnectionManagerConfig::new()
@@ -195,9 +163,13 @@ pub(super) fn connect(config: &RedisConfig) -> Result<(Link, Option<Client>), Co
         let sentinels = config
             .nodes
             .iter()
-            .map(|(host, port)| open(address(host, *port).into_connection_info()?))
+            .map(|(host, port)| nodes_of.open(nodes_of.address(host, *port)?))
             .collect::<Result<Vec<_>, _>>()
             .map_err(setup_error)?;
+        let node_client = {
+            let nodes_of = nodes_of.clone();
+            move |host: &str, port: u16| nodes_of.open(nodes_of.node(host, port)?)
+        };
         let link = SentinelLink::start(
             master.clone(),
             sentinels,
@@ -212,16 +184,14 @@ pub(super) fn connect(config: &RedisConfig) -> Result<(Link, Option<Client>), Co
     let nodes = config
         .nodes
         .iter()
-        .map(|(host, port)| {
-            let node = address(host, *port).into_connection_info()?;
-            Ok(node.set_redis_settings(settings.clone()))
-        })
+        .map(|(host, port)| nodes_of.node(host, *port))
         .collect::<Result<Vec<ConnectionInfo>, RedisError>>()
         .map_err(setup_error)?;
     #[cfg(feature = "cluster")]
     if config.cluster {
         // Published messages reach every node of a cluster: one node's subscriber hears them all.
-        let subscriber = nodes.first().cloned().map(&open).transpose();
+        let subscriber = nodes.first().cloned().map(|node| nodes_of.open(node));
+        let subscriber = subscriber.transpose();
         let subscriber = subscriber.map_err(setup_error)?;
         let mut builder = ClusterClientBuilder::new(nodes)
             .connection_timeout(config.connect_timeout)
@@ -247,10 +217,70 @@ pub(super) fn connect(config: &RedisConfig) -> Result<(Link, Option<Client>), Co
                 name: "host".to_owned(),
                 problem: "no host given; valid: `host[:port]`".to_owned(),
             })?;
-        let client = open(node).map_err(setup_error)?;
+        let client = nodes_of.open(node).map_err(setup_error)?;
         ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
             .map(|manager| (Link::Single(manager), Some(client)))
             .map_err(setup_error)
+    }
+}
+
+/// How to reach a node of the configuration: plain or TLS (with its roots), with the
+/// credentials and database of the data nodes.
+#[derive(Clone)]
+struct Nodes {
+    settings: RedisConnectionInfo,
+    tls: bool,
+    #[cfg(feature = "tls")]
+    roots: Option<redis::TlsCertificates>,
+}
+
+impl Nodes {
+    fn new(config: &RedisConfig) -> Self {
+        let mut settings = RedisConnectionInfo::default().set_db(config.db);
+        if let Some(username) = &config.username {
+            settings = settings.set_username(username);
+        }
+        if let Some(password) = &config.password {
+            settings = settings.set_password(password);
+        }
+        Nodes {
+            settings,
+            tls: config.tls,
+            #[cfg(feature = "tls")]
+            roots: config
+                .root_certificate
+                .is_some()
+                .then(|| certificates(config)),
+        }
+    }
+
+    /// `host:port`, without credentials (a Sentinel's address).
+    fn address(&self, host: &str, port: u16) -> redis::RedisResult<ConnectionInfo> {
+        let address = match self.tls {
+            false => ConnectionAddr::Tcp(host.to_owned(), port),
+            true => ConnectionAddr::TcpTls {
+                host: host.to_owned(),
+                port,
+                insecure: false,
+                tls_params: None,
+            },
+        };
+        address.into_connection_info()
+    }
+
+    /// A data node at `host:port`, with the credentials and the database.
+    fn node(&self, host: &str, port: u16) -> redis::RedisResult<ConnectionInfo> {
+        Ok(self
+            .address(host, port)?
+            .set_redis_settings(self.settings.clone()))
+    }
+
+    fn open(&self, node: ConnectionInfo) -> redis::RedisResult<Client> {
+        #[cfg(feature = "tls")]
+        if let Some(roots) = &self.roots {
+            return Client::build_with_tls(node, roots.clone());
+        }
+        Client::open(node)
     }
 }
 

@@ -9,8 +9,8 @@ mod breaker;
 mod config;
 mod fills;
 mod link;
-mod sentinel;
 pub(crate) mod scan;
+mod sentinel;
 mod version;
 
 use std::collections::HashMap;
@@ -92,8 +92,13 @@ impl RedisStore {
         {
             let store = [("store", config.target())];
             let store = [(store[0].0, store[0].1.as_str())];
-            connection.breaker.open_level.report_as("redis_circuit_open", &store);
-            connection.command_time.report_as("redis_command_seconds", &store);
+            connection
+                .breaker
+                .open_level
+                .report_as("redis_circuit_open", &store);
+            connection
+                .command_time
+                .report_as("redis_command_seconds", &store);
         }
         open.insert(config.clone(), Arc::downgrade(&connection));
         Ok(RedisStore { connection })

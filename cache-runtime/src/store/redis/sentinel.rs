@@ -16,19 +16,23 @@
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
 use redis::{Client, RedisError, RedisResult, Value};
 use tokio::sync::Notify;
 
 /// How often the watcher asks the Sentinels where the primary is, when nothing woke it.
 const POLL: Duration = Duration::from_secs(1);
 
+/// Makes a client for the data node at `(host, port)`: credentials, database, TLS.
+pub(super) type NodeClient = Box<dyn Fn(&str, u16) -> RedisResult<Client> + Send + Sync>;
+
 /// The connection to the primary the Sentinels name, replaced when they name another.
 pub(crate) struct SentinelLink {
     master: String,
     sentinels: Vec<Client>,
-    /// A client for the data node at `(host, port)`: credentials, database, TLS.
-    node_client: Box<dyn Fn(&str, u16) -> RedisResult<Client> + Send + Sync>,
+    node_client: NodeClient,
     manager_config: ConnectionManagerConfig,
     timeout: Duration,
     db: i64,
@@ -49,7 +53,7 @@ impl SentinelLink {
     pub(super) fn start(
         master: String,
         sentinels: Vec<Client>,
-        node_client: Box<dyn Fn(&str, u16) -> RedisResult<Client> + Send + Sync>,
+        node_client: NodeClient,
         manager_config: ConnectionManagerConfig,
         (timeout, db): (Duration, i64),
         driver: &tokio::runtime::Handle,
@@ -117,7 +121,10 @@ impl SentinelLink {
         let Some(address) = self.ask().await else {
             return tracing::debug!(master = %self.master, "no Sentinel answered");
         };
-        if self.current().is_some_and(|primary| primary.address == address) {
+        if self
+            .current()
+            .is_some_and(|primary| primary.address == address)
+        {
             return;
         }
         let connection = (self.node_client)(&address.0, address.1).and_then(|client| {
