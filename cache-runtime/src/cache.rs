@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::{Arc, LazyLock, OnceLock};
+use std::time::Duration;
 
 use crate::cache_url::{self, UrlStore};
 use crate::cached::flight::Flights;
@@ -11,6 +12,8 @@ use crate::compression::Compression;
 #[cfg(doc)]
 use crate::compression::DEFAULT_COMPRESSION;
 use crate::error::ConfigError;
+#[cfg(feature = "redis")]
+use crate::near::Near;
 use crate::random::Random;
 use crate::store::{Backend, MemoryStore};
 #[cfg(feature = "redis")]
@@ -44,6 +47,9 @@ struct Inner {
     prefix: Box<str>,
     backend: Backend,
     compression: Compression,
+    /// The near cache in front of Redis, if one was asked for.
+    #[cfg(feature = "redis")]
+    near: Option<Arc<Near>>,
     clock: Clock,
     random: Random,
     flights: Arc<Flights>,
@@ -58,6 +64,8 @@ pub struct CacheBuilder {
     prefix: Option<String>,
     store: Option<StoreChoice>,
     compression: Compression,
+    near_cache: Option<MemoryStore>,
+    near_cache_max_lag: Option<Duration>,
     clock: Clock,
     seed: Option<u64>,
 }
@@ -111,6 +119,38 @@ impl CacheBuilder {
         self
     }
 
+    /// An in-process L1 in front of Redis for `#[cached]` reads, bounded as `l1` is, kept
+    /// coherent by Redis (`CLIENT TRACKING` on the prefix): a hit sends no command, a write from
+    /// any process removes the key when its invalidation arrives, and the L1 answers only while
+    /// it has heard the server within [`near_cache_max_lag`](Self::near_cache_max_lag). Needs
+    /// Redis 6+ on a single node or a Cluster (TLS too); not over Sentinel. Rate limits and locks
+    /// never go through it. URL: `near_cache=ENTRIES`.
+    ///
+    /// ```
+    /// use cache_runtime::{Cache, MemoryStore, RedisConfig};
+    /// use std::time::Duration;
+    /// let cache = Cache::builder()
+    ///     .prefix("svc")
+    ///     .redis(RedisConfig::from_url("redis://127.0.0.1:6379/0")?)
+    ///     .near_cache(MemoryStore::with_max_entries(10_000))
+    ///     .near_cache_max_lag(Duration::from_millis(500))
+    ///     .build()?;
+    /// # Ok::<(), cache_runtime::ConfigError>(())
+    /// ```
+    pub fn near_cache(mut self, l1: MemoryStore) -> Self {
+        self.near_cache = Some(l1);
+        self
+    }
+
+    /// The near cache's staleness bound (default `DEFAULT_NEAR_CACHE_MAX_LAG`, 500 ms): it
+    /// answers only while the server has been heard within this long, so that a value it serves
+    /// is never further behind Redis. Tracking is checked four times per bound. URL:
+    /// `near_cache_max_lag=500ms`.
+    pub fn near_cache_max_lag(mut self, max_lag: Duration) -> Self {
+        self.near_cache_max_lag = Some(max_lag);
+        self
+    }
+
     /// Draws early expiry's random numbers from a generator seeded with `seed`, so that the draws
     /// of a test repeat exactly: the test hook for `early_expiry`.
     pub fn random_seed(mut self, seed: u64) -> Self {
@@ -134,18 +174,72 @@ impl CacheBuilder {
             #[cfg(feature = "redis")]
             Some(StoreChoice::Redis(config)) => Backend::Redis(RedisStore::open(&config)?),
         };
-        Ok(Cache {
+        #[cfg(feature = "redis")]
+        let near = near_cache(&backend, self.near_cache, self.near_cache_max_lag)?;
+        #[cfg(not(feature = "redis"))]
+        if self.near_cache.is_some() || self.near_cache_max_lag.is_some() {
+            return Err(ConfigError::FeatureNotEnabled {
+                what: "a near cache (in front of Redis)".to_owned(),
+                feature: "redis",
+            });
+        }
+        let cache = Cache {
             inner: Arc::new(Inner {
                 prefix: prefix.into(),
                 backend,
                 compression: self.compression,
+                #[cfg(feature = "redis")]
+                near,
                 clock: self.clock,
                 random: self.seed.map(Random::seeded).unwrap_or_default(),
                 flights: Arc::new(Flights::new()),
                 invalidations: Arc::new(Invalidations::new()),
                 lock_released: event_listener::Event::new(),
             }),
-        })
+        };
+        #[cfg(feature = "redis")]
+        if let (Some(near), Backend::Redis(redis)) = (cache.near(), cache.backend()) {
+            crate::store::track(redis, cache.prefix(), near);
+        }
+        Ok(cache)
+    }
+}
+
+/// The near cache the builder asked for, checked against the store; it starts tracking at once.
+#[cfg(feature = "redis")]
+fn near_cache(
+    backend: &Backend,
+    l1: Option<MemoryStore>,
+    max_lag: Option<Duration>,
+) -> Result<Option<Arc<Near>>, ConfigError> {
+    let bad = |problem: &str| ConfigError::BadParameter {
+        name: "near_cache".to_owned(),
+        problem: problem.to_owned(),
+    };
+    let Some(l1) = l1 else {
+        return match max_lag {
+            Some(_) => Err(bad("`near_cache_max_lag` is given without a near cache")),
+            None => Ok(None),
+        };
+    };
+    let max_lag = max_lag.unwrap_or(crate::DEFAULT_NEAR_CACHE_MAX_LAG);
+    if max_lag < Duration::from_millis(4) {
+        return Err(ConfigError::BadParameter {
+            name: "near_cache_max_lag".to_owned(),
+            problem: format!(
+                "{max_lag:?} is below the clock's resolution; valid: 4ms or more, as `500ms`"
+            ),
+        });
+    }
+    match backend {
+        Backend::Memory(_) => Err(bad(
+            "is a layer in front of Redis, and this cache is on the embedded memory store",
+        )),
+        Backend::Redis(redis) if redis.config().sentinel_master.is_some() => Err(bad(
+            "is not supported over Redis Sentinel (tracking does not follow a failover yet); \
+             use a single node or a Cluster",
+        )),
+        Backend::Redis(_) => Ok(Some(Arc::new(Near::new(l1, max_lag)))),
     }
 }
 
@@ -206,6 +300,12 @@ impl Cache {
         if let Some(compression) = url.params.compression {
             builder = builder.compression(compression);
         }
+        if let Some(entries) = url.params.near_cache {
+            builder = builder.near_cache(MemoryStore::with_max_entries(entries));
+        }
+        if let Some(max_lag) = url.params.near_cache_max_lag {
+            builder = builder.near_cache_max_lag(max_lag);
+        }
         builder = match url.store {
             UrlStore::Memory(None) => builder,
             UrlStore::Memory(Some(bound)) => builder.store(MemoryStore::new(bound)),
@@ -241,6 +341,8 @@ impl Cache {
                 prefix: DEFAULT_PREFIX.into(),
                 backend: Backend::Memory(MemoryStore::default()),
                 compression: Compression::default(),
+                #[cfg(feature = "redis")]
+                near: None,
                 clock: Clock::System,
                 random: Random::Thread,
                 flights: Arc::new(Flights::new()),
@@ -271,14 +373,30 @@ impl Cache {
         }
     }
 
-    /// The Redis connection's failure counts and circuit state, if this cache is on Redis.
+    /// The Redis connection's failure counts and circuit state, and this cache's near cache
+    /// counts, if this cache is on Redis.
     #[cfg(feature = "redis")]
     pub fn redis_stats(&self) -> Option<RedisStats> {
         match &self.inner.backend {
             Backend::Memory(_) => None,
-            #[cfg(feature = "redis")]
-            Backend::Redis(store) => Some(store.stats()),
+            Backend::Redis(store) => {
+                let mut stats = store.stats();
+                if let Some(near) = self.near() {
+                    stats.near_hits = near.counts.hits.get();
+                    stats.near_invalidations = near.counts.invalidations.get();
+                    stats.near_flushes = near.counts.flushes.get();
+                    stats.near_fills_refused = near.counts.fills_refused.get();
+                }
+                Some(stats)
+            }
         }
+    }
+
+    /// The near cache, if this cache has one.
+    #[cfg(feature = "redis")]
+    #[inline]
+    pub(crate) fn near(&self) -> Option<&Arc<Near>> {
+        self.inner.near.as_ref()
     }
 
     pub(crate) fn backend(&self) -> &Backend {

@@ -3,7 +3,6 @@
 //! Parsed by hand so that every error names the part of the URL at fault, and so that the
 //! password is never echoed back.
 
-#[cfg(feature = "redis")]
 use std::time::Duration;
 
 use crate::compression::Compression;
@@ -36,11 +35,15 @@ pub(crate) struct CacheParams {
     pub(crate) prefix: Option<String>,
     /// `compress_above=BYTES` or `compress_above=off`.
     pub(crate) compression: Option<Compression>,
+    /// `near_cache=ENTRIES`: a near cache of at most this many entries.
+    pub(crate) near_cache: Option<u64>,
+    /// `near_cache_max_lag=500ms`.
+    pub(crate) near_cache_max_lag: Option<Duration>,
 }
 
 impl CacheParams {
     /// The names, for the errors that list what is valid.
-    const NAMES: &'static str = "`prefix`, `compress_above`";
+    const NAMES: &'static str = "`prefix`, `compress_above`, `near_cache`, `near_cache_max_lag`";
 
     /// Takes `name=value` if it is a cache parameter; whether it was.
     fn take(&mut self, name: &str, value: &str) -> Result<bool, ConfigError> {
@@ -57,6 +60,8 @@ impl CacheParams {
                     })?),
                 })
             }
+            "near_cache" => self.near_cache = Some(count(name, value)?),
+            "near_cache_max_lag" => self.near_cache_max_lag = Some(duration(name, value)?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -323,7 +328,6 @@ fn count(name: &str, value: &str) -> Result<u64, ConfigError> {
     })
 }
 
-#[cfg(feature = "redis")]
 fn duration(name: &str, value: &str) -> Result<Duration, ConfigError> {
     humantime::parse_duration(value)
         .ok()

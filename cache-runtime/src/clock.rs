@@ -106,6 +106,18 @@ fn precise_micros() -> u64 {
     start_micros.saturating_add(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX))
 }
 
+#[cfg(feature = "redis")]
+/// Milliseconds on the coarse monotonic clock since the process first asked, never zero: for
+/// intervals that a wall-clock step must not stretch or shrink (the near cache's health).
+pub(crate) fn monotonic_millis() -> u64 {
+    static START: LazyLock<coarsetime::Instant> =
+        LazyLock::new(coarsetime::Instant::now_without_cache_update);
+    coarsetime::Instant::now_without_cache_update()
+        .duration_since(*START)
+        .as_millis()
+        .saturating_add(1)
+}
+
 /// Wall-clock milliseconds from the coarse monotonic clock.
 fn coarse_millis() -> u64 {
     static START: LazyLock<(coarsetime::Instant, u64)> = LazyLock::new(|| {

@@ -167,6 +167,10 @@ fn describe_once() {
             "#[cached] calls by result: hit, miss, stale (an entry past its TTL served), \
              coalesced (a miss that got another caller's value)"
         );
+        describe_counter!(
+            "cache_near_hits_total",
+            "#[cached] hits the near cache answered (no command sent; also counted as hits)"
+        );
         describe_counter!("cache_computations_total", "#[cached] bodies run");
         describe_histogram!(
             "cache_compute_seconds",

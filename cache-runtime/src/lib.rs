@@ -40,6 +40,8 @@ mod error;
 mod key;
 mod limit;
 pub mod lock;
+#[cfg(feature = "redis")]
+mod near;
 mod ops;
 mod policy;
 mod random;
@@ -61,6 +63,8 @@ pub use limit::{
     RateLimiter,
 };
 pub use lock::{lock_stats, LockError, LockGuard, LockPolicy, LockStats, Locks, DEFAULT_LEASE};
+#[cfg(feature = "redis")]
+pub use near::DEFAULT_NEAR_CACHE_MAX_LAG;
 pub use ops::{KeyStream, KeyTtl};
 pub use policy::{CachePolicy, DEFAULT_BETA, DEFAULT_LOCK_WAIT};
 pub use stats::{stats, FnStats};

@@ -167,7 +167,7 @@ impl Cache {
         Self::check_ttl(OP, key, ttl)?;
         let bytes = self.encode_value(OP, key, value, ttl)?;
         let full = self.full_key(key);
-        self.supersede(full.as_bytes()).await;
+        let _superseded = self.supersede(full.as_bytes()).await;
         match self.backend() {
             Backend::Memory(store) => {
                 let expires_at = self.expires_at(ttl);
@@ -239,8 +239,9 @@ impl Cache {
             Self::check_ttl(OP, key, ttl)?;
             encoded.push((*key, self.encode_value(OP, key, value, ttl)?));
         }
+        let mut _superseded = Vec::with_capacity(encoded.len());
         for (key, _) in &encoded {
-            self.supersede(self.full_key(key).as_bytes()).await;
+            _superseded.push(self.supersede(self.full_key(key).as_bytes()).await);
         }
         match self.backend() {
             Backend::Memory(store) => {
@@ -290,8 +291,9 @@ impl Cache {
         for key in keys {
             Self::writable(OP, key)?;
         }
+        let mut _superseded = Vec::with_capacity(keys.len());
         for key in keys {
-            self.supersede(self.full_key(key).as_bytes()).await;
+            _superseded.push(self.supersede(self.full_key(key).as_bytes()).await);
         }
         match self.backend() {
             Backend::Memory(store) => {
@@ -355,13 +357,14 @@ impl Cache {
             }
             #[cfg(feature = "redis")]
             Backend::Redis(store) => {
+                let full = self.full_key(key);
                 let mut cmd = redis::cmd("PEXPIRE");
-                cmd.arg(self.full_key(key)).arg(millis(ttl));
-                store
-                    .query::<u64>(cmd)
-                    .await
-                    .map(|n| n == 1)
-                    .map_err(fail(OP, key))
+                cmd.arg(&full).arg(millis(ttl));
+                let expired = store.query::<u64>(cmd).await;
+                if let Some(near) = self.near() {
+                    near.invalidate(full.as_bytes());
+                }
+                expired.map(|n| n == 1).map_err(fail(OP, key))
             }
         }
     }
@@ -441,7 +444,7 @@ impl Cache {
     ) -> Result<(), CacheError> {
         Self::writable("set", key)?;
         Self::check_ttl("set", key, ttl)?;
-        self.supersede(self.full_key(key).as_bytes()).await;
+        let _superseded = self.supersede(self.full_key(key).as_bytes()).await;
         match self.backend() {
             Backend::Memory(store) => {
                 let entry =

@@ -18,6 +18,8 @@ pub struct FnStats {
     pub function: String,
     /// Calls answered from the store.
     pub hits: u64,
+    /// Of the hits, those the near cache answered (no command sent to Redis).
+    pub near_hits: u64,
     /// Calls that found nothing usable in the store.
     pub misses: u64,
     /// Misses that waited for another caller's computation instead of running the body.
@@ -49,6 +51,7 @@ pub struct FnStats {
 #[derive(Debug, Default)]
 pub struct Counters {
     pub(crate) hits: Count,
+    pub(crate) near_hits: Count,
     pub(crate) misses: Count,
     pub(crate) coalesced_waits: Count,
     pub(crate) decode_failures: Count,
@@ -67,6 +70,7 @@ impl Counters {
     pub(crate) const fn new() -> Self {
         Counters {
             hits: Count::new(),
+            near_hits: Count::new(),
             misses: Count::new(),
             coalesced_waits: Count::new(),
             decode_failures: Count::new(),
@@ -94,6 +98,7 @@ impl Counters {
         FnStats {
             function: function.to_owned(),
             hits: self.hits.get(),
+            near_hits: self.near_hits.get(),
             misses: self.misses.get(),
             coalesced_waits: self.coalesced_waits.get(),
             decode_failures: self.decode_failures.get(),
@@ -129,6 +134,7 @@ impl Counted for Counters {
         self.coalesced_waits
             .report_as("cache_requests_total", &requests("coalesced"));
         let labels = [("function", function)];
+        self.near_hits.report_as("cache_near_hits_total", &labels);
         self.computes.report_as("cache_computations_total", &labels);
         self.compute_time
             .report_as("cache_compute_seconds", &labels);

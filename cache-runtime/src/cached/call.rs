@@ -29,7 +29,7 @@ use super::fresh::Judged;
 use super::kind::ReturnKind;
 use super::mode::CallMode;
 #[cfg(feature = "redis")]
-use super::read::read_bytes;
+use super::read::{read_entry, read_store};
 use super::read::{read_memory, UNCOUNTED};
 use super::refresh::Refresh;
 #[cfg(feature = "redis")]
@@ -39,9 +39,11 @@ use super::FnSite;
 use crate::cached::flight::{Follower, Joined, Leader, Outcome};
 use crate::cached::invalidation::Ticket;
 use crate::key::Key;
+#[cfg(feature = "redis")]
+use crate::near::FillTicket;
 use crate::store::Backend;
 #[cfg(feature = "redis")]
-use crate::store::{Failure, RedisStore};
+use crate::store::{Decoded, Failure, RedisStore, StoredEntry, StoredValue};
 use crate::{Cache, CacheError, CachePolicy};
 
 /// Everything one call needs besides its body.
@@ -151,10 +153,34 @@ where
             tracing::warn!(function = call.site.name(), %error, "running uncached");
         }
         #[cfg(feature = "redis")]
-        (Ok(_), CallMode::Normal, Backend::Redis(_)) => {}
+        (Ok(key), CallMode::Normal, Backend::Redis(_)) => {
+            if let Some(found) = read_near::<K, R>(call, key) {
+                if let Some(value) = fetch.found(Some(found)) {
+                    return Begin::Hit(value);
+                }
+            }
+        }
         (Ok(_), CallMode::Refresh, _) => {}
     }
     Begin::Fetch(fetch)
+}
+
+/// What the near cache holds for `key` that it may serve (counted as a near hit); `None` when
+/// there is no near cache, it is not healthy, or it holds nothing servable.
+#[cfg(feature = "redis")]
+#[inline]
+fn read_near<K, R>(call: &Call<'_, K>, key: &Key) -> Option<(R, Judged)>
+where
+    K: ReturnKind<R>,
+{
+    let near = call.cache.near()?;
+    let l1 = near.usable()?;
+    let counters = call.site.counters();
+    let found = read_store::<K, R>(l1, call.cache, key, call.policy, counters)
+        .filter(|(_, judged)| judged.serves())?;
+    near.counts.hits.bump();
+    counters.near_hits.bump();
+    Some(found)
 }
 
 impl<'a, K, R> Fetch<'a, K, R>
@@ -211,7 +237,7 @@ where
         None
     }
 
-    /// Redis and the key, when this call reads Redis first.
+    /// Redis and the key, when this call reads Redis first (not when the near cache answered).
     #[cfg(feature = "redis")]
     pub(super) fn remote_key(&self) -> Option<(&'a RedisStore, &'a Key)> {
         match (
@@ -219,24 +245,49 @@ where
             self.call.key.checked(),
             self.call.mode,
         ) {
-            (Backend::Redis(redis), Ok(key), CallMode::Normal) => Some((redis, key)),
+            (Backend::Redis(redis), Ok(key), CallMode::Normal) if self.serve.is_none() => {
+                Some((redis, key))
+            }
             _ => None,
         }
+    }
+
+    /// The near cache's ticket for the read about to be sent, if there is a near cache.
+    #[cfg(feature = "redis")]
+    pub(super) fn near_ticket(&self) -> Option<FillTicket> {
+        let key = self.call.key.checked().ok()?;
+        Some(self.call.cache.near()?.ticket(key.as_bytes()))
     }
 
     /// Counts and judges what a `GET` gave; the value of a plain hit.
     #[cfg(feature = "redis")]
     #[inline(never)]
-    pub(super) fn remote_read(&mut self, read: Result<Option<Vec<u8>>, Failure>) -> Option<R> {
+    pub(super) fn remote_read(
+        &mut self,
+        read: Result<Option<Vec<u8>>, Failure>,
+        ticket: Option<FillTicket>,
+    ) -> Option<R> {
         let counters = self.call.site.counters();
         let found = match read {
-            Ok(Some(bytes)) => read_bytes::<K, R>(
-                self.call.cache,
-                self.call.key,
-                &bytes,
-                self.call.policy,
-                counters,
-            ),
+            Ok(Some(bytes)) => {
+                let (key, cache) = (self.call.key, self.call.cache);
+                read_entry::<K, R>(cache, key, &bytes, self.call.policy, counters).map(
+                    |(header, stored, judged)| {
+                        if let (Some(near), Some(ticket)) = (cache.near(), ticket) {
+                            let value = Decoded {
+                                header,
+                                value: stored.clone(),
+                            };
+                            let entry = StoredEntry::new(
+                                header.stale_until,
+                                StoredValue::Decoded(Arc::new(value)),
+                            );
+                            near.fill(key.as_bytes(), ticket, entry);
+                        }
+                        (K::from_stored(stored), judged)
+                    },
+                )
+            }
             Ok(None) => None,
             Err(failure) => {
                 if let Some(error) = self.store_failed(failure, "get") {

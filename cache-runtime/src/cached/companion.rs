@@ -52,7 +52,7 @@ pub async fn invalidate_async(cache: &Cache, key: &Key) -> bool {
     let Ok(key) = key.checked() else {
         return false;
     };
-    cache.supersede(key.as_bytes()).await;
+    let _superseded = cache.supersede(key.as_bytes()).await;
     match cache.backend() {
         Backend::Memory(memory) => memory.remove(key.as_bytes()),
         #[cfg(feature = "redis")]

@@ -106,7 +106,8 @@ where
 {
     #[cfg(feature = "redis")]
     if let Some((redis, key)) = fetch.remote_key() {
-        if let Some(value) = fetch.remote_read(boxed_query(redis, get_entry(key)).await) {
+        let ticket = fetch.near_ticket();
+        if let Some(value) = fetch.remote_read(boxed_query(redis, get_entry(key)).await, ticket) {
             return value;
         }
     }

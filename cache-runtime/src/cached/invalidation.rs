@@ -135,17 +135,55 @@ impl Drop for StoreGate {
     }
 }
 
+/// A write superseding a key is under way: when it is dropped (the write answered, failed or
+/// was cancelled), the key leaves the near cache again.
+#[must_use = "hold it until the write has been answered"]
+pub(crate) struct Superseded {
+    #[cfg(feature = "redis")]
+    near: Option<(Arc<crate::near::Near>, Vec<u8>)>,
+}
+
+impl Superseded {
+    /// The near cache's part alone: `key` leaves it now and when this is dropped (a computed
+    /// value's `SET`, which supersedes no computation).
+    pub(crate) fn in_near(cache: &Cache, key: &[u8]) -> Superseded {
+        #[cfg(not(feature = "redis"))]
+        let _ = (cache, key);
+        Superseded {
+            #[cfg(feature = "redis")]
+            near: cache.near().map(|near| {
+                near.invalidate(key);
+                (Arc::clone(near), key.to_vec())
+            }),
+        }
+    }
+}
+
+impl Drop for Superseded {
+    fn drop(&mut self) {
+        #[cfg(feature = "redis")]
+        if let Some((near, key)) = &self.near {
+            near.invalidate(key);
+        }
+    }
+}
+
 impl Cache {
     /// Before a write that replaces or removes `key` (its bytes in the memory store): computations
     /// begun before now will not store, callers from now on start a computation of their own,
     /// and the stores already admitted have finished, or had the time a store may take (a
     /// store awaited by a task that this very thread blocks cannot finish: the wait is bounded
     /// so that it never deadlocks).
-    pub(crate) async fn supersede(&self, key: &[u8]) {
+    ///
+    /// With a near cache the key leaves it now and again when the returned guard is dropped,
+    /// after the write: own writes come first, before their invalidation is pushed back.
+    pub(crate) async fn supersede(&self, key: &[u8]) -> Superseded {
         let stripe = self.invalidations().void(key);
         self.flights().detach(key);
+        let superseded = Superseded::in_near(self, key);
         let within = self.store_budget();
         self.invalidations().drained(stripe, within).await;
+        superseded
     }
 
     /// The longest a store may take: the Redis time budget (connect + response timeout); on the

@@ -3,10 +3,10 @@
 
 use super::fresh::{judge, Judged};
 use super::kind::ReturnKind;
-use crate::entry;
+use crate::entry::{self, EntryHeader};
 use crate::key::Key;
 use crate::stats::Counters;
-use crate::store::{Decoded, StoredValue};
+use crate::store::{Decoded, MemoryStore, StoredValue};
 use crate::{Cache, CachePolicy};
 
 /// Counters for reads that must not count: peeks, a leader's re-check, a lock waiter's re-read.
@@ -23,9 +23,23 @@ pub(super) fn read_memory<K, R>(
 where
     K: ReturnKind<R>,
 {
-    let memory = cache.memory_store()?;
+    read_store::<K, R>(cache.memory_store()?, cache, key, policy, counters)
+}
+
+/// The value under `key` in `store` (the memory store, or a near cache's L1) and what it is
+/// good for; `None` if there is none usable.
+pub(super) fn read_store<K, R>(
+    store: &MemoryStore,
+    cache: &Cache,
+    key: &Key,
+    policy: &CachePolicy,
+    counters: &Counters,
+) -> Option<(R, Judged)>
+where
+    K: ReturnKind<R>,
+{
     let now = cache.now_millis();
-    let entry = memory.get(key.as_bytes(), now)?;
+    let entry = store.get(key.as_bytes(), now)?;
     match entry.value {
         StoredValue::Decoded(decoded) => {
             match decoded.as_any().downcast_ref::<Decoded<K::Stored>>() {
@@ -61,6 +75,22 @@ pub(super) fn read_bytes<K, R>(
 where
     K: ReturnKind<R>,
 {
+    let (_, stored, judged) = read_entry::<K, R>(cache, key, bytes, policy, counters)?;
+    Some((K::from_stored(stored), judged))
+}
+
+/// The header, the stored value and what it is good for, of the entry `bytes`; `None` if they
+/// do not decode to the expected type (counted) or the entry is past every window.
+pub(super) fn read_entry<K, R>(
+    cache: &Cache,
+    key: &Key,
+    bytes: &[u8],
+    policy: &CachePolicy,
+    counters: &Counters,
+) -> Option<(EntryHeader, K::Stored, Judged)>
+where
+    K: ReturnKind<R>,
+{
     let decoded = entry::decode_header(bytes).and_then(|(header, payload)| {
         if header.fingerprint != entry::fingerprint::<K::Stored>() {
             return Err(entry::DecodeError::OtherType);
@@ -70,7 +100,7 @@ where
             return Ok(None);
         }
         let stored = payload.decode::<K::Stored>(header.codec)?;
-        Ok(Some((K::from_stored(stored), judged)))
+        Ok(Some((header, stored, judged)))
     });
     decoded.unwrap_or_else(|error| {
         counters.decode_failures.bump();

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use super::kind::ReturnKind;
 use super::FnSite;
-#[cfg(feature = "redis")]
-use crate::cached::invalidation::StoreGate;
 use crate::cached::invalidation::Ticket;
+#[cfg(feature = "redis")]
+use crate::cached::invalidation::{StoreGate, Superseded};
 use crate::entry::{self, EntryHeader};
 use crate::key::Key;
 use crate::store::{Backend, Decoded, StoredEntry, StoredValue};
@@ -22,6 +22,8 @@ pub(super) struct RemoteWrite {
     redis: RedisStore,
     set: redis::Cmd,
     gate: StoreGate,
+    /// The key leaves the near cache once the write is answered (own writes first).
+    near: Superseded,
 }
 
 /// Without Redis every store is done at once in memory: there is no write to send.
@@ -38,6 +40,7 @@ impl RemoteWrite {
                 Ok(()) => site.counters().stores.bump(),
                 Err(failure) => backend_error(site, &failure, "storing the result"),
             }
+            drop(self.near);
             drop(self.gate);
         }
         #[cfg(not(feature = "redis"))]
@@ -92,6 +95,7 @@ where
                     redis: redis.clone(),
                     set,
                     gate,
+                    near: Superseded::in_near(cache, key.as_bytes()),
                 })
             }
             Err(error) => {

@@ -122,9 +122,11 @@ impl Cache {
                 let pattern = format!("{}:*", redis_scan::escape_glob(self.prefix()));
                 let prefix_len = self.prefix().len() + 1;
                 let kept = move |key: &str| namespace::is_reserved(&key.as_bytes()[prefix_len..]);
-                redis_scan::unlink_matching(store, pattern, kept)
-                    .await
-                    .map_err(|failure| CacheError::new("clear", None, failure.kind()))
+                let cleared = redis_scan::unlink_matching(store, pattern, kept).await;
+                if let Some(near) = self.near() {
+                    near.flush();
+                }
+                cleared.map_err(|failure| CacheError::new("clear", None, failure.kind()))
             }
         }
     }

@@ -334,6 +334,12 @@ impl MemoryStore {
     pub(crate) fn remove(&self, key: &[u8]) -> bool {
         self.map.remove(key).is_some()
     }
+
+    /// Drops every cached entry (locks and rate limits stay).
+    #[cfg(feature = "redis")]
+    pub(crate) fn clear_cached(&self) {
+        self.map.clear();
+    }
 }
 
 fn live_keys<'a>(map: &'a Map, prefix: &'a [u8], now: u64) -> impl Iterator<Item = Vec<u8>> + 'a {

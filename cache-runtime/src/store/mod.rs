@@ -17,7 +17,7 @@ mod weight;
 #[cfg(feature = "redis")]
 pub(crate) use self::redis::check_server_version;
 #[cfg(feature = "redis")]
-pub(crate) use self::redis::{scan as redis_scan, RedisStore, CHANNEL};
+pub(crate) use self::redis::{scan as redis_scan, tracking::track, RedisStore, CHANNEL};
 #[cfg(feature = "redis")]
 pub use self::redis::{
     RedisConfig, RedisStats, DEFAULT_CIRCUIT_COOLDOWN, DEFAULT_CIRCUIT_FAILURES,

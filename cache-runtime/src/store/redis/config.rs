@@ -115,13 +115,21 @@ impl RedisConfig {
         let (config, params) = crate::cache_url::parse_redis(url)?;
         let name = match params {
             CacheParams {
-                prefix: None,
-                compression: None,
-            } => return Ok(config),
-            CacheParams {
                 prefix: Some(_), ..
             } => "prefix",
-            CacheParams { .. } => "compress_above",
+            CacheParams {
+                compression: Some(_),
+                ..
+            } => "compress_above",
+            CacheParams {
+                near_cache: Some(_),
+                ..
+            } => "near_cache",
+            CacheParams {
+                near_cache_max_lag: Some(_),
+                ..
+            } => "near_cache_max_lag",
+            CacheParams { .. } => return Ok(config),
         };
         Err(ConfigError::BadParameter {
             name: name.to_owned(),

@@ -224,6 +224,21 @@ pub(super) fn connect(config: &RedisConfig) -> Result<(Link, Option<Client>), Co
     }
 }
 
+/// A RESP3 client for the data node at `host:port`: the near cache's tracking connection.
+pub(super) fn tracking_client(
+    config: &RedisConfig,
+    host: &str,
+    port: u16,
+) -> redis::RedisResult<Client> {
+    let nodes = Nodes::new(config);
+    let node = nodes.node(host, port)?;
+    let settings = node
+        .redis_settings()
+        .clone()
+        .set_protocol(redis::ProtocolVersion::RESP3);
+    nodes.open(node.set_redis_settings(settings))
+}
+
 /// How to reach a node of the configuration: plain or TLS (with its roots), with the
 /// credentials and database of the data nodes.
 #[derive(Clone)]

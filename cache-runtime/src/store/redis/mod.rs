@@ -11,6 +11,7 @@ mod fills;
 mod link;
 pub(crate) mod scan;
 mod sentinel;
+pub(crate) mod tracking;
 mod version;
 
 use std::collections::HashMap;
@@ -49,6 +50,15 @@ pub struct RedisStats {
     pub circuit_opened: u64,
     /// Whether the circuit is open now.
     pub circuit_open: bool,
+    /// Calls answered by the near cache (no command sent); 0 without a near cache.
+    pub near_hits: u64,
+    /// Invalidations the server pushed to the near cache.
+    pub near_invalidations: u64,
+    /// Times the near cache was emptied: tracking lost, late, re-armed, or the server flushed.
+    pub near_flushes: u64,
+    /// Replies not installed in the near cache: their key was invalidated, or the near cache
+    /// flushed or unhealthy, while they were on their way.
+    pub near_fills_refused: u64,
 }
 
 struct Connection {
@@ -115,6 +125,7 @@ impl RedisStore {
             skipped: counts.skipped.load(Relaxed),
             circuit_opened: counts.opened.load(Relaxed),
             circuit_open: self.connection.breaker.is_open(),
+            ..RedisStats::default()
         }
     }
 

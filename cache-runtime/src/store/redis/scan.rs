@@ -153,7 +153,7 @@ impl<'a> Batches<'a> {
 /// The nodes to scan: the server itself, or every primary of a cluster, named as the client's
 /// own topology names them (`CLUSTER SLOTS` gives each primary's preferred endpoint: a
 /// hostname where the cluster announces one), so that routing by address finds its connection.
-async fn nodes(store: &RedisStore) -> Result<Vec<(String, u16)>, Failure> {
+pub(crate) async fn nodes(store: &RedisStore) -> Result<Vec<(String, u16)>, Failure> {
     let single = store.config().nodes.first().cloned().unwrap_or_default();
     let slots: Option<redis::Value> = store
         .run(|mut link: Link| async move {
