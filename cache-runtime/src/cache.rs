@@ -536,6 +536,23 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_near_cache_needs_redis_and_says_what_is_wrong() {
+        let error = |url: &str| Cache::from_url(url).unwrap_err().to_string();
+        assert!(error("memory://?near_cache=100").contains("in front of Redis"));
+        assert!(error("redis://h/0?near_cache_max_lag=1s").contains("without a near cache"));
+        assert!(error("redis://h/0?near_cache=100&near_cache_max_lag=1ms").contains("4ms"));
+        assert!(error("redis+sentinel://s1/m?near_cache=100").contains("Sentinel"));
+        assert!(error("redis://h/0?near_cache=0").contains("`near_cache`"));
+        let cache =
+            Cache::from_url("redis://127.0.0.1:1/0?near_cache=100&near_cache_max_lag=250ms")
+                .unwrap();
+        assert_eq!(cache.near().unwrap().max_lag(), Duration::from_millis(250));
+        let stats = cache.redis_stats().unwrap();
+        assert_eq!((stats.near_hits, stats.near_invalidations), (0, 0));
+    }
+
     #[test]
     fn a_prefix_cannot_hold_the_separator() {
         for prefix in ["app:v2", ":", "app:"] {

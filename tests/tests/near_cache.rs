@@ -155,3 +155,53 @@ async fn random_writes_and_reads_never_break_the_staleness_bound() {
     assert!(near > 0, "the near cache answered some reads");
     eprintln!("{reads} reads, {near} from the near cache, {bounded_reads} owed the latest version");
 }
+
+static STALE: OnceLock<Cache> = OnceLock::new();
+static STALE_RUNS: Runs = Runs::new();
+
+#[cached(ttl = 10, stale_while_revalidate = "1m", key = "s", store = STALE.get().unwrap())]
+async fn stale_read() -> u64 {
+    STALE_RUNS.record() as u64 + 1
+}
+
+/// A near entry is judged like any other: past its TTL, within stale-while-revalidate, the L1
+/// serves it at once and one refresh runs; the refreshed value replaces it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_while_revalidate_works_on_near_entries() {
+    let server = RedisServer::single();
+    let clock = cache_runtime::ManualClock::new();
+    let config = cache_runtime::RedisConfig::from_url(&server.url()).unwrap();
+    let cache = Cache::builder()
+        .prefix("ns")
+        .redis(config)
+        .near_cache(cache_runtime::MemoryStore::with_max_entries(100))
+        .near_cache_max_lag(Duration::from_millis(200))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    STALE.set(cache.clone()).unwrap();
+    assert_eq!(stale_read().await, 1);
+    let armed = cache_tests::eventually_async(async || {
+        let hits = cache.redis_stats().unwrap().near_hits;
+        stale_read().await;
+        cache.redis_stats().unwrap().near_hits > hits
+    })
+    .await;
+    assert!(armed);
+    let near = cache.redis_stats().unwrap().near_hits;
+
+    clock.advance(Duration::from_secs(11));
+    assert_eq!(stale_read().await, 1, "the stale value, at once");
+    assert_eq!(
+        cache.redis_stats().unwrap().near_hits,
+        near + 1,
+        "served by the L1"
+    );
+    let refreshed = cache_tests::eventually_async(async || stale_read().await == 2).await;
+    assert!(
+        refreshed,
+        "one refresh ran and its value replaced the stale one"
+    );
+    assert_eq!(STALE_RUNS.count(), 2);
+    assert!(stale_read::stats().stale_served >= 1);
+}
