@@ -42,31 +42,47 @@ pub(crate) fn track(store: &RedisStore, prefix: &str, near: &Arc<Near>) {
 }
 
 async fn run(store: RedisStore, prefix: String, near: Weak<Near>) {
+    // Sessions in a row that could not arm: the pause before the next doubles (50 ms to 5 s), and
+    // the first of a streak is a warning, so that a server refusing `CLIENT TRACKING` (an ACL
+    // user without it, a proxy that does not speak RESP3) is named once and not hammered.
+    let mut unarmed = 0u32;
     loop {
         let Some(strong) = near.upgrade() else {
             return;
         };
         let max_lag = strong.max_lag();
         drop(strong);
-        let ended = session(&store, &prefix, &near, max_lag).await;
+        let mut armed = false;
+        let ended = session(&store, &prefix, &near, max_lag, &mut armed).await;
         let Some(strong) = near.upgrade() else {
             return;
         };
         strong.flush();
         drop(strong);
-        if let Err(error) = ended {
-            tracing::debug!(%error, "near cache tracking lost; the L1 is bypassed until re-armed");
+        unarmed = if armed { 0 } else { unarmed.saturating_add(1) };
+        match ended {
+            Err(error) if unarmed == 1 => tracing::warn!(
+                target = %store.config(),
+                %error,
+                "near cache not armed: reads go to Redis until tracking is armed"
+            ),
+            Err(error) => {
+                tracing::debug!(%error, "near cache tracking lost; the L1 is bypassed until re-armed")
+            }
+            Ok(()) => {}
         }
-        tokio::time::sleep(Duration::from_millis(50 + fastrand::u64(0..100))).await;
+        let pause = Duration::from_millis(50 << unarmed.min(7)).min(Duration::from_secs(5));
+        tokio::time::sleep(pause + Duration::from_millis(fastrand::u64(0..50))).await;
     }
 }
 
-/// One armed stretch of tracking; ends with why it ended.
+/// One stretch of tracking, `armed` once every primary tracks; ends with why it ended.
 async fn session(
     store: &RedisStore,
     prefix: &str,
     near: &Weak<Near>,
     max_lag: Duration,
+    armed: &mut bool,
 ) -> Result<(), RedisError> {
     let nodes = nodes(store).await.map_err(failure)?;
     let mut connections = Vec::with_capacity(nodes.len());
@@ -94,6 +110,7 @@ async fn session(
         Some(near) => near.flush(),
         None => return Ok(()),
     }
+    *armed = true;
     let pause = max_lag / 4;
     // A cluster's primaries can change: checked about once a second, re-armed on the new ones.
     let topology_every = (1_000 / pause.as_millis().max(1)).max(1) as u64;
