@@ -38,14 +38,18 @@ impl<C: Counted> Site<C> {
     /// Names a free function (`module::function`) and lists it in its registry, once.
     #[inline]
     pub fn named(&'static self, name: &'static str) -> &'static Self {
-        self.register(|| name.into());
+        if self.name.get().is_none() {
+            self.register(|| name.into());
+        }
         self
     }
 
     /// Names a method (`Type::method`) and lists it in its registry, once.
     #[inline]
     pub fn named_method<SelfTy: ?Sized>(&'static self, method: &'static str) -> &'static Self {
-        self.register(|| method_name::<SelfTy>(method).into());
+        if self.name.get().is_none() {
+            self.register(|| method_name::<SelfTy>(method).into());
+        }
         self
     }
 
@@ -58,15 +62,16 @@ impl<C: Counted> Site<C> {
         &self.counters
     }
 
+    /// The first call only: the check for a name is inlined at every call, this is not.
+    #[cold]
+    #[inline(never)]
     fn register(&'static self, name: impl FnOnce() -> Box<str>) {
-        if self.name.get().is_none() {
-            let registry = C::registry();
-            let mut registry = registry.lock().unwrap_or_else(PoisonError::into_inner);
-            if self.name.set(name()).is_ok() {
-                registry.push(self);
-                #[cfg(feature = "metrics")]
-                self.counters.report_as(self.name());
-            }
+        let registry = C::registry();
+        let mut registry = registry.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.name.set(name()).is_ok() {
+            registry.push(self);
+            #[cfg(feature = "metrics")]
+            self.counters.report_as(self.name());
         }
     }
 }
