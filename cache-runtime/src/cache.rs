@@ -123,7 +123,7 @@ impl CacheBuilder {
     /// coherent by Redis (`CLIENT TRACKING` on the prefix): a hit sends no command, a write from
     /// any process removes the key when its invalidation arrives, and the L1 answers only while
     /// it has heard the server within [`near_cache_max_lag`](Self::near_cache_max_lag). Needs
-    /// Redis 6+ on a single node or a Cluster (TLS too); not over Sentinel. Rate limits and locks
+    /// Redis 6+: a single node, a Cluster or Sentinel (TLS too). Rate limits and locks
     /// never go through it. URL: `near_cache=ENTRIES`.
     ///
     /// ```
@@ -234,10 +234,6 @@ fn near_cache(
     match backend {
         Backend::Memory(_) => Err(bad(
             "is a layer in front of Redis, and this cache is on the embedded memory store",
-        )),
-        Backend::Redis(redis) if redis.config().sentinel_master.is_some() => Err(bad(
-            "is not supported over Redis Sentinel (tracking does not follow a failover yet); \
-             use a single node or a Cluster",
         )),
         Backend::Redis(_) => Ok(Some(Arc::new(Near::new(l1, max_lag)))),
     }
@@ -543,7 +539,6 @@ mod tests {
         assert!(error("memory://?near_cache=100").contains("in front of Redis"));
         assert!(error("redis://h/0?near_cache_max_lag=1s").contains("without a near cache"));
         assert!(error("redis://h/0?near_cache=100&near_cache_max_lag=1ms").contains("4ms"));
-        assert!(error("redis+sentinel://s1/m?near_cache=100").contains("Sentinel"));
         assert!(error("redis://h/0?near_cache=0").contains("`near_cache`"));
         let cache =
             Cache::from_url("redis://127.0.0.1:1/0?near_cache=100&near_cache_max_lag=250ms")

@@ -189,3 +189,70 @@ async fn a_crashed_primary_mid_load() {
     let stats = crashed_double::stats();
     assert!(stats.backend_errors > 0, "the outage was seen: {stats:?}");
 }
+
+static NEAR: OnceLock<Cache> = OnceLock::new();
+
+#[cached(ttl = 600, key = "k", store = NEAR.get().unwrap())]
+async fn near_read() -> u64 {
+    0
+}
+
+/// A near cache over Sentinel tracks the primary the Sentinels name, and re-arms on the new one
+/// after a failover: a write made on the new primary reaches the L1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_near_cache_follows_the_failover() {
+    let group = SentinelGroup::start();
+    let near = NEAR.get_or_init(|| {
+        let url = format!(
+            "{}?prefix=nf&near_cache=100&near_cache_max_lag=200ms",
+            group.url()
+        );
+        Cache::from_url(&url).unwrap()
+    });
+    let other = cache_for(&group, "nf");
+    let converge = async |value: u64| {
+        cache_tests::eventually_async(async || {
+            let hits = near.redis_stats().unwrap().near_hits;
+            near_read().await == value && near.redis_stats().unwrap().near_hits > hits
+        })
+        .await
+    };
+    other.set("k", &1u64, None).await.unwrap();
+    assert!(converge(1).await, "tracking armed on the first primary");
+
+    let group = tokio::task::spawn_blocking(move || {
+        group.failover();
+        group
+    })
+    .await
+    .unwrap();
+    // Written on the new primary (the writer follows it too).
+    let written =
+        cache_tests::eventually_async(async || other.set("k", &2u64, None).await.is_ok()).await;
+    assert!(written);
+    assert!(
+        converge(2).await,
+        "the write on the new primary reached the L1"
+    );
+    other.set("k", &3u64, None).await.unwrap();
+    assert!(converge(3).await);
+
+    // The primary crashes: tracking re-arms on the one the Sentinels name next.
+    let mut group = group;
+    let second = group.primary_port().unwrap();
+    group.node(second).kill();
+    let group = tokio::task::spawn_blocking(move || {
+        group.wait_for_new_primary(second);
+        group
+    })
+    .await
+    .unwrap();
+    let written =
+        cache_tests::eventually_async(async || other.set("k", &4u64, None).await.is_ok()).await;
+    assert!(written);
+    assert!(
+        converge(4).await,
+        "the write after the crash reached the L1"
+    );
+    drop(group);
+}

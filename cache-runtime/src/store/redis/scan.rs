@@ -150,27 +150,27 @@ impl<'a> Batches<'a> {
     }
 }
 
-/// The nodes to scan: the server itself, or every primary of a cluster, named as the client's
-/// own topology names them (`CLUSTER SLOTS` gives each primary's preferred endpoint: a
-/// hostname where the cluster announces one), so that routing by address finds its connection.
+/// The nodes to scan (and to track for a near cache): the server itself, the primary the
+/// Sentinels name now, or every primary of a cluster, named as the client's own topology names
+/// them (`CLUSTER SLOTS` gives each primary's preferred endpoint: a hostname where the cluster
+/// announces one), so that routing by address finds its connection.
 pub(crate) async fn nodes(store: &RedisStore) -> Result<Vec<(String, u16)>, Failure> {
     let single = store.config().nodes.first().cloned().unwrap_or_default();
-    let slots: Option<redis::Value> = store
+    store
         .run(|mut link: Link| async move {
+            if let Link::Sentinel(sentinel) = &link {
+                return sentinel.primary().await.map(|primary| vec![primary]);
+            }
             match link.is_cluster() {
-                false => Ok(None),
+                false => Ok(vec![single]),
                 true => redis::cmd("CLUSTER")
                     .arg("SLOTS")
                     .query_async(&mut link)
                     .await
-                    .map(Some),
+                    .map(|slots| primaries(&slots)),
             }
         })
-        .await?;
-    Ok(match slots {
-        None => vec![single],
-        Some(slots) => primaries(&slots),
-    })
+        .await
 }
 
 /// The primaries of a `CLUSTER SLOTS` reply: `[[start, end, [host, port, id, …], replicas…], …]`,

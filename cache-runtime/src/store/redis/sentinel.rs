@@ -102,6 +102,20 @@ impl SentinelLink {
             })
     }
 
+    /// Where the primary is now, asking the Sentinels first if none is known yet.
+    pub(super) async fn primary(&self) -> RedisResult<(String, u16)> {
+        self.connection().await?;
+        self.current()
+            .map(|primary| primary.address)
+            .ok_or_else(|| {
+                RedisError::from((
+                    redis::ErrorKind::Io,
+                    "no Sentinel named the primary",
+                    self.master.clone(),
+                ))
+            })
+    }
+
     /// Wakes the watcher after a reply that may mean a failover.
     fn check<T>(&self, reply: &RedisResult<T>) {
         if let Err(error) = reply {

@@ -42,7 +42,7 @@ pub(crate) fn track(store: &RedisStore, prefix: &str, near: &Arc<Near>) {
 }
 
 async fn run(store: RedisStore, prefix: String, near: Weak<Near>) {
-    // Sessions in a row that could not arm: the pause before the next doubles (50 ms to 5 s), and
+    // Sessions in a row that could not arm: the pause before the next doubles (50 ms to 2 s), and
     // the first of a streak is a warning, so that a server refusing `CLIENT TRACKING` (an ACL
     // user without it, a proxy that does not speak RESP3) is named once and not hammered.
     let mut unarmed = 0u32;
@@ -71,7 +71,7 @@ async fn run(store: RedisStore, prefix: String, near: Weak<Near>) {
             }
             Ok(()) => {}
         }
-        let pause = Duration::from_millis(50 << unarmed.min(7)).min(Duration::from_secs(5));
+        let pause = Duration::from_millis(50 << unarmed.min(6)).min(Duration::from_secs(2));
         tokio::time::sleep(pause + Duration::from_millis(fastrand::u64(0..50))).await;
     }
 }
@@ -112,7 +112,8 @@ async fn session(
     }
     *armed = true;
     let pause = max_lag / 4;
-    // A cluster's primaries can change: checked about once a second, re-armed on the new ones.
+    // A cluster's primaries, or the primary Sentinels name, can change: checked about once a
+    // second, re-armed on the new ones.
     let topology_every = (1_000 / pause.as_millis().max(1)).max(1) as u64;
     let mut pings = 0u64;
     loop {
@@ -123,7 +124,8 @@ async fn session(
             None => return Ok(()),
         }
         pings += 1;
-        if store.config().cluster
+        let moves = store.config().cluster || store.config().sentinel_master.is_some();
+        if moves
             && pings % topology_every == 0
             && super::scan::nodes(store).await.map_err(failure)? != nodes
         {
