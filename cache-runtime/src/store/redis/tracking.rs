@@ -6,8 +6,8 @@
 //! ```text
 //! session: connect (every primary) ─► CLIENT TRACKING on BCAST ─► flush ─► ┌ PING all ─► heard_through(sent)
 //!                                                                           └ sleep max_lag/4 ─┘
-//! a PING unanswered within max_lag, a closed connection, a changed cluster topology
-//!   ─► the session ends: flush, and a new one after a short pause
+//! a PING unanswered within max_lag, a closed connection, other primaries (a Cluster's, the
+//! Sentinels') ─► the session ends: flush, and a new one after a pause
 //! ```
 //!
 //! Broadcast mode rather than the default mode with `REDIRECT`: the server keeps no table of
