@@ -223,11 +223,12 @@ fn near_cache(
         };
     };
     let max_lag = max_lag.unwrap_or(crate::DEFAULT_NEAR_CACHE_MAX_LAG);
-    if max_lag < Duration::from_millis(4) {
+    if max_lag < Duration::from_millis(10) {
         return Err(ConfigError::BadParameter {
             name: "near_cache_max_lag".to_owned(),
             problem: format!(
-                "{max_lag:?} is below the clock's resolution; valid: 4ms or more, as `500ms`"
+                "{max_lag:?} is too close to the clock's resolution (4 ms); valid: 10ms or more, \
+                 as `500ms`"
             ),
         });
     }
@@ -538,7 +539,7 @@ mod tests {
         let error = |url: &str| Cache::from_url(url).unwrap_err().to_string();
         assert!(error("memory://?near_cache=100").contains("in front of Redis"));
         assert!(error("redis://h/0?near_cache_max_lag=1s").contains("without a near cache"));
-        assert!(error("redis://h/0?near_cache=100&near_cache_max_lag=1ms").contains("4ms"));
+        assert!(error("redis://h/0?near_cache=100&near_cache_max_lag=5ms").contains("10ms"));
         assert!(error("redis://h/0?near_cache=0").contains("`near_cache`"));
         let cache =
             Cache::from_url("redis://127.0.0.1:1/0?near_cache=100&near_cache_max_lag=250ms")

@@ -12,8 +12,9 @@
 //! **Never staler than the bound.** The tracking connection sends a `PING` every quarter of
 //! `max_lag`; its `PONG` comes after every invalidation the server sent before it (one ordered
 //! stream), so once the `PONG` to a `PING` sent at `t` is in, every write applied before `t` has
-//! been heard. L1 answers at `now` only if such a `t` is within `max_lag` of `now`: a value served
-//! is at most `max_lag` behind the server, whatever the network does.
+//! been heard. L1 answers at `now` only if such a `t` is within `max_lag` of `now` (less the
+//! coarse clock's 4 ms step, so that a late clock read cannot stretch it): a value served is at
+//! most `max_lag` behind the server, whatever the network does.
 //!
 //! **No stale fill.** A reader takes a ticket (its key's stripe generation and the epoch) before
 //! its `GET`; the fill installs the reply only if neither moved, checked and installed under the
@@ -39,10 +40,16 @@ pub const DEFAULT_NEAR_CACHE_MAX_LAG: Duration = Duration::from_millis(500);
 
 const STRIPES: usize = 256;
 
+/// The coarse monotonic clock's worst step (a 250 Hz kernel tick): taken off the bound, so that
+/// a clock read up to one tick late can never stretch it.
+const CLOCK_STEP_MS: u64 = 4;
+
 /// The near cache of one [`Cache`](crate::Cache) on Redis.
 pub(crate) struct Near {
     l1: MemoryStore,
     max_lag_ms: u64,
+    /// `max_lag_ms` less the clock's step: how recent the last `PONG`'s `PING` must be.
+    answer_within_ms: u64,
     /// When the `PING` was sent whose `PONG` came back last (monotonic ms); 0 while tracking is
     /// not armed.
     heard_through: AtomicU64,
@@ -74,11 +81,13 @@ pub(crate) struct FillTicket {
 
 impl Near {
     pub(crate) fn new(l1: MemoryStore, max_lag: Duration) -> Self {
+        let max_lag_ms = u64::try_from(max_lag.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         Near {
             l1,
-            max_lag_ms: u64::try_from(max_lag.as_millis())
-                .unwrap_or(u64::MAX)
-                .max(1),
+            max_lag_ms,
+            answer_within_ms: max_lag_ms.saturating_sub(CLOCK_STEP_MS).max(1),
             heard_through: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
             stripes: (0..STRIPES).map(|_| Mutex::new(0)).collect(),
@@ -96,7 +105,7 @@ impl Near {
     #[inline]
     pub(crate) fn usable(&self) -> Option<&MemoryStore> {
         let heard = self.heard_through.load(Relaxed);
-        (heard != 0 && monotonic_millis().saturating_sub(heard) < self.max_lag_ms)
+        (heard != 0 && monotonic_millis().saturating_sub(heard) < self.answer_within_ms)
             .then_some(&self.l1)
     }
 

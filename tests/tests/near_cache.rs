@@ -10,6 +10,9 @@ use cache_runtime::{cached, Cache};
 use cache_tests::servers::{command_counts, command_delta, RedisServer};
 use cache_tests::Runs;
 
+// The tests that count near hits or commands give the near cache a bound of 2 s: a shorter one
+// lets a loaded machine's late `PONG` send a read to Redis, which is right, but not what they
+// count. The bound itself is tested where it matters (the checker below, the faults).
 static NEAR: OnceLock<Cache> = OnceLock::new();
 static RUNS: Runs = Runs::new();
 
@@ -33,7 +36,7 @@ fn writer(server: &RedisServer) -> Cache {
 async fn near_hits_cost_no_command_and_writes_elsewhere_reach_the_l1() {
     let server = RedisServer::single();
     let url = format!(
-        "{}?prefix=n&near_cache=1000&near_cache_max_lag=100ms",
+        "{}?prefix=n&near_cache=1000&near_cache_max_lag=2s",
         server.url()
     );
     NEAR.set(Cache::from_url(&url).unwrap()).unwrap();
@@ -175,7 +178,7 @@ async fn stale_while_revalidate_works_on_near_entries() {
         .prefix("ns")
         .redis(config)
         .near_cache(cache_runtime::MemoryStore::with_max_entries(100))
-        .near_cache_max_lag(Duration::from_millis(200))
+        .near_cache_max_lag(Duration::from_secs(2))
         .clock(clock.clone())
         .build()
         .unwrap();

@@ -55,7 +55,7 @@ async fn converge(
 async fn on_a_cluster_every_primary_is_tracked() {
     let cluster = RedisCluster::start();
     let url = format!(
-        "{}?prefix=nc&near_cache=1000&near_cache_max_lag=200ms",
+        "{}?prefix=nc&near_cache=1000&near_cache_max_lag=2s",
         cluster.url()
     );
     let near = CLUSTER.get_or_init(|| Cache::from_url(&url).unwrap());
@@ -97,7 +97,7 @@ async fn over_tls_the_tracking_connection_is_tls_too() {
         std::env::temp_dir().join(format!("cache-tests-near-ca-{}.pem", std::process::id()));
     std::fs::write(&ca_file, &tls.ca_pem).unwrap();
     let url = format!(
-        "rediss://127.0.0.1:{}/0?prefix=nt&ca_file={}&near_cache=1000&near_cache_max_lag=200ms",
+        "rediss://127.0.0.1:{}/0?prefix=nt&ca_file={}&near_cache=1000&near_cache_max_lag=2s",
         tls.port,
         ca_file.display()
     );
