@@ -520,6 +520,24 @@ pub fn command_counts(raw: &mut redis::Connection) -> HashMap<String, u64> {
         .collect()
 }
 
+/// How many calls of `command` (as `INFO commandstats` names it: `subscribe`,
+/// `client|tracking`) the server refused, ACL denials included (`rejected_calls`).
+pub fn rejected_calls(server: &RedisServer, command: &str) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut server.raw())
+        .expect("INFO commandstats");
+    let prefix = format!("cmdstat_{command}:");
+    info.lines()
+        .find_map(|line| line.strip_prefix(prefix.as_str()))
+        .and_then(|stats| {
+            stats
+                .split(',')
+                .find_map(|field| field.strip_prefix("rejected_calls="))
+        })
+        .map_or(0, |count| count.parse().unwrap_or(0))
+}
+
 /// The commands run between two [`command_counts`], by name, only those that ran.
 pub fn command_delta(
     before: &HashMap<String, u64>,

@@ -5,23 +5,9 @@
 use std::time::Duration;
 
 use cache_runtime::{Cache, LockPolicy, Locks};
-use cache_tests::servers::{RedisServer, ServerOptions, ACL_PASSWORD, ACL_USER_NO_CHANNELS};
-
-/// `SUBSCRIBE`s the server refused, from `INFO commandstats` (`rejected_calls`).
-fn refused_subscriptions(server: &RedisServer) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query(&mut server.raw())
-        .unwrap();
-    info.lines()
-        .find_map(|line| line.strip_prefix("cmdstat_subscribe:"))
-        .and_then(|stats| {
-            stats
-                .split(',')
-                .find_map(|field| field.strip_prefix("rejected_calls="))
-        })
-        .map_or(0, |count| count.parse().unwrap())
-}
+use cache_tests::servers::{
+    rejected_calls, RedisServer, ServerOptions, ACL_PASSWORD, ACL_USER_NO_CHANNELS,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_without_channels_releases_and_waiters_reread() {
@@ -44,7 +30,7 @@ async fn a_user_without_channels_releases_and_waiters_reread() {
     });
     // The waiter listens for the release: its subscriber is refused.
     cache_tests::eventually("the subscription was refused", || {
-        refused_subscriptions(&server) >= 1
+        rejected_calls(&server, "subscribe") >= 1
     });
     let first = held.token();
     held.release()
@@ -58,5 +44,5 @@ async fn a_user_without_channels_releases_and_waiters_reread() {
 
     // Refused once, never asked again.
     std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(refused_subscriptions(&server), 1);
+    assert_eq!(rejected_calls(&server, "subscribe"), 1);
 }

@@ -7,7 +7,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use cache_runtime::{cached, Cache};
-use cache_tests::servers::{RedisServer, ServerOptions, ACL_PASSWORD, ACL_USER_NO_CHANNELS};
+use cache_tests::servers::{
+    rejected_calls, RedisServer, ServerOptions, ACL_PASSWORD, ACL_USER_NO_CHANNELS,
+};
 
 static DEFAULT_USER: OnceLock<Cache> = OnceLock::new();
 
@@ -50,22 +52,6 @@ async fn refused() -> u64 {
     0
 }
 
-/// `rejected_calls` of `CLIENT TRACKING`, from `INFO commandstats`.
-fn refused_tracking(server: &RedisServer) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query(&mut server.raw())
-        .unwrap();
-    info.lines()
-        .find_map(|line| line.strip_prefix("cmdstat_client|tracking:"))
-        .and_then(|stats| {
-            stats
-                .split(',')
-                .find_map(|field| field.strip_prefix("rejected_calls="))
-        })
-        .map_or(0, |count| count.parse().unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_refused_client_tracking_reads_from_redis() {
     let server = RedisServer::single();
@@ -94,7 +80,7 @@ async fn a_user_refused_client_tracking_reads_from_redis() {
         assert_eq!(refused().await, value, "read from Redis");
     }
     assert_eq!(cache.redis_stats().unwrap().near_hits, 0);
-    let attempts = refused_tracking(&server);
+    let attempts = rejected_calls(&server, "client|tracking");
     assert!(
         (1..=10).contains(&attempts),
         "{attempts} refused arms in ~2 s"

@@ -200,3 +200,59 @@ async fn a_reply_that_raced_a_write_does_not_stay_in_the_l1() {
     let stats = cache.redis_stats().unwrap();
     assert!(stats.near_hits > 0, "{stats:?}");
 }
+
+static DROPPED: OnceLock<Cache> = OnceLock::new();
+
+#[cached(ttl = 600, key = "k", store = DROPPED.get().unwrap())]
+async fn dropped_read() -> u64 {
+    0
+}
+
+/// Calls dropped mid-way: a read whose `GET` reply is still held back (its fill ticket goes with
+/// it), and an own `set` dropped before its reply (its key leaves the L1 as the call is
+/// dropped). Afterwards the L1 answers what Redis holds, and keeps answering it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_dropped_mid_way_leave_no_stale_near_entry() {
+    let server = RedisServer::single();
+    let proxy = FaultProxy::start(server.port());
+    let other = writer(&server, "drop");
+    let cache = DROPPED.get_or_init(|| {
+        let url = format!(
+            "{}?prefix=drop&near_cache=100&near_cache_max_lag=2s&response_timeout=1s",
+            proxy.url()
+        );
+        Cache::from_url(&url).unwrap()
+    });
+    other.set("k", &1u64, None).await.unwrap();
+    assert!(until_near_hit(cache, dropped_read).await);
+
+    // A read dropped while its GET reply is held; the key changes meanwhile.
+    cache.expire("k", Duration::from_secs(600)).await.unwrap();
+    proxy.set(
+        Direction::ToClient,
+        Fault::Delay(Duration::from_millis(200)),
+    );
+    let dropped = tokio::time::timeout(Duration::from_millis(50), dropped_read()).await;
+    assert!(dropped.is_err(), "the read was dropped mid-way");
+    other.set("k", &2u64, None).await.unwrap();
+    proxy.set(Direction::ToClient, Fault::Pass);
+    assert!(cache_tests::eventually_async(async || dropped_read().await == 2).await);
+
+    // An own write dropped before its reply: whatever Redis ended up holding is what is served.
+    proxy.set(
+        Direction::ToClient,
+        Fault::Delay(Duration::from_millis(200)),
+    );
+    let dropped =
+        tokio::time::timeout(Duration::from_millis(50), cache.set("k", &3u64, None)).await;
+    assert!(dropped.is_err(), "the set was dropped mid-way");
+    proxy.set(Direction::ToClient, Fault::Pass);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let held: u64 = other.get("k").await.unwrap().unwrap();
+    assert!(held == 2 || held == 3, "{held}");
+    assert!(cache_tests::eventually_async(async || dropped_read().await == held).await);
+    assert!(until_near_hit(cache, dropped_read).await);
+    for _ in 0..20 {
+        assert_eq!(dropped_read().await, held);
+    }
+}
