@@ -100,8 +100,8 @@ impl RedisStore {
         });
         #[cfg(feature = "metrics")]
         {
-            let store = [("store", config.target())];
-            let store = [(store[0].0, store[0].1.as_str())];
+            let target = config.target();
+            let store = [("store", target.as_str())];
             connection
                 .breaker
                 .open_level

@@ -85,35 +85,29 @@ impl SentinelLink {
             .clone()
     }
 
-    /// The primary's connection, asking the Sentinels first if none is known yet.
-    async fn connection(&self) -> RedisResult<ConnectionManager> {
+    /// The primary, asking the Sentinels first if none is known yet.
+    async fn primary_now(&self) -> RedisResult<Primary> {
         if let Some(primary) = self.current() {
-            return Ok(primary.connection);
+            return Ok(primary);
         }
         self.follow().await;
-        self.current()
-            .map(|primary| primary.connection)
-            .ok_or_else(|| {
-                RedisError::from((
-                    redis::ErrorKind::Io,
-                    "no Sentinel named the primary",
-                    self.master.clone(),
-                ))
-            })
+        self.current().ok_or_else(|| {
+            RedisError::from((
+                redis::ErrorKind::Io,
+                "no Sentinel named the primary",
+                self.master.clone(),
+            ))
+        })
     }
 
-    /// Where the primary is now, asking the Sentinels first if none is known yet.
+    /// The primary's connection.
+    async fn connection(&self) -> RedisResult<ConnectionManager> {
+        Ok(self.primary_now().await?.connection)
+    }
+
+    /// Where the primary is now.
     pub(super) async fn primary(&self) -> RedisResult<(String, u16)> {
-        self.connection().await?;
-        self.current()
-            .map(|primary| primary.address)
-            .ok_or_else(|| {
-                RedisError::from((
-                    redis::ErrorKind::Io,
-                    "no Sentinel named the primary",
-                    self.master.clone(),
-                ))
-            })
+        Ok(self.primary_now().await?.address)
     }
 
     /// Wakes the watcher after a reply that may mean a failover.
