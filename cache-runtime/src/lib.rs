@@ -67,7 +67,7 @@ pub use lock::{lock_stats, LockError, LockGuard, LockPolicy, LockStats, Locks, D
 pub use near::DEFAULT_NEAR_CACHE_MAX_LAG;
 pub use ops::{KeyStream, KeyTtl};
 pub use policy::{CachePolicy, DEFAULT_BETA, DEFAULT_LOCK_WAIT};
-pub use stats::{stats, FnStats};
+pub use stats::{stats, stats_of, FnStats};
 pub use store::{MemoryBound, MemoryStore};
 #[cfg(feature = "redis")]
 pub use store::{RedisConfig, RedisStats, MIN_REDIS_VERSION};

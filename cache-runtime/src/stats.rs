@@ -169,8 +169,22 @@ pub fn stats() -> Vec<FnStats> {
     snapshot_all(|counters: &Counters, name| Some(counters.snapshot(name)))
 }
 
-/// The snapshot of the function registered as `function`; zeros if it has not run yet.
-pub(crate) fn stats_of(function: &str) -> FnStats {
+/// The snapshot of the cached function named `function` (`my_crate::module::get_user`, or
+/// `my_crate::module::Repo::user` for a method); zeros if it has not run yet. The companion
+/// `get_user::stats()` calls it; it is how a method of a trait impl, which has no companions,
+/// is asked.
+///
+/// ```
+/// #[cache_runtime::cached(ttl = 60)]
+/// fn square(n: u64) -> u64 { n * n }
+///
+/// fn main() {
+///     square(3);
+///     let stats = cache_runtime::stats_of(&format!("{}::square", module_path!()));
+///     assert_eq!(stats.computes, 1);
+/// }
+/// ```
+pub fn stats_of(function: &str) -> FnStats {
     snapshot_of(function, Counters::snapshot).unwrap_or_else(|| FnStats {
         function: function.to_owned(),
         ..FnStats::default()

@@ -26,6 +26,7 @@ pub(crate) const OPTIONS: &[&str] = &[
     "stale_while_revalidate",
     "stale_if_error",
     "on_store_error",
+    "ttl_from",
     "crate",
 ];
 
@@ -58,6 +59,8 @@ pub(crate) struct Args {
     pub(crate) stale_if_error: Slot<Option<std::time::Duration>>,
     /// `None` when written but invalid (already reported).
     pub(crate) on_store_error: Slot<Option<OnStoreError>>,
+    /// The function that gives a value's lifetime.
+    pub(crate) ttl_from: Slot<Path>,
     pub(crate) krate: Slot<Path>,
 }
 
@@ -78,6 +81,7 @@ impl Args {
             stale_while_revalidate: Slot::new("stale_while_revalidate"),
             stale_if_error: Slot::new("stale_if_error"),
             on_store_error: Slot::new("on_store_error"),
+            ttl_from: Slot::new("ttl_from"),
             krate: Slot::new("crate"),
         };
         parse_each(tokens, errors, |meta, errors| args.one(meta, errors));
@@ -170,6 +174,21 @@ impl Args {
                     }
                 };
                 self.on_store_error.set(errors, span, mode);
+            }
+            // #[cached(ttl = "1h", ttl_from = token_lifetime)]
+            "ttl_from" => {
+                let value: Expr = meta.value()?.parse()?;
+                match value {
+                    Expr::Path(path) if path.qself.is_none() => {
+                        self.ttl_from.set(errors, span, path.path);
+                    }
+                    other => errors.on(
+                        &other,
+                        "`ttl_from` takes the path of a function from the value to its lifetime, \
+                         as in `ttl_from = token_lifetime` with `fn token_lifetime(v: &Token) -> \
+                         Duration`",
+                    ),
+                }
             }
             // #[cached(crate = "::my_cache")]
             "crate" => self.krate.set(errors, span, crate_value(meta)?),

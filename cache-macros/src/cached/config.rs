@@ -45,6 +45,8 @@ pub(crate) struct Config {
     pub(crate) store: Option<Expr>,
     /// `on_store_error = fail`, where it was written.
     pub(crate) fail_closed: Option<proc_macro2::Span>,
+    /// `ttl_from = path`: the function giving a stored value's lifetime.
+    pub(crate) ttl_from: Option<Path>,
 }
 
 impl Config {
@@ -67,6 +69,7 @@ impl Config {
         }
         let fail_closed = fail_closed(&args, info, errors);
         let krate = options::crate_path(args.krate);
+        let ttl_from = args.ttl_from.take().map(|(path, _)| path);
         Some(Config {
             krate,
             policy: policy?,
@@ -74,6 +77,7 @@ impl Config {
             key_params,
             store: args.store.take().map(|(expr, _)| expr),
             fail_closed,
+            ttl_from,
         })
     }
 }

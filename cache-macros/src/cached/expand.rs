@@ -48,10 +48,8 @@ pub(crate) struct Expansion<'a> {
 
 /// Where the function's name comes from in a key: the module path at the function, or `Self`.
 pub(crate) enum Namespace {
-    /// In the function's own module: `module_path!() :: name`.
+    /// A free function (and its companions, beside it): `module_path!() :: name`.
     Function,
-    /// Inside the companion module, whose path already ends in `::name`.
-    Companion,
     /// A method: `type_name::<Self>() :: name`.
     Method,
 }
@@ -144,6 +142,7 @@ impl<'a> Expansion<'a> {
                 });
             }
         });
+        let ttl_from = self.ttl_from();
         quote! {
             #(#attrs)*
             #vis #sig {
@@ -158,6 +157,7 @@ impl<'a> Expansion<'a> {
                     #p::Begin::Hit(#value) => #value,
                     #p::Begin::Fetch(#fetch) => {
                         #fail_closed
+                        #ttl_from
                         #run_fetch
                     }
                 }
@@ -165,9 +165,35 @@ impl<'a> Expansion<'a> {
         }
     }
 
-    /// Whether a background refresh leaves the caller's path: the policy may refresh in the
-    /// background (a named policy may) and the body owns everything it uses, so it can be
-    /// spawned. Otherwise a refresh runs in the calling task.
+    /// `ttl_from = path`: `let __fetch = __fetch.ttl_from(|value| …)`, calling `path` on the value
+    /// a stored result holds (the `T` of `T`, `Option<T>`, `Result<T, E>`); a function of
+    /// another shape is reported on `path`.
+    fn ttl_from(&self) -> Option<TokenStream> {
+        let path = self.config.ttl_from.as_ref()?;
+        let (p, output) = (&self.private, &self.info.output);
+        let (fetch, value) = (
+            local_at("__fetch", self.info.output_span()),
+            local("__value"),
+        );
+        let span = path.span();
+        let lifetime = match self.info.shape {
+            Shape::Plain => quote_spanned!(span=> ::core::option::Option::Some(#path(#value))),
+            Shape::Option => {
+                quote_spanned!(span=> ::core::option::Option::map(#value.as_ref(), |#value| #path(#value)))
+            }
+            Shape::Result => {
+                quote_spanned!(span=> ::core::option::Option::map(#value.as_ref().ok(), |#value| #path(#value)))
+            }
+        };
+        // The closures let `&String` reach a `fn(&str)`, as a direct call would.
+        Some(quote! {
+            #[allow(clippy::redundant_closure)]
+            let #fetch = #fetch.ttl_from(|#value: &#output| -> ::core::option::Option<#p::Duration> {
+                #lifetime
+            });
+        })
+    }
+
     /// Whether the policy may serve a stored value while refreshing it (early expiry or
     /// stale-while-revalidate; a named policy may): if not, no refresh code is compiled.
     fn may_refresh(&self) -> bool {
@@ -181,6 +207,9 @@ impl<'a> Expansion<'a> {
         }
     }
 
+    /// Whether a background refresh leaves the caller's path: the policy may refresh in the
+    /// background (a named policy may) and the body owns everything it uses, so it can be
+    /// spawned. Otherwise a refresh runs in the calling task.
     fn refreshes_in_background(&self) -> bool {
         self.may_refresh()
             && self.info.receiver.is_none()
@@ -306,9 +335,6 @@ impl<'a> Expansion<'a> {
                 let head = match namespace {
                     Namespace::Function => {
                         quote!(&[::core::concat!(::core::module_path!(), "::", #name, #version)])
-                    }
-                    Namespace::Companion => {
-                        quote!(&[::core::concat!(::core::module_path!(), #version)])
                     }
                     Namespace::Method => {
                         let tail = format!("::{name}{version}");

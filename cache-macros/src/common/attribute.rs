@@ -1,11 +1,13 @@
 //! The steps every attribute takes, in order: step aside for one of ours below it
-//! ([`order`](super::order)), parse its arguments, read the function, check the arguments
+//! ([`order`](super::order)), parse its arguments, read the function (as the `async fn` it was,
+//! if `#[async_trait]` rewrote it: [`async_trait`](super::async_trait)), check the arguments
 //! against it, and expand; on any error, the user's function unchanged plus every error.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::ItemFn;
 
+use super::async_trait;
 use super::errors::Errors;
 use super::order::{self, Turn};
 use super::output::{function_or_errors, with_errors};
@@ -30,10 +32,17 @@ pub(crate) fn expand<Args, Config>(
         Ok(func) => func,
         Err(item) => return item,
     };
-    let info = FnInfo::read(&func.sig, &mut errors);
-    let config = build(args, &func, &info, &mut errors);
-    match (errors.is_empty(), config) {
-        (true, Some(config)) => expand(&func, &info, &config),
+    let rewritten = async_trait::recognise(&func);
+    let written = rewritten
+        .as_ref()
+        .map_or(&func, |rewritten| &rewritten.as_async);
+    let info = FnInfo::read(&written.sig, &mut errors);
+    let config = build(args, written, &info, &mut errors);
+    match (errors.is_empty(), config, rewritten.as_ref()) {
+        (true, Some(config), None) => expand(&func, &info, &config),
+        (true, Some(config), Some(rewritten)) => {
+            rewritten.put_back(expand(written, &info, &config))
+        }
         _ => with_errors(quote!(#func), errors),
     }
 }

@@ -1,6 +1,7 @@
 //! Pieces every attribute shares: the error collector, option slots, durations, key templates,
 //! the function's signature, and how the user's item is kept on error.
 
+pub(crate) mod async_trait;
 pub(crate) mod attribute;
 pub(crate) mod duration;
 pub(crate) mod errors;

@@ -28,14 +28,9 @@ pub use crate::key::{Key, KeyError};
 pub use crate::limit::{Algorithm, RateLimitPolicy, RateLimited};
 pub use crate::lock::{LockError, LockPolicy, DEFAULT_LEASE};
 pub use crate::policy::{CachePolicy, DEFAULT_BETA, DEFAULT_LOCK_WAIT};
-pub use crate::stats::FnStats;
+pub use crate::stats::{stats_of, FnStats};
 pub use crate::{AsCache, Cache};
 pub use core::time::Duration;
-
-/// The counters of the function named `function` (`module::function` or `Type::method`).
-pub fn stats_of(function: &str) -> FnStats {
-    crate::stats::stats_of(function)
-}
 
 /// The default cache of functions without `store = …`.
 #[inline]

@@ -21,7 +21,7 @@
 use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use event_listener::EventListener;
 
@@ -105,7 +105,12 @@ pub struct Fetch<'a, K, R> {
     /// store never fails, so only Redis reads it).
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     on_store_error: Option<fn(CacheError) -> R>,
+    /// `ttl_from`: how long a computed value lives, if it says (`None` for `None`/`Err`).
+    ttl_from: Option<TtlFrom<R>>,
 }
+
+/// The lifetime a value gives itself (`#[cached(ttl_from = …)]`), bounded by the policy's TTL.
+pub(super) type TtlFrom<R> = fn(&R) -> Option<Duration>;
 
 impl<K: std::fmt::Debug, R> std::fmt::Debug for Fetch<'_, K, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -138,6 +143,7 @@ where
         redis_usable: true,
         ticket: None,
         on_store_error: None,
+        ttl_from: None,
     };
     let call = &fetch.call;
     let counters = call.site.counters();
@@ -193,6 +199,14 @@ where
     /// store's error as the function's, instead of running the body.
     pub fn fail_closed(mut self, convert: fn(CacheError) -> R) -> Self {
         self.on_store_error = Some(convert);
+        self
+    }
+
+    /// Lets each computed value say how long it lives (`#[cached(ttl_from = …)]`): `lifetime`
+    /// gives it (`None` for a `None`/`Err`, which lives `negative_ttl`), never longer than the
+    /// policy's TTL; a value whose lifetime is zero is returned and not stored.
+    pub fn ttl_from(mut self, lifetime: TtlFrom<R>) -> Self {
+        self.ttl_from = Some(lifetime);
         self
     }
 
@@ -313,6 +327,7 @@ where
             self.call.site,
             self.call.policy,
             leader,
+            self.ttl_from,
         ))
     }
 
@@ -409,7 +424,7 @@ where
                 self.call.cache,
                 (key, ticket),
                 site,
-                self.call.policy,
+                (self.call.policy, self.ttl_from),
                 &value,
                 elapsed,
             ),

@@ -16,6 +16,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::call::TtlFrom;
 use super::guarded::Guarded;
 use super::kind::ReturnKind;
 #[cfg(feature = "redis")]
@@ -36,6 +37,7 @@ pub struct Refresh<K, R> {
     site: &'static FnSite,
     policy: &'static CachePolicy,
     leader: Leader,
+    ttl_from: Option<TtlFrom<R>>,
     /// The refresh begins when it is made: an invalidation after it voids its store.
     ticket: Ticket,
     kind: PhantomData<fn() -> (K, R)>,
@@ -77,6 +79,7 @@ where
         site: &'static FnSite,
         policy: &'static CachePolicy,
         leader: Leader,
+        ttl_from: Option<TtlFrom<R>>,
     ) -> Self {
         Refresh {
             cache: cache.clone(),
@@ -84,6 +87,7 @@ where
             site,
             policy,
             leader,
+            ttl_from,
             ticket: cache.invalidations().ticket(key.as_bytes()),
             kind: PhantomData,
         }
@@ -156,7 +160,7 @@ where
             &self.cache,
             (&self.key, self.ticket),
             self.site,
-            self.policy,
+            (self.policy, self.ttl_from),
             &value,
             elapsed,
         );

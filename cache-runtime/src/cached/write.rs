@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::call::TtlFrom;
 use super::kind::ReturnKind;
 use super::FnSite;
 use crate::cached::invalidation::Ticket;
@@ -55,7 +56,7 @@ pub(super) fn store<K, R>(
     cache: &Cache,
     (key, ticket): (&Key, Ticket),
     site: &FnSite,
-    policy: &CachePolicy,
+    (policy, ttl_from): (&CachePolicy, Option<TtlFrom<R>>),
     value: &R,
     elapsed: Duration,
 ) -> Option<RemoteWrite>
@@ -63,12 +64,26 @@ where
     K: ReturnKind<R>,
 {
     let (stored, negative) = K::to_stored(value)?;
+    let ttl = policy.ttl_for(negative);
+    let ttl = match ttl_from.and_then(|lifetime| lifetime(value)) {
+        Some(lifetime) if lifetime.is_zero() => {
+            tracing::debug!(function = site.name(), %key, "the value says it has expired; not stored");
+            return None;
+        }
+        Some(lifetime) => lifetime.min(ttl),
+        None => ttl,
+    };
     let Some(gate) = cache.invalidations().admit(ticket) else {
         tracing::debug!(function = site.name(), %key, "invalidated while computing; not stored");
         return None;
     };
     let compute_micros = u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX);
-    let mut header = header_for(cache, policy, negative, compute_micros);
+    let mut header = header_for(
+        cache,
+        (ttl, policy.stale_window()),
+        negative,
+        compute_micros,
+    );
     header.fingerprint = entry::fingerprint::<K::Stored>();
     match cache.backend() {
         Backend::Memory(memory) => {
@@ -113,18 +128,18 @@ pub(super) fn backend_error(site: &FnSite, failure: &Failure, doing: &'static st
     tracing::debug!(function = site.name(), %failure, doing, "Redis unusable; going on without it");
 }
 
-/// The header of an entry stored now: fresh for its TTL, kept for the longer stale window more.
+/// The header of an entry stored now: fresh for `ttl`, kept for the stale window more.
 fn header_for(
     cache: &Cache,
-    policy: &CachePolicy,
+    (ttl, stale_window): (Duration, Duration),
     negative: bool,
     compute_micros: u32,
 ) -> EntryHeader {
     let now = cache.now_millis();
     let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
-    let ttl_ms = millis(policy.ttl_for(negative)).max(1);
+    let ttl_ms = millis(ttl).max(1);
     let fresh_until = now.saturating_add(ttl_ms);
-    let kept_ms = ttl_ms.saturating_add(millis(policy.stale_window()));
+    let kept_ms = ttl_ms.saturating_add(millis(stale_window));
     EntryHeader {
         codec: Codec::MessagePack,
         negative,
