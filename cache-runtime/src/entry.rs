@@ -5,13 +5,15 @@
 //!      0     2  magic 0xCA 0xC4
 //!      2     1  format version (2)
 //!      3     1  codec id (1 = MessagePack)
-//!      4     1  flags (bit 0: a negative result, None or Err; bit 1: payload compressed)
+//!      4     1  flags (bit 0: a negative result, None or Err; bit 1: payload compressed;
+//!                 bit 2: tagged)
 //!      5     8  created at, ms since the Unix epoch, little endian
 //!     13     8  fresh until, ms
 //!     21     8  stale until, ms (a reader may serve the entry until then)
 //!     29     4  compute time of the value, µs
 //!     33     8  fingerprint of the stored type ([`fingerprint`])
-//!     41     …  payload, in the codec named above; when compressed, its length (4 bytes)
+//!     41     8  when tagged: the stamp of the tag versions it was computed under
+//!  41/49     …  payload, in the codec named above; when compressed, its length (4 bytes)
 //!                 and its LZ4 block ([`Compression`])
 //! ```
 //!
@@ -33,6 +35,7 @@ pub const FORMAT_VERSION: u8 = 2;
 const HEADER_LEN: usize = 41;
 const NEGATIVE: u8 = 1;
 const COMPRESSED: u8 = 2;
+const TAGGED: u8 = 4;
 
 /// What the header says about an entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +54,9 @@ pub struct EntryHeader {
     pub compute_micros: u32,
     /// The stored type: [`fingerprint`] of it.
     pub fingerprint: u64,
+    /// The stamp of the versions of the entry's tags when its computation began (`#[cached(tags
+    /// = …)]`); 0 for an untagged entry.
+    pub tags: u64,
 }
 
 /// A fingerprint of `T`: FNV-1a (64 bits) of its type name, after the spellings serde treats
@@ -168,7 +174,7 @@ impl Payload<'_> {
 /// let header = EntryHeader {
 ///     codec: Codec::MessagePack, negative: false,
 ///     created_at: 1, fresh_until: 2, stale_until: 3, compute_micros: 4,
-///     fingerprint: cache_runtime::entry::fingerprint::<&str>(),
+///     fingerprint: cache_runtime::entry::fingerprint::<&str>(), tags: 0,
 /// };
 /// let bytes = encode(&header, &"hello", Compression::Off).unwrap();
 /// let (read, value): (EntryHeader, String) = decode(&bytes).unwrap();
@@ -189,8 +195,13 @@ pub fn encode<T: Serialize + ?Sized>(
     out.extend_from_slice(&header.stale_until.to_le_bytes());
     out.extend_from_slice(&header.compute_micros.to_le_bytes());
     out.extend_from_slice(&header.fingerprint.to_le_bytes());
+    if header.tags != 0 {
+        out[4] |= TAGGED;
+        out.extend_from_slice(&header.tags.to_le_bytes());
+    }
+    let payload_at = out.len();
     header.codec.encode(value, &mut out)?;
-    if compression.apply(&mut out, HEADER_LEN) {
+    if compression.apply(&mut out, payload_at) {
         out[4] |= COMPRESSED;
     }
     Ok(out)
@@ -221,9 +232,19 @@ pub fn decode_header(bytes: &[u8]) -> Result<(EntryHeader, Payload<'_>), DecodeE
         stale_until: u64_at(21),
         compute_micros: u32::from_le_bytes(bytes[29..33].try_into().unwrap_or([0; 4])),
         fingerprint: u64_at(33),
+        tags: 0,
     };
+    let mut header = header;
+    let mut payload_at = HEADER_LEN;
+    if bytes[4] & TAGGED != 0 {
+        if bytes.len() < HEADER_LEN + 8 {
+            return Err(DecodeError::TooShort { len: bytes.len() });
+        }
+        header.tags = u64_at(HEADER_LEN);
+        payload_at += 8;
+    }
     let payload = Payload {
-        bytes: &bytes[HEADER_LEN..],
+        bytes: &bytes[payload_at..],
         compressed: bytes[4] & COMPRESSED != 0,
     };
     Ok((header, payload))
@@ -254,6 +275,7 @@ mod tests {
             stale_until: 1_700_000_900_000,
             compute_micros: 1234,
             fingerprint: 0,
+            tags: 0,
         }
     }
 

@@ -107,6 +107,7 @@ impl Cache {
             stale_until: expires,
             compute_micros: 0,
             fingerprint: entry::fingerprint::<T>(),
+            tags: 0,
         };
         entry::encode(&header, value, self.compression()).map_err(|error| {
             CacheError::new(

@@ -49,6 +49,7 @@ fn an_entry_of_another_type_is_a_counted_miss() {
         stale_until: u64::MAX,
         compute_micros: 0,
         fingerprint: cache_runtime::entry::fingerprint::<u64>(),
+        tags: 0,
     };
     let bytes =
         cache_runtime::entry::encode(&header, &42u64, cache_runtime::Compression::Off).unwrap();

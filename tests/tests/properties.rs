@@ -15,6 +15,7 @@ fn header_of<T>() -> EntryHeader {
         stale_until: u64::MAX,
         compute_micros: 0,
         fingerprint: entry::fingerprint::<T>(),
+        tags: 0,
     }
 }
 
@@ -91,6 +92,21 @@ proptest! {
         bytes.truncate(bytes.len() - 1);
         bytes.extend_from_slice(&payload);
         let _ = entry::decode::<serde_json::Value>(&bytes);
+    }
+
+    #[test]
+    fn a_tagged_entry_keeps_its_stamp_and_any_cut_of_it_is_an_error(
+        stamp in any::<u64>(),
+        value in ".{0,40}",
+        cut in 0usize..60,
+    ) {
+        let header = EntryHeader { tags: stamp, ..header_of::<String>() };
+        let bytes = entry::encode(&header, &value, cache_runtime::Compression::Off).unwrap();
+        let (read, back): (EntryHeader, String) = entry::decode(&bytes).unwrap();
+        prop_assert_eq!((read.tags, back), (stamp, value));
+        if cut < bytes.len() {
+            prop_assert!(entry::decode::<String>(&bytes[..cut]).is_err());
+        }
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub(crate) const OPTIONS: &[&str] = &[
     "stale_if_error",
     "on_store_error",
     "ttl_from",
+    "tags",
     "crate",
 ];
 
@@ -61,6 +62,8 @@ pub(crate) struct Args {
     pub(crate) on_store_error: Slot<Option<OnStoreError>>,
     /// The function that gives a value's lifetime.
     pub(crate) ttl_from: Slot<Path>,
+    /// The tag templates, as written.
+    pub(crate) tags: Slot<Vec<LitStr>>,
     pub(crate) krate: Slot<Path>,
 }
 
@@ -82,6 +85,7 @@ impl Args {
             stale_if_error: Slot::new("stale_if_error"),
             on_store_error: Slot::new("on_store_error"),
             ttl_from: Slot::new("ttl_from"),
+            tags: Slot::new("tags"),
             krate: Slot::new("crate"),
         };
         parse_each(tokens, errors, |meta, errors| args.one(meta, errors));
@@ -190,6 +194,28 @@ impl Args {
                     ),
                 }
             }
+            // #[cached(tags = ["user:{id}", "org:{org}"])]
+            "tags" => {
+                let value: Expr = meta.value()?.parse()?;
+                let Expr::Array(array) = &value else {
+                    errors.on(&value, TAGS_USAGE);
+                    return Ok(());
+                };
+                let mut tags = Vec::new();
+                for element in &array.elems {
+                    match element {
+                        Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Str(tag),
+                            ..
+                        }) => tags.push(tag.clone()),
+                        other => errors.on(other, TAGS_USAGE),
+                    }
+                }
+                if array.elems.is_empty() {
+                    errors.on(&value, TAGS_USAGE);
+                }
+                self.tags.set(errors, span, tags);
+            }
             // #[cached(crate = "::my_cache")]
             "crate" => self.krate.set(errors, span, crate_value(meta)?),
             _ => return Err(unknown_option("cached", meta, OPTIONS)),
@@ -197,6 +223,9 @@ impl Args {
         Ok(())
     }
 }
+
+const TAGS_USAGE: &str = "`tags` takes a list of one or more templates over the parameters, as \
+                          in `tags = [\"user:{id}\", \"org:{org}\"]`";
 
 /// `early_expiry`'s beta: a finite number greater than zero; a bad one is reported.
 fn beta_or_report(value: &Expr, errors: &mut Errors) -> Option<f64> {

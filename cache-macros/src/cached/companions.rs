@@ -54,7 +54,7 @@ impl Bodies {
         } else {
             Namespace::Function
         };
-        let (cache, key) = (local("__cache"), local("__key"));
+        let (cache, key, tags) = (local("__cache"), local("__key"), local("__tags"));
         let cache_and_key = x.cache_and_key(&namespace, false);
         let policy_and_kind = x.policy_and_kind();
         // An `async fn`'s companions await the store; a plain `fn`'s block on it.
@@ -75,7 +75,7 @@ impl Bodies {
             asyncness: x.func.sig.asyncness,
             key: quote!(#cache_and_key #p::key_string(&#key)),
             invalidate: quote!(#cache_and_key #p::#invalidate_fn(#cache, &#key) #dot_await),
-            peek: quote!(#policy_and_kind #cache_and_key #peek_fn(#cache, #kind, &#key) #dot_await),
+            peek: quote!(#policy_and_kind #cache_and_key #peek_fn(#cache, #kind, &#key, &#tags) #dot_await),
             args: info
                 .params
                 .iter()

@@ -47,6 +47,8 @@ pub(crate) struct Config {
     pub(crate) fail_closed: Option<proc_macro2::Span>,
     /// `ttl_from = path`: the function giving a stored value's lifetime.
     pub(crate) ttl_from: Option<Path>,
+    /// `tags = [..]`: the tag templates, checked like `key`.
+    pub(crate) tags: Vec<Template>,
 }
 
 impl Config {
@@ -68,6 +70,7 @@ impl Config {
             key::check_key_type(&param.ident, &param.ty, errors);
         }
         let fail_closed = fail_closed(&args, info, errors);
+        let tags = tags(&args, info, &skipped, errors);
         let krate = options::crate_path(args.krate);
         let ttl_from = args.ttl_from.take().map(|(path, _)| path);
         Some(Config {
@@ -78,6 +81,7 @@ impl Config {
             store: args.store.take().map(|(expr, _)| expr),
             fail_closed,
             ttl_from,
+            tags,
         })
     }
 }
@@ -176,6 +180,24 @@ fn fail_closed(args: &Args, info: &FnInfo, errors: &mut Errors) -> Option<proc_m
     Some(span)
 }
 
+/// The tag templates, each checked like `key`: its placeholders name parameters in the key.
+fn tags(args: &Args, info: &FnInfo, skipped: &[Ident], errors: &mut Errors) -> Vec<Template> {
+    let Some((literals, _)) = args.tags.get() else {
+        return Vec::new();
+    };
+    let mut tags = Vec::new();
+    for literal in literals {
+        match template::parse(literal) {
+            Ok(template) => {
+                key::check_roots(("key", &template), info, skipped, errors);
+                tags.push(template);
+            }
+            Err(error) => errors.push(error),
+        }
+    }
+    tags
+}
+
 /// The names in `skip(...)`, each checked to be a parameter or `self`.
 fn skipped(args: &Args, info: &FnInfo, errors: &mut Errors) -> Vec<Ident> {
     let Some((names, _)) = args.skip.get() else {
@@ -230,7 +252,7 @@ fn key(args: &Args, info: &FnInfo, skipped: &[Ident], errors: &mut Errors) -> Op
         }
     };
     let span = template.span;
-    key::check_roots(&template, info, skipped, errors);
+    key::check_roots(("key", &template), info, skipped, errors);
     let named: Vec<&str> = template.roots().collect();
     for param in &info.params {
         let name = param.ident.to_string();

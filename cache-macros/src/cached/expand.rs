@@ -143,6 +143,8 @@ impl<'a> Expansion<'a> {
             }
         });
         let ttl_from = self.ttl_from();
+        let tags = local("__tags");
+        let tagged = (!self.config.tags.is_empty()).then(|| quote!(.tagged(&#tags)));
         quote! {
             #(#attrs)*
             #vis #sig {
@@ -153,7 +155,7 @@ impl<'a> Expansion<'a> {
                 let #mode = #call_mode;
                 #policy_and_kind
                 #cache_and_key
-                match #begin(#p::Call::new(#site, #cache, #policy, #kind, &#key, #mode)) {
+                match #begin(#p::Call::new(#site, #cache, #policy, #kind, &#key, #mode)#tagged) {
                     #p::Begin::Hit(#value) => #value,
                     #p::Begin::Fetch(#fetch) => {
                         #fail_closed
@@ -239,17 +241,31 @@ impl<'a> Expansion<'a> {
         }
     }
 
-    /// `let __cache = …; let __key = …;`. In the function itself the key parameters are owned and
-    /// are borrowed first; companions take them borrowed already. Either way the key code sees the
-    /// same types, so a mistake in it is reported once, not once per companion.
+    /// `let __cache = …; let __key = …; let __tags = [..];`. In the function itself the key
+    /// parameters are owned and are borrowed first; companions take them borrowed already.
+    /// Either way the key code sees the same types, so a mistake in it is reported once, not
+    /// once per companion.
     pub(crate) fn cache_and_key(&self, namespace: &Namespace, in_function: bool) -> TokenStream {
         let p = &self.private;
-        let key = local("__key");
+        let (key, tags) = (local("__key"), local("__tags"));
         let cache_stmts = cache_statements(p, self.config.store.as_ref());
         let key_value = self.key_value(namespace, in_function);
+        let tag_values = self.config.tags.iter().map(|template| {
+            let (builder, cache) = (local("__builder"), local("__cache"));
+            let borrow = key::borrow_roots(template, self.info);
+            let steps = key::template_steps(&builder, template);
+            quote!({
+                #borrow
+                let mut #builder = #p::tag_key(#cache);
+                #steps
+                #p::close_tag(&mut #builder);
+                #builder
+            })
+        });
         quote! {
             #cache_stmts
             let #key = #key_value;
+            let #tags: [#p::Key; _] = [#(#tag_values),*];
         }
     }
 

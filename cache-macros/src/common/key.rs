@@ -10,9 +10,10 @@ use super::signature::FnInfo;
 use super::slot::Slot;
 use super::template::{self, Segment, Template};
 
-/// Checks that each placeholder names a parameter (or `self`) that `skipped` keeps in the key.
+/// Checks that each placeholder of the template of option `option` (`key`, `tags`) names a
+/// parameter (or `self`) that `skipped` keeps in the key.
 pub(crate) fn check_roots(
-    template: &Template,
+    (option, template): (&str, &Template),
     info: &FnInfo,
     skipped: &[Ident],
     errors: &mut Errors,
@@ -33,7 +34,7 @@ pub(crate) fn check_roots(
             errors.at(
                 span,
                 format_args!(
-                    "`{{{root}}}` in `key` names no parameter; parameters: {}",
+                    "`{{{root}}}` in `{option}` names no parameter; parameters: {}",
                     names.join(", ")
                 ),
             );
@@ -41,7 +42,7 @@ pub(crate) fn check_roots(
             errors.at(
                 span,
                 format_args!(
-                    "`{{{root}}}` in `key` names a parameter that `skip` leaves out of the key"
+                    "`{{{root}}}` in `{option}` names a parameter that `skip` leaves out of the key"
                 ),
             );
         }
@@ -105,7 +106,7 @@ pub(crate) fn partial_template(
     let template = template::parse(literal)
         .map_err(|error| errors.push(error))
         .ok()?;
-    check_roots(&template, info, &[], errors);
+    check_roots(("key", &template), info, &[], errors);
     for root in template.roots() {
         if let Some(param) = info.param(root) {
             check_key_type(&param.ident, &param.ty, errors);

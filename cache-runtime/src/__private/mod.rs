@@ -14,6 +14,7 @@ pub use crate::cached::kind::{
     ReturnKind, Storable,
 };
 pub use crate::cached::mode::{call_mode, refresh_async, refresh_blocking, CallMode, Refreshing};
+pub use crate::cached::tags::tag_key;
 pub use crate::cached::FnSite;
 pub use crate::site::{method_name, Counted, Site};
 #[cfg(feature = "redis")]

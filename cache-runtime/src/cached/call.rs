@@ -29,9 +29,10 @@ use super::fresh::Judged;
 use super::kind::ReturnKind;
 use super::mode::CallMode;
 #[cfg(feature = "redis")]
-use super::read::{read_entry, read_store};
+use super::read::{read_entry, read_store, RemoteEntry};
 use super::read::{read_memory, UNCOUNTED};
 use super::refresh::Refresh;
+use super::tags;
 #[cfg(feature = "redis")]
 use super::write::backend_error;
 use super::write::{store, RemoteWrite};
@@ -54,6 +55,8 @@ pub struct Call<'a, K> {
     pub(super) policy: &'static CachePolicy,
     kind: PhantomData<K>,
     pub(super) key: &'a Key,
+    /// The keys of the call's tags' versions (`#[cached(tags = …)]`); empty if untagged.
+    pub(super) tags: &'a [Key],
     pub(super) mode: CallMode,
 }
 
@@ -74,8 +77,15 @@ impl<'a, K> Call<'a, K> {
             policy,
             kind: PhantomData,
             key,
+            tags: &[],
             mode,
         }
+    }
+
+    /// The call's tags: the keys of their versions, rendered from the arguments.
+    pub fn tagged(mut self, tags: &'a [Key]) -> Self {
+        self.tags = tags;
+        self
     }
 }
 
@@ -107,6 +117,9 @@ pub struct Fetch<'a, K, R> {
     on_store_error: Option<fn(CacheError) -> R>,
     /// `ttl_from`: how long a computed value lives, if it says (`None` for `None`/`Err`).
     ttl_from: Option<TtlFrom<R>>,
+    /// The stamp of the tags' versions a computed value is stored under: 0 untagged; `None`
+    /// until the versions are known (read with the entry, or made before the body runs).
+    pub(super) tag_stamp: Option<u64>,
 }
 
 /// The lifetime a value gives itself (`#[cached(ttl_from = …)]`), bounded by the policy's TTL.
@@ -144,12 +157,16 @@ where
         ticket: None,
         on_store_error: None,
         ttl_from: None,
+        tag_stamp: None,
     };
+    if fetch.call.tags.is_empty() {
+        fetch.tag_stamp = Some(0);
+    }
     let call = &fetch.call;
     let counters = call.site.counters();
     match (call.key.checked(), call.mode, call.cache.backend()) {
         (Ok(key), CallMode::Normal, Backend::Memory(_)) => {
-            let found = read_memory::<K, R>(call.cache, key, call.policy, counters);
+            let found = read_memory::<K, R>(call.cache, (key, call.tags), call.policy, counters);
             if let Some(value) = fetch.found(found) {
                 return Begin::Hit(value);
             }
@@ -182,7 +199,7 @@ where
     let near = call.cache.near()?;
     let l1 = near.usable()?;
     let counters = call.site.counters();
-    let found = read_store::<K, R>(l1, call.cache, key, call.policy, counters)
+    let found = read_store::<K, R>(l1, call.cache, (key, call.tags), call.policy, counters)
         .filter(|(_, judged)| judged.serves())?;
     near.counts.hits.bump();
     counters.near_hits.bump();
@@ -273,19 +290,24 @@ where
         Some(self.call.cache.near()?.ticket(key.as_bytes()))
     }
 
-    /// Counts and judges what a `GET` gave; the value of a plain hit.
+    /// Counts and judges what a read of Redis gave (the entry, and the stamp of its tags'
+    /// versions if they all have one; `Some(0)` untagged); the value of a plain hit.
     #[cfg(feature = "redis")]
     #[inline(never)]
     pub(super) fn remote_read(
         &mut self,
-        read: Result<Option<Vec<u8>>, Failure>,
+        read: Result<RemoteEntry, Failure>,
         ticket: Option<FillTicket>,
     ) -> Option<R> {
         let counters = self.call.site.counters();
         let found = match read {
-            Ok(Some(bytes)) => {
+            Ok((bytes, stamp)) => {
+                self.tag_stamp = stamp;
                 let (key, cache) = (self.call.key, self.call.cache);
-                read_entry::<K, R>(cache, key, &bytes, self.call.policy, counters).map(
+                let (Some(bytes), Some(stamp)) = (bytes, stamp) else {
+                    return self.found(None);
+                };
+                read_entry::<K, R>(cache, (key, stamp), &bytes, self.call.policy, counters).map(
                     |(header, stored, judged)| {
                         if let (Some(near), Some(ticket)) = (cache.near(), ticket) {
                             let value = Decoded {
@@ -302,7 +324,6 @@ where
                     },
                 )
             }
-            Ok(None) => None,
             Err(failure) => {
                 if let Some(error) = self.store_failed(failure, "get") {
                     return Some(error);
@@ -313,6 +334,20 @@ where
             }
         };
         self.found(found)
+    }
+
+    /// Keeps the stamp of the tags' versions made before the body runs; a failure counts as
+    /// Redis failing in this call (the body runs, nothing is stored).
+    #[cfg(feature = "redis")]
+    #[inline(never)]
+    pub(super) fn tag_versions_made(&mut self, made: Result<u64, Failure>) {
+        match made {
+            Ok(stamp) => self.tag_stamp = Some(stamp),
+            Err(failure) => {
+                backend_error(self.call.site, &failure, "making tag versions");
+                self.redis_usable = false;
+            }
+        }
     }
 
     /// A background refresh of this key, unless one is under way in this process.
@@ -327,7 +362,7 @@ where
             self.call.site,
             self.call.policy,
             leader,
-            self.ttl_from,
+            (self.ttl_from, self.tag_stamp, self.call.tags),
         ))
     }
 
@@ -335,6 +370,10 @@ where
     fn run(&mut self, leader: Option<Leader>) -> Step<R> {
         if let Ok(key) = self.call.key.checked() {
             self.ticket = Some(self.call.cache.invalidations().ticket(key.as_bytes()));
+        }
+        if let (None, Some(memory)) = (self.tag_stamp, self.call.cache.memory_store()) {
+            let now = self.call.cache.now_millis();
+            self.tag_stamp = Some(tags::ensure_in(memory, self.call.tags, now));
         }
         Step::Run(leader)
     }
@@ -374,8 +413,12 @@ where
                 Joined::Leader(leader) => {
                     // A leader that finished between our lookup and our join stored its value.
                     // (A decode failure here was counted by the first lookup.)
-                    let found =
-                        read_memory::<K, R>(self.call.cache, key, self.call.policy, &UNCOUNTED);
+                    let found = read_memory::<K, R>(
+                        self.call.cache,
+                        (key, self.call.tags),
+                        self.call.policy,
+                        &UNCOUNTED,
+                    );
                     return match found {
                         Some((value, judged)) if judged.serves() => {
                             leader.finish(|| Arc::new(value.clone()));
@@ -419,10 +462,10 @@ where
             (Err(panic), None) => std::panic::resume_unwind(panic),
         };
         // A stale value served is not stored again: the entry keeps its own times.
-        let write = match (self.call.key.checked(), self.ticket) {
-            (Ok(key), Some(ticket)) if self.redis_usable && computed => store::<K, R>(
+        let write = match (self.call.key.checked(), self.ticket, self.tag_stamp) {
+            (Ok(key), Some(ticket), Some(stamp)) if self.redis_usable && computed => store::<K, R>(
                 self.call.cache,
-                (key, ticket),
+                (key, ticket, stamp),
                 site,
                 (self.call.policy, self.ttl_from),
                 &value,

@@ -2,7 +2,7 @@
 
 use super::kind::ReturnKind;
 #[cfg(feature = "redis")]
-use super::read::{get_entry, read_bytes};
+use super::read::{read_bytes, read_remote};
 use super::read::{read_memory, UNCOUNTED};
 use crate::key::{Key, KeyError};
 use crate::store::Backend;
@@ -11,30 +11,32 @@ use crate::{Cache, CachePolicy};
 /// How a peek judges an entry: fresh or nothing (no early expiry, no stale windows).
 const FRESH_ONLY: CachePolicy = CachePolicy::from_secs(1);
 
-/// The fresh value under `key`, without computing or counting anything (a plain `fn`'s `peek`).
-pub fn peek<K, R>(cache: &Cache, kind: K, key: &Key) -> Option<R>
+/// The fresh value under `key` (tagged `tags`), without computing or counting anything (a plain
+/// `fn`'s `peek`).
+pub fn peek<K, R>(cache: &Cache, kind: K, key: &Key, tags: &[Key]) -> Option<R>
 where
     K: ReturnKind<R>,
 {
-    crate::driver::block_on(peek_async(cache, kind, key))
+    crate::driver::block_on(peek_async(cache, kind, key, tags))
 }
 
 /// The fresh value under `key`, without computing or counting anything (an `async fn`'s `peek`).
-/// `None` also when Redis cannot be reached.
-pub async fn peek_async<K, R>(cache: &Cache, _kind: K, key: &Key) -> Option<R>
+/// `None` also when Redis cannot be reached, and for an entry stamped under tag versions that
+/// are not the current ones.
+pub async fn peek_async<K, R>(cache: &Cache, _kind: K, key: &Key, tags: &[Key]) -> Option<R>
 where
     K: ReturnKind<R>,
 {
     let key = key.checked().ok()?;
     match cache.backend() {
-        Backend::Memory(_) => read_memory::<K, R>(cache, key, &FRESH_ONLY, &UNCOUNTED).map(|f| f.0),
+        Backend::Memory(_) => {
+            read_memory::<K, R>(cache, (key, tags), &FRESH_ONLY, &UNCOUNTED).map(|found| found.0)
+        }
         #[cfg(feature = "redis")]
         Backend::Redis(redis) => {
-            let bytes = redis
-                .query::<Option<Vec<u8>>>(get_entry(key))
-                .await
-                .ok()??;
-            read_bytes::<K, R>(cache, key, &bytes, &FRESH_ONLY, &UNCOUNTED).map(|found| found.0)
+            let (bytes, stamp) = read_remote(redis, key, tags).await.ok()?;
+            read_bytes::<K, R>(cache, (key, stamp?), &bytes?, &FRESH_ONLY, &UNCOUNTED)
+                .map(|found| found.0)
         }
     }
 }

@@ -20,11 +20,15 @@ use super::kind::ReturnKind;
 #[cfg(feature = "redis")]
 use super::lease::Leased;
 #[cfg(feature = "redis")]
-use super::read::get_entry;
+use super::read::{read_remote, RemoteEntry};
 use super::refresh::{self, Refresh};
+#[cfg(feature = "redis")]
+use super::tags;
 use super::write::RemoteWrite;
 #[cfg(feature = "redis")]
-use crate::store::{Failure, Lease, RedisStore};
+use crate::key::Key;
+#[cfg(feature = "redis")]
+use crate::store::{Backend, Failure, Lease, RedisStore};
 
 /// Where a background refresh runs: handed back (`Some`) to run in the calling task, or spawned.
 type Spawn<K, R, F> = fn(Refresh<K, R>, F) -> Option<(Refresh<K, R>, F)>;
@@ -107,7 +111,8 @@ where
     #[cfg(feature = "redis")]
     if let Some((redis, key)) = fetch.remote_key() {
         let ticket = fetch.near_ticket();
-        if let Some(value) = fetch.remote_read(boxed_query(redis, get_entry(key)).await, ticket) {
+        let read = boxed_read(redis, key, fetch.call.tags).await;
+        if let Some(value) = fetch.remote_read(read, ticket) {
             return value;
         }
     }
@@ -119,6 +124,13 @@ where
             }
         }
         return value;
+    }
+    #[cfg(feature = "redis")]
+    if let (None, Backend::Redis(redis)) = (fetch.tag_stamp, fetch.call.cache.backend()) {
+        if fetch.redis_usable {
+            let made = boxed_tag_versions(redis, fetch.call.tags).await;
+            fetch.tag_versions_made(made);
+        }
     }
     let leader = loop {
         match fetch.step() {
@@ -157,14 +169,21 @@ where
 
 #[cfg(feature = "redis")]
 #[inline(never)]
-fn boxed_query<T>(
-    redis: &RedisStore,
-    cmd: redis::Cmd,
-) -> Pin<Box<impl Future<Output = Result<T, Failure>> + '_>>
-where
-    T: redis::FromRedisValue + Send + 'static,
-{
-    Box::pin(redis.query(cmd))
+fn boxed_read<'r>(
+    redis: &'r RedisStore,
+    key: &'r Key,
+    tags: &'r [Key],
+) -> Pin<Box<impl Future<Output = Result<RemoteEntry, Failure>> + 'r>> {
+    Box::pin(read_remote(redis, key, tags))
+}
+
+#[cfg(feature = "redis")]
+#[inline(never)]
+fn boxed_tag_versions<'r>(
+    redis: &'r RedisStore,
+    tags: &'r [Key],
+) -> Pin<Box<impl Future<Output = Result<u64, Failure>> + 'r>> {
+    Box::pin(tags::ensure_on(redis, tags))
 }
 
 #[inline(never)]

@@ -96,6 +96,7 @@ mod tests {
             stale_until,
             compute_micros,
             fingerprint: 0,
+            tags: 0,
         }
     }
 

@@ -94,9 +94,11 @@ where
     fn reread(&self, read: Result<Option<Vec<u8>>, Failure>) -> Option<Leased<R>> {
         match read {
             Ok(Some(bytes)) => {
+                // Another process's value counts if stamped under the versions this call knows.
+                let stamp = self.tag_stamp.unwrap_or(0);
                 let found = read_bytes::<K, R>(
                     self.call.cache,
-                    self.call.key,
+                    (self.call.key, stamp),
                     &bytes,
                     self.call.policy,
                     &UNCOUNTED,

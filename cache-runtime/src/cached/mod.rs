@@ -2,7 +2,7 @@
 //! ([`fresh`]), and on a miss computes once per key ([`flight`], [`call`]) and stores the result
 //! ([`write`]); early expiry and stale-while-revalidate recompute off the caller's path
 //! ([`refresh`]); the companions (`invalidate`, `peek`, `refresh`) act on one key
-//! ([`companion`], [`mode`]). [`invalidation`] makes an invalidation win over every computation
+//! ([`companion`], [`mode`]); [`tags`] void groups of entries at once. [`invalidation`] makes an invalidation win over every computation
 //! that started before it.
 
 pub(crate) mod call;
@@ -18,6 +18,7 @@ mod lease;
 pub(crate) mod mode;
 mod read;
 mod refresh;
+pub(crate) mod tags;
 mod write;
 
 use crate::site::Site;

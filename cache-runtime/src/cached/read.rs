@@ -3,10 +3,13 @@
 
 use super::fresh::{judge, Judged};
 use super::kind::ReturnKind;
+use super::tags;
 use crate::entry::{self, EntryHeader};
 use crate::key::Key;
 use crate::stats::Counters;
 use crate::store::{Decoded, MemoryStore, StoredValue};
+#[cfg(feature = "redis")]
+use crate::store::{Failure, RedisStore};
 use crate::{Cache, CachePolicy};
 
 /// Counters for reads that must not count: peeks, a leader's re-check, a lock waiter's re-read.
@@ -16,22 +19,23 @@ pub(super) static UNCOUNTED: Counters = Counters::new();
 /// usable (absent, past every window, or of another type).
 pub(super) fn read_memory<K, R>(
     cache: &Cache,
-    key: &Key,
+    (key, tags): (&Key, &[Key]),
     policy: &CachePolicy,
     counters: &Counters,
 ) -> Option<(R, Judged)>
 where
     K: ReturnKind<R>,
 {
-    read_store::<K, R>(cache.memory_store()?, cache, key, policy, counters)
+    read_store::<K, R>(cache.memory_store()?, cache, (key, tags), policy, counters)
 }
 
 /// The value under `key` in `store` (the memory store, or a near cache's L1) and what it is
-/// good for; `None` if there is none usable.
+/// good for; `None` if there is none usable. A tagged entry counts only if its stamp is that of
+/// the versions `store` holds for `tags` now.
 pub(super) fn read_store<K, R>(
     store: &MemoryStore,
     cache: &Cache,
-    key: &Key,
+    (key, tags): (&Key, &[Key]),
     policy: &CachePolicy,
     counters: &Counters,
 ) -> Option<(R, Judged)>
@@ -40,9 +44,14 @@ where
 {
     let now = cache.now_millis();
     let entry = store.get(key.as_bytes(), now)?;
+    let stamp = match tags {
+        [] => 0,
+        tags => tags::stamp_in(store, tags, now)?,
+    };
     match entry.value {
         StoredValue::Decoded(decoded) => {
             match decoded.as_any().downcast_ref::<Decoded<K::Stored>>() {
+                Some(decoded) if decoded.header.tags != stamp => None,
                 Some(decoded) => {
                     let judged = judge(&decoded.header, now, policy, || cache.random_unit());
                     (judged != Judged::Gone)
@@ -55,7 +64,9 @@ where
                 }
             }
         }
-        StoredValue::Encoded(bytes) => read_bytes::<K, R>(cache, key, &bytes, policy, counters),
+        StoredValue::Encoded(bytes) => {
+            read_bytes::<K, R>(cache, (key, stamp), &bytes, policy, counters)
+        }
         StoredValue::State(_) => {
             counters.decode_failures.bump();
             None
@@ -64,10 +75,11 @@ where
 }
 
 /// The value in the entry `bytes` and what it is good for; `None` if they do not decode to the
-/// expected type (counted) or the entry is past every window.
+/// expected type (counted), the entry is past every window, or it is not stamped `stamp` (the
+/// stamp of its tags' versions now; 0 untagged).
 pub(super) fn read_bytes<K, R>(
     cache: &Cache,
-    key: &Key,
+    (key, stamp): (&Key, u64),
     bytes: &[u8],
     policy: &CachePolicy,
     counters: &Counters,
@@ -75,15 +87,16 @@ pub(super) fn read_bytes<K, R>(
 where
     K: ReturnKind<R>,
 {
-    let (_, stored, judged) = read_entry::<K, R>(cache, key, bytes, policy, counters)?;
+    let (_, stored, judged) = read_entry::<K, R>(cache, (key, stamp), bytes, policy, counters)?;
     Some((K::from_stored(stored), judged))
 }
 
 /// The header, the stored value and what it is good for, of the entry `bytes`; `None` if they
-/// do not decode to the expected type (counted) or the entry is past every window.
+/// do not decode to the expected type (counted), the entry is past every window, or it is not
+/// stamped `stamp`.
 pub(super) fn read_entry<K, R>(
     cache: &Cache,
-    key: &Key,
+    (key, stamp): (&Key, u64),
     bytes: &[u8],
     policy: &CachePolicy,
     counters: &Counters,
@@ -94,6 +107,9 @@ where
     let decoded = entry::decode_header(bytes).and_then(|(header, payload)| {
         if header.fingerprint != entry::fingerprint::<K::Stored>() {
             return Err(entry::DecodeError::OtherType);
+        }
+        if header.tags != stamp {
+            return Ok(None);
         }
         let judged = judge(&header, cache.now_millis(), policy, || cache.random_unit());
         if judged == Judged::Gone {
@@ -115,4 +131,25 @@ pub(super) fn get_entry(key: &Key) -> redis::Cmd {
     let mut cmd = redis::cmd("GET");
     cmd.arg(key.to_string());
     cmd
+}
+
+/// An entry read from Redis (if there is one) and the stamp of its tags' versions now (`Some(0)`
+/// untagged; `None` if a tag has no version).
+#[cfg(feature = "redis")]
+pub(super) type RemoteEntry = (Option<Vec<u8>>, Option<u64>);
+
+/// The entry under `key` on Redis and the stamp of its tags' versions (`Some(0)` untagged;
+/// `None` if a tag has none): a `GET`, or one `MGET` of the entry and the versions.
+#[cfg(feature = "redis")]
+pub(super) async fn read_remote(
+    redis: &RedisStore,
+    key: &Key,
+    tags: &[Key],
+) -> Result<RemoteEntry, Failure> {
+    match tags {
+        [] => Ok((redis.query(get_entry(key)).await?, Some(0))),
+        tags => Ok(tags::split(
+            redis.query(tags::read_with_versions(key, tags)).await?,
+        )),
+    }
 }

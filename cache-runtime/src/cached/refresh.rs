@@ -19,6 +19,7 @@ use std::time::Instant;
 use super::call::TtlFrom;
 use super::guarded::Guarded;
 use super::kind::ReturnKind;
+use super::tags;
 #[cfg(feature = "redis")]
 use super::write::backend_error;
 use super::write::{store, RemoteWrite};
@@ -26,8 +27,9 @@ use super::FnSite;
 use crate::cached::flight::Leader;
 use crate::cached::invalidation::Ticket;
 use crate::key::Key;
+use crate::store::Backend;
 #[cfg(feature = "redis")]
-use crate::store::{Backend, Fence, Lease};
+use crate::store::{Fence, Lease};
 use crate::{Cache, CachePolicy};
 
 /// One refresh, owning all it needs, so that it can outlive the call that started it.
@@ -38,6 +40,10 @@ pub struct Refresh<K, R> {
     policy: &'static CachePolicy,
     leader: Leader,
     ttl_from: Option<TtlFrom<R>>,
+    /// The stamp of the tags' versions, if the read that started the refresh knew it.
+    tag_stamp: Option<u64>,
+    /// The keys of the tags' versions, to make them if `tag_stamp` is unknown.
+    tags: Vec<Key>,
     /// The refresh begins when it is made: an invalidation after it voids its store.
     ticket: Ticket,
     kind: PhantomData<fn() -> (K, R)>,
@@ -79,7 +85,7 @@ where
         site: &'static FnSite,
         policy: &'static CachePolicy,
         leader: Leader,
-        ttl_from: Option<TtlFrom<R>>,
+        (ttl_from, tag_stamp, tags): (Option<TtlFrom<R>>, Option<u64>, &[Key]),
     ) -> Self {
         Refresh {
             cache: cache.clone(),
@@ -88,6 +94,8 @@ where
             policy,
             leader,
             ttl_from,
+            tag_stamp,
+            tags: tags.to_vec(),
             ticket: cache.invalidations().ticket(key.as_bytes()),
             kind: PhantomData,
         }
@@ -116,13 +124,34 @@ where
 
     /// Runs the refresh: `body` is the function's future (a plain `fn`'s body wrapped as one).
     /// Only the body's await is compiled per function; the steps around it per return type.
-    pub(super) async fn run<F: Future<Output = R>>(self, body: F) {
+    pub(super) async fn run<F: Future<Output = R>>(mut self, body: F) {
         let Some(permit) = self.permit().await else {
             return;
         };
+        if self.tag_stamp.is_none() {
+            self.tag_stamp = self.make_tag_versions().await;
+        }
         let started = Instant::now();
         let outcome = Guarded::new(self.span(), body).await;
         self.complete(permit, started, outcome).await;
+    }
+
+    /// The stamp of the tags' versions, made where missing; `None` if Redis failed (nothing is
+    /// stored then).
+    async fn make_tag_versions(&self) -> Option<u64> {
+        match self.cache.backend() {
+            Backend::Memory(memory) => {
+                Some(tags::ensure_in(memory, &self.tags, self.cache.now_millis()))
+            }
+            #[cfg(feature = "redis")]
+            Backend::Redis(redis) => match tags::ensure_on(redis, &self.tags).await {
+                Ok(stamp) => Some(stamp),
+                Err(failure) => {
+                    backend_error(self.site, &failure, "making tag versions");
+                    None
+                }
+            },
+        }
     }
 
     fn span(&self) -> tracing::Span {
@@ -156,9 +185,13 @@ where
         if K::is_failure(&value) && self.policy.stale_if_error_window().is_some() {
             return None;
         }
+        let Some(stamp) = self.tag_stamp else {
+            self.leader.finish(|| Arc::new(value));
+            return None;
+        };
         let write = store::<K, R>(
             &self.cache,
-            (&self.key, self.ticket),
+            (&self.key, self.ticket, stamp),
             self.site,
             (self.policy, self.ttl_from),
             &value,

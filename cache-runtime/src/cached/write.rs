@@ -49,12 +49,13 @@ impl RemoteWrite {
     }
 }
 
-/// Stores what `value` stores (if anything) under `key`: in memory now, or returns the Redis
-/// write to send. Nothing is stored if the key was invalidated (or set, or deleted) since the
-/// computation of `ticket` began.
+/// Stores what `value` stores (if anything) under `key`, stamped `stamp` (its tags' versions
+/// when the computation began; 0 untagged): in memory now, or returns the Redis write to send.
+/// Nothing is stored if the key was invalidated (or set, or deleted) since the computation of
+/// `ticket` began.
 pub(super) fn store<K, R>(
     cache: &Cache,
-    (key, ticket): (&Key, Ticket),
+    (key, ticket, stamp): (&Key, Ticket, u64),
     site: &FnSite,
     (policy, ttl_from): (&CachePolicy, Option<TtlFrom<R>>),
     value: &R,
@@ -85,6 +86,7 @@ where
         compute_micros,
     );
     header.fingerprint = entry::fingerprint::<K::Stored>();
+    header.tags = stamp;
     match cache.backend() {
         Backend::Memory(memory) => {
             let value = StoredValue::Decoded(Arc::new(Decoded {
@@ -148,5 +150,6 @@ fn header_for(
         stale_until: now.saturating_add(kept_ms),
         compute_micros,
         fingerprint: 0,
+        tags: 0,
     }
 }

@@ -1,0 +1,190 @@
+//! Tags: `#[cached(tags = ["user:{id}"])]` and `Cache::invalidate_tag("user:42")`, one write
+//! whatever the number of entries.
+//!
+//! ```text
+//! {prefix}:tag:{user:42}   → a random version, e.g. "8391022750318214119"
+//! entry (header.tags)      → stamp(versions of its tags when its computation began)
+//! read                     → MGET entry tag… (one round trip; split per node on a Cluster)
+//!                            the entry counts only if its stamp is the tags' stamp now
+//! invalidate_tag           → UNLINK the tag key: every stamp over it is void
+//! a tag key missing        → a miss; made anew, with a new random version, before computing
+//! ```
+//! Versions are random, never a counter from 0: a tag key evicted or expired and made again can
+//! never bring back the entries stamped under its old version. A version is made before the body
+//! runs (`SET … NX GET` keeps one made meanwhile), so an invalidation during the computation voids
+//! what it stores. On the memory store the versions live in the store itself, under the same keys.
+
+use super::invalidation::Superseded;
+use crate::key::{namespace, Key};
+use crate::store::{Backend, MemoryStore, StoredEntry, StoredValue};
+#[cfg(feature = "redis")]
+use crate::store::{Failure, RedisStore};
+use crate::{Cache, CacheError};
+
+/// The start of a tag's key: `{prefix}:tag:{`; the expansion renders the tag after it and
+/// closes it with [`close_tag`](crate::__private::close_tag).
+pub fn tag_key(cache: &Cache) -> Key {
+    let mut key = Key::template(cache);
+    key.text(namespace::TAG);
+    key.text("{");
+    key
+}
+
+/// The key of the rendered tag `tag` (`user:42`).
+fn key_of(cache: &Cache, tag: &str) -> Key {
+    let mut key = tag_key(cache);
+    key.text(tag);
+    key.text("}");
+    key
+}
+
+/// The stamp of versions, in the order of the tags: FNV-1a over each version's length and bytes;
+/// never 0, which marks an untagged entry.
+pub(crate) fn stamp<'v>(versions: impl IntoIterator<Item = &'v [u8]>) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut write = |bytes: &[u8]| {
+        for &byte in bytes {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for version in versions {
+        write(&(version.len() as u64).to_le_bytes());
+        write(version);
+    }
+    hash.max(1)
+}
+
+/// A new version: a random number from the thread's OS-seeded generator (never a test's seed,
+/// so two processes never draw the same sequence).
+fn new_version() -> Vec<u8> {
+    fastrand::u64(..).to_string().into_bytes()
+}
+
+/// The version of `tag` in the memory store (or a near cache's L1), if it has one.
+fn version_in(store: &MemoryStore, tag: &Key, now: u64) -> Option<std::sync::Arc<[u8]>> {
+    match store.get(tag.as_bytes(), now)?.value {
+        StoredValue::Encoded(bytes) => Some(bytes),
+        _ => None,
+    }
+}
+
+/// The stamp of `tags`' versions in `store`; `None` if one has none (nothing stamped over it
+/// can be used).
+pub(crate) fn stamp_in(store: &MemoryStore, tags: &[Key], now: u64) -> Option<u64> {
+    let versions: Option<Vec<_>> = tags.iter().map(|tag| version_in(store, tag, now)).collect();
+    Some(stamp(versions?.iter().map(|version| &version[..])))
+}
+
+/// The stamp of `tags`' versions in the memory store, each made first if it has none.
+pub(crate) fn ensure_in(store: &MemoryStore, tags: &[Key], now: u64) -> u64 {
+    let versions: Vec<_> = tags
+        .iter()
+        .map(|tag| {
+            version_in(store, tag, now).unwrap_or_else(|| {
+                let version: std::sync::Arc<[u8]> = new_version().into();
+                let entry = StoredEntry::new(u64::MAX, StoredValue::Encoded(version.clone()));
+                store.insert(tag.as_bytes(), entry);
+                version
+            })
+        })
+        .collect();
+    stamp(versions.iter().map(|version| &version[..]))
+}
+
+/// `MGET entry tag…`: the entry and its tags' versions in one round trip.
+#[cfg(feature = "redis")]
+pub(crate) fn read_with_versions(key: &Key, tags: &[Key]) -> redis::Cmd {
+    let mut cmd = redis::cmd("MGET");
+    cmd.arg(key.to_string());
+    for tag in tags {
+        cmd.arg(tag.to_string());
+    }
+    cmd
+}
+
+/// What `MGET entry tag…` gave: the entry, and the stamp of the versions if every tag has one.
+#[cfg(feature = "redis")]
+pub(crate) fn split(mut replies: Vec<Option<Vec<u8>>>) -> (Option<Vec<u8>>, Option<u64>) {
+    if replies.is_empty() {
+        return (None, None);
+    }
+    let entry = replies.remove(0);
+    let versions: Option<Vec<Vec<u8>>> = replies.into_iter().collect();
+    (entry, versions.map(|v| stamp(v.iter().map(Vec::as_slice))))
+}
+
+/// The stamp of `tags`' versions on Redis, each made first if it has none: `SET tag v NX GET`
+/// per tag (sent together; each answers the version kept).
+#[cfg(feature = "redis")]
+pub(crate) async fn ensure_on(redis: &RedisStore, tags: &[Key]) -> Result<u64, Failure> {
+    let made: Vec<Vec<u8>> = tags.iter().map(|_| new_version()).collect();
+    let sets = tags.iter().zip(&made).map(|(tag, version)| {
+        let mut set = redis::cmd("SET");
+        set.arg(tag.to_string()).arg(version).arg("NX").arg("GET");
+        redis.query::<Option<Vec<u8>>>(set)
+    });
+    let kept = futures_util::future::join_all(sets).await;
+    let mut versions = Vec::with_capacity(tags.len());
+    for (reply, made) in kept.into_iter().zip(made) {
+        versions.push(reply?.unwrap_or(made));
+    }
+    Ok(stamp(versions.iter().map(Vec::as_slice)))
+}
+
+impl Cache {
+    /// Invalidates every entry of a `#[cached(tags = […])]` function tagged `tag`, in one write
+    /// whatever their number: `tag` is the tag as its template renders it (`"user:42"` for
+    /// `tags = ["user:{id}"]`; a string value is escaped as in keys). Whether the tag had a
+    /// version. Entries stamped under it are misses from now on, in every process (and every
+    /// near cache once it hears the write); a computation begun before it stores an entry that
+    /// is already void.
+    ///
+    /// ```
+    /// use cache_runtime::{cached, Cache};
+    /// use std::sync::LazyLock;
+    ///
+    /// static CACHE: LazyLock<Cache> = LazyLock::new(|| Cache::builder().build().unwrap());
+    ///
+    /// #[cached(ttl = 600, tags = ["user:{id}"], store = CACHE)]
+    /// async fn profile(id: u64) -> String { format!("profile {id}") }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// profile(42).await;
+    /// assert!(profile::peek(&42).await.is_some());
+    /// CACHE.invalidate_tag("user:42").await.unwrap();
+    /// assert!(profile::peek(&42).await.is_none());
+    /// # });
+    /// ```
+    pub async fn invalidate_tag(&self, tag: &str) -> Result<bool, CacheError> {
+        // Text only: the key cannot fail.
+        let key = key_of(self, tag);
+        let _superseded: Superseded = self.supersede(key.as_bytes()).await;
+        match self.backend() {
+            Backend::Memory(memory) => Ok(memory.remove(key.as_bytes())),
+            #[cfg(feature = "redis")]
+            Backend::Redis(redis) => {
+                let mut unlink = redis::cmd("UNLINK");
+                unlink.arg(key.to_string());
+                redis
+                    .query::<u64>(unlink)
+                    .await
+                    .map(|removed| removed == 1)
+                    .map_err(|failure| CacheError::new("invalidate_tag", Some(tag), failure.kind()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_differ_by_version_and_order_and_are_never_zero() {
+        let (a, b) = (&b"1"[..], &b"2"[..]);
+        assert_ne!(stamp([a, b]), stamp([b, a]));
+        assert_ne!(stamp([a]), stamp([b]));
+        assert_ne!(stamp([&b"12"[..]]), stamp([a, b]));
+        assert_ne!(stamp([a]), 0);
+    }
+}

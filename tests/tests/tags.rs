@@ -1,0 +1,174 @@
+//! Tags: `#[cached(tags = [..])]` and `Cache::invalidate_tag`, on memory, Redis and a Cluster.
+//! Counted: body runs, the keys Redis holds, and the commands a hit and an invalidation send
+//! (`INFO commandstats`): one `MGET` per tagged hit, one `UNLINK` per invalidation, whatever the
+//! number of entries.
+
+use std::sync::OnceLock;
+
+use cache_runtime::Cache;
+use cache_tests::servers::{command_counts, command_delta, RedisCluster, RedisServer};
+
+/// The tagged functions of one backend, with their own cache and counters, and the tests.
+macro_rules! tags_suite {
+    ($backend:ident, $start:expr) => {
+        mod $backend {
+            use super::*;
+            use cache_runtime::cached;
+            use cache_tests::Runs;
+
+            pub static CACHE: OnceLock<(Box<dyn Send + Sync>, Cache)> = OnceLock::new();
+            fn cache() -> &'static Cache {
+                &CACHE.get_or_init($start).1
+            }
+            static PROFILE_RUNS: Runs = Runs::new();
+            static POSTS_RUNS: Runs = Runs::new();
+
+            #[cached(ttl = "10m", tags = ["user:{id}", "org:{org}"], store = cache())]
+            pub async fn profile(id: u64, org: u64) -> String {
+                PROFILE_RUNS.record();
+                format!("profile {id} of {org}")
+            }
+
+            #[cached(ttl = "10m", key = "posts:{id}:{page}", tags = ["user:{id}"], store = cache())]
+            pub fn posts(id: u64, page: u32) -> Vec<u32> {
+                POSTS_RUNS.record();
+                vec![page; id as usize % 3]
+            }
+
+            #[tokio::test]
+            async fn invalidating_a_tag_voids_every_entry_it_tags_and_no_other() {
+                // Users 1..=20 in orgs 1 and 2; posts of users 1 and 2, 10 pages each.
+                for id in 1..=20 {
+                    profile(id, id % 2 + 1).await;
+                }
+                let posts_cache = || {
+                    for id in [1, 2] {
+                        for page in 0..10 {
+                            posts(id, page);
+                        }
+                    }
+                };
+                tokio::task::spawn_blocking(posts_cache).await.unwrap();
+                assert_eq!((PROFILE_RUNS.count(), POSTS_RUNS.count()), (20, 20));
+
+                // One user: their profile and their 10 pages of posts, nobody else's.
+                assert!(cache().invalidate_tag("user:1").await.unwrap());
+                for id in 1..=20 {
+                    profile(id, id % 2 + 1).await;
+                }
+                tokio::task::spawn_blocking(posts_cache).await.unwrap();
+                assert_eq!((PROFILE_RUNS.count(), POSTS_RUNS.count()), (21, 30));
+
+                // One org: the 10 profiles in it.
+                assert!(cache().invalidate_tag("org:2").await.unwrap());
+                assert_eq!(profile::peek(&3, &2).await, None);
+                assert!(profile::peek(&2, &1).await.is_some());
+                for id in 1..=20 {
+                    profile(id, id % 2 + 1).await;
+                }
+                assert_eq!(PROFILE_RUNS.count(), 31);
+
+                // A tag that tags nothing; then everything is a hit again.
+                assert!(!cache().invalidate_tag("user:999").await.unwrap());
+                for id in 1..=20 {
+                    profile(id, id % 2 + 1).await;
+                }
+                assert_eq!(PROFILE_RUNS.count(), 31);
+                assert_eq!(profile::stats().computes, 31);
+            }
+        }
+    };
+}
+
+tags_suite!(on_memory, || (
+    Box::new(()) as Box<dyn Send + Sync>,
+    Cache::builder().build().unwrap()
+));
+tags_suite!(on_redis, || {
+    let server = RedisServer::single();
+    let cache = Cache::from_url(&server.url()).unwrap();
+    (Box::new(server) as Box<dyn Send + Sync>, cache)
+});
+tags_suite!(on_a_cluster, || {
+    let cluster = RedisCluster::start();
+    let cache = Cache::from_url(&cluster.url()).unwrap();
+    (Box::new(cluster) as Box<dyn Send + Sync>, cache)
+});
+
+static SERVER: OnceLock<(RedisServer, Cache)> = OnceLock::new();
+
+fn server_cache() -> &'static Cache {
+    &SERVER
+        .get_or_init(|| {
+            let server = RedisServer::single();
+            let cache = Cache::from_url(&server.url()).unwrap();
+            (server, cache)
+        })
+        .1
+}
+
+#[cache_runtime::cached(ttl = 600, tags = ["user:{id}", "team:{team}"], store = server_cache())]
+async fn member(id: u64, team: u64) -> String {
+    format!("member {id} of {team}")
+}
+
+#[cache_runtime::cached(ttl = 600, key = "plain:{id}", store = server_cache())]
+async fn untagged(id: u64) -> String {
+    format!("plain {id}")
+}
+
+/// What a hit and an invalidation send, and what Redis holds; a lost tag key.
+#[tokio::test]
+async fn a_tagged_hit_is_one_mget_and_an_invalidation_one_unlink() {
+    member(1, 7).await;
+    untagged(1).await;
+    let mut raw = SERVER.get().unwrap().0.raw();
+    let keys = cache_tests::servers::keys_of(&mut raw);
+    assert!(keys.contains_key("cache:tag:{user:1}"), "{keys:?}");
+    assert!(keys.contains_key("cache:tag:{team:7}"), "{keys:?}");
+    let before = command_counts(&mut raw);
+    for _ in 0..10 {
+        member(1, 7).await;
+        untagged(1).await;
+    }
+    let sent = command_delta(&before, &command_counts(&mut raw));
+    assert_eq!(sent.get("mget"), Some(&10), "{sent:?}");
+    assert_eq!(sent.get("get"), Some(&10), "{sent:?}");
+    assert_eq!(sent.get("set"), None, "{sent:?}");
+
+    // 50 members of team 9: one write voids them all.
+    for id in 100..150 {
+        member(id, 9).await;
+    }
+    let before = command_counts(&mut raw);
+    assert!(server_cache().invalidate_tag("team:9").await.unwrap());
+    let sent = command_delta(&before, &command_counts(&mut raw));
+    assert_eq!(sent, [("unlink".to_owned(), 1)].into(), "{sent:?}");
+    assert_eq!(member::peek(&120, &9).await, None);
+    // Recomputed: a new random version made once (SET NX GET), stored, then hits.
+    assert_eq!(member(120, 9).await, "member 120 of 9");
+    assert_eq!(
+        member::peek(&120, &9).await.as_deref(),
+        Some("member 120 of 9")
+    );
+
+    // A tag key lost (evicted, expired, deleted by hand) and made again never revives the
+    // entries stamped under its old version: versions are random, not counters.
+    member(500, 1).await;
+    let old: String = redis::cmd("GET")
+        .arg("cache:tag:{user:500}")
+        .query(&mut raw)
+        .unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg("cache:tag:{user:500}")
+        .query(&mut raw)
+        .unwrap();
+    // Another entry makes the tag again (a fresh version), as a restart or eviction would.
+    member(500, 2).await;
+    let new: String = redis::cmd("GET")
+        .arg("cache:tag:{user:500}")
+        .query(&mut raw)
+        .unwrap();
+    assert_ne!(old, new);
+    assert_eq!(member::peek(&500, &1).await, None);
+}
