@@ -1,6 +1,7 @@
-//! Invalidate wins: once `invalidate` (or `set` of the key through the handle) returns, a
-//! computation begun before it does not store its result, and a caller after it does not join
-//! that computation. On the memory store and on Redis (within one process).
+//! Invalidate wins: once `invalidate` (or `set` of the key through the handle, or
+//! `invalidate_tag` of one of its tags) returns, a computation begun before it does not store
+//! its result (or stores one that is never served), and a caller after it does not join that
+//! computation. On the memory store and on Redis (within one process).
 
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::OnceLock;
@@ -95,7 +96,7 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_memory() {
-    MEMORY.set(Cache::builder().build().unwrap()).unwrap();
+    let _ = MEMORY.set(Cache::builder().build().unwrap());
     suite(
         &DB_MEMORY,
         item_on_memory,
@@ -108,10 +109,8 @@ async fn on_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_redis() {
-    let server = RedisServer::single();
-    REDIS
-        .set(Cache::from_url(&format!("{}?prefix=inv", server.url())).unwrap())
-        .unwrap();
+    let server = TAG_SERVER.get_or_init(RedisServer::single);
+    let _ = REDIS.set(Cache::from_url(&format!("{}?prefix=inv", server.url())).unwrap());
     suite(
         &DB_REDIS,
         item_on_redis,
@@ -121,6 +120,79 @@ async fn on_redis() {
     )
     .await;
 }
+
+static DB_TAGGED_MEMORY: Database = Database::new();
+static DB_TAGGED_REDIS: Database = Database::new();
+
+#[cached(ttl = 60, key = "tagged:{id}", tags = ["group:{id}"], store = MEMORY.get().unwrap())]
+async fn tagged_on_memory(id: u64) -> u64 {
+    let _ = id;
+    DB_TAGGED_MEMORY.read().await
+}
+
+#[cached(ttl = 60, key = "tagged:{id}", tags = ["group:{id}"], store = REDIS.get().unwrap())]
+async fn tagged_on_redis(id: u64) -> u64 {
+    let _ = id;
+    DB_TAGGED_REDIS.read().await
+}
+
+/// Old computation A, `invalidate_tag` while it runs, new caller B.
+async fn tag_suite<F, P>(db: &Database, call: F, peek: P, cache: &Cache, memory: bool)
+where
+    F: AsyncFn(u64) -> u64,
+    P: AsyncFn(u64) -> Option<u64>,
+{
+    for id in [1u64, 2] {
+        db.version.store(1, SeqCst);
+        if id == 2 {
+            // The tag has a version already (an earlier entry): A's read finds it.
+            db.version.store(0, SeqCst);
+            assert_eq!(call(id).await, 0);
+            cache.invalidate_tag(&format!("group:{id}")).await.unwrap();
+            db.version.store(1, SeqCst);
+        }
+        let a = call(id);
+        let meanwhile = async {
+            db.started.notified().await;
+            db.version.store(2, SeqCst);
+            cache.invalidate_tag(&format!("group:{id}")).await.unwrap();
+            let b = tokio::time::timeout(Duration::from_secs(5), call(id))
+                .await
+                .expect("B waited for A's computation");
+            db.finish.notify_one();
+            b
+        };
+        let (a, b) = tokio::join!(a, meanwhile);
+        assert_eq!((a, b), (1, 2), "id {id}");
+        // A's value, stamped under the voided version, is never served. On memory it is not
+        // stored over B's; on Redis it may be (then the next call computes again).
+        let peeked = peek(id).await;
+        assert!(
+            peeked == Some(2) || (peeked.is_none() && !memory),
+            "id {id}: {peeked:?}"
+        );
+        assert_eq!(call(id).await, 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_invalidated_on_memory() {
+    let _ = MEMORY.set(Cache::builder().build().unwrap());
+    let peek = async |id| tagged_on_memory::peek(&id).await;
+    let cache = MEMORY.get().unwrap();
+    tag_suite(&DB_TAGGED_MEMORY, tagged_on_memory, peek, cache, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_invalidated_on_redis() {
+    let server = TAG_SERVER.get_or_init(RedisServer::single);
+    let _ = REDIS.set(Cache::from_url(&format!("{}?prefix=inv", server.url())).unwrap());
+    let peek = async |id| tagged_on_redis::peek(&id).await;
+    let cache = REDIS.get().unwrap();
+    tag_suite(&DB_TAGGED_REDIS, tagged_on_redis, peek, cache, false).await;
+}
+
+static TAG_SERVER: OnceLock<RedisServer> = OnceLock::new();
 
 static DB_REFRESH: Database = Database::new();
 static CLOCKED: std::sync::LazyLock<cache_tests::Clocked> =

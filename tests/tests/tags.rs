@@ -172,3 +172,53 @@ async fn a_tagged_hit_is_one_mget_and_an_invalidation_one_unlink() {
     assert_ne!(old, new);
     assert_eq!(member::peek(&500, &1).await, None);
 }
+
+static NEAR: OnceLock<(RedisServer, Cache)> = OnceLock::new();
+static NEAR_VERSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn near_cache() -> &'static Cache {
+    &NEAR
+        .get_or_init(|| {
+            let server = RedisServer::single();
+            let url = format!("{}?near_cache=100&near_cache_max_lag=2s", server.url());
+            let cache = Cache::from_url(&url).unwrap();
+            (server, cache)
+        })
+        .1
+}
+
+#[cache_runtime::cached(ttl = 600, key = "near:{id}", tags = ["account:{id}"], store = near_cache())]
+async fn near_account(id: u64) -> u64 {
+    id * 1000 + NEAR_VERSION.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// With a near cache, a tagged hit is answered from memory (the tag's version is held there too,
+/// and no command reaches Redis), and another process's `invalidate_tag` reaches it: the old
+/// value is not served again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tagged_entry_is_served_by_the_near_cache_until_its_tag_is_invalidated() {
+    let near_hits = || near_cache().redis_stats().unwrap().near_hits;
+    let armed = cache_tests::eventually_async(async || {
+        near_account(1).await;
+        near_hits() > 0
+    })
+    .await;
+    assert!(armed, "tagged entries are answered by the near cache");
+    let mut raw = NEAR.get().unwrap().0.raw();
+    let before = command_counts(&mut raw);
+    for _ in 0..50 {
+        assert_eq!(near_account(1).await, 1001);
+    }
+    let sent = command_delta(&before, &command_counts(&mut raw));
+    assert!(sent.keys().all(|command| command == "ping"), "{sent:?}");
+
+    // Another process invalidates the tag (the database changed meanwhile).
+    NEAR_VERSION.store(2, std::sync::atomic::Ordering::SeqCst);
+    let other = Cache::from_url(&NEAR.get().unwrap().0.url()).unwrap();
+    assert!(other.invalidate_tag("account:1").await.unwrap());
+    let seen = cache_tests::eventually_async(async || near_account(1).await == 1002).await;
+    assert!(seen, "the invalidation reached the near cache");
+    for _ in 0..50 {
+        assert_eq!(near_account(1).await, 1002);
+    }
+}

@@ -122,6 +122,10 @@ pub struct Fetch<'a, K, R> {
     pub(super) tag_stamp: Option<u64>,
 }
 
+/// The near cache's tickets for one read: the entry's, and its tags' in order.
+#[cfg(feature = "redis")]
+pub(super) type NearTickets = (FillTicket, Vec<FillTicket>);
+
 /// The lifetime a value gives itself (`#[cached(ttl_from = …)]`), bounded by the policy's TTL.
 pub(super) type TtlFrom<R> = fn(&R) -> Option<Duration>;
 
@@ -283,11 +287,15 @@ where
         }
     }
 
-    /// The near cache's ticket for the read about to be sent, if there is a near cache.
+    /// The near cache's tickets for the read about to be sent (the entry's and its tags'), if
+    /// there is a near cache.
     #[cfg(feature = "redis")]
-    pub(super) fn near_ticket(&self) -> Option<FillTicket> {
+    pub(super) fn near_tickets(&self) -> Option<NearTickets> {
         let key = self.call.key.checked().ok()?;
-        Some(self.call.cache.near()?.ticket(key.as_bytes()))
+        let near = self.call.cache.near()?;
+        let tags = self.call.tags.iter();
+        let tags = tags.map(|tag| near.ticket(tag.as_bytes())).collect();
+        Some((near.ticket(key.as_bytes()), tags))
     }
 
     /// Counts and judges what a read of Redis gave (the entry, and the stamp of its tags'
@@ -297,14 +305,19 @@ where
     pub(super) fn remote_read(
         &mut self,
         read: Result<RemoteEntry, Failure>,
-        ticket: Option<FillTicket>,
+        tickets: Option<NearTickets>,
     ) -> Option<R> {
         let counters = self.call.site.counters();
+        let (ticket, tag_tickets) = tickets.map_or((None, Vec::new()), |t| (Some(t.0), t.1));
         let found = match read {
-            Ok((bytes, stamp)) => {
+            Ok(read) => {
+                let stamp = read.stamp();
                 self.tag_stamp = stamp;
                 let (key, cache) = (self.call.key, self.call.cache);
-                let (Some(bytes), Some(stamp)) = (bytes, stamp) else {
+                if let (Some(near), Some(versions)) = (cache.near(), &read.versions) {
+                    tags::fill_near(near, self.call.tags, versions, tag_tickets);
+                }
+                let (Some(bytes), Some(stamp)) = (read.entry, stamp) else {
                     return self.found(None);
                 };
                 read_entry::<K, R>(cache, (key, stamp), &bytes, self.call.policy, counters).map(
@@ -350,11 +363,19 @@ where
         }
     }
 
+    /// The stamp of the tags' versions this call's flight is led or joined under (0 untagged,
+    /// or when they could not be read): a caller after `invalidate_tag` never joins a
+    /// computation begun under the versions it voided.
+    fn flight_stamp(&self) -> u64 {
+        self.tag_stamp.unwrap_or(0)
+    }
+
     /// A background refresh of this key, unless one is under way in this process.
     #[inline(never)]
     pub(super) fn refresh(&self) -> Option<Refresh<K, R>> {
         let key = self.call.key.checked().ok()?;
-        let leader = self.call.cache.flights().try_lead(key.as_bytes())?;
+        let flights = self.call.cache.flights();
+        let leader = flights.try_lead(key.as_bytes(), self.flight_stamp())?;
         self.call.site.counters().background_refreshes.bump();
         Some(Refresh::new(
             self.call.cache,
@@ -371,15 +392,17 @@ where
         if let Ok(key) = self.call.key.checked() {
             self.ticket = Some(self.call.cache.invalidations().ticket(key.as_bytes()));
         }
-        if let (None, Some(memory)) = (self.tag_stamp, self.call.cache.memory_store()) {
-            let now = self.call.cache.now_millis();
-            self.tag_stamp = Some(tags::ensure_in(memory, self.call.tags, now));
-        }
         Step::Run(leader)
     }
 
     #[inline(never)]
     pub(super) fn step(&mut self) -> Step<R> {
+        // On memory the tags' versions are made now, before joining: a flight is joined only by
+        // callers that see the same versions.
+        if let (None, Some(memory)) = (self.tag_stamp, self.call.cache.memory_store()) {
+            let now = self.call.cache.now_millis();
+            self.tag_stamp = Some(tags::ensure_in(memory, self.call.tags, now));
+        }
         let key = match (self.call.key.checked(), self.call.mode) {
             (Ok(key), CallMode::Normal) => key,
             _ => return self.run(None),
@@ -402,7 +425,12 @@ where
                     Outcome::Abandoned => self.follower = None,
                 }
             }
-            match self.call.cache.flights().join(key.as_bytes()) {
+            match self
+                .call
+                .cache
+                .flights()
+                .join(key.as_bytes(), self.flight_stamp())
+            {
                 Joined::Follower(follower) => self.follower = Some(follower),
                 #[cfg(feature = "redis")]
                 Joined::Leader(leader)
@@ -465,7 +493,7 @@ where
         let write = match (self.call.key.checked(), self.ticket, self.tag_stamp) {
             (Ok(key), Some(ticket), Some(stamp)) if self.redis_usable && computed => store::<K, R>(
                 self.call.cache,
-                (key, ticket, stamp),
+                (key, ticket, (stamp, self.call.tags)),
                 site,
                 (self.call.policy, self.ttl_from),
                 &value,

@@ -34,8 +34,9 @@ where
         }
         #[cfg(feature = "redis")]
         Backend::Redis(redis) => {
-            let (bytes, stamp) = read_remote(redis, key, tags).await.ok()?;
-            read_bytes::<K, R>(cache, (key, stamp?), &bytes?, &FRESH_ONLY, &UNCOUNTED)
+            let read = read_remote(redis, key, tags).await.ok()?;
+            let stamp = read.stamp()?;
+            read_bytes::<K, R>(cache, (key, stamp), &read.entry?, &FRESH_ONLY, &UNCOUNTED)
                 .map(|found| found.0)
         }
     }

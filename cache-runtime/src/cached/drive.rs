@@ -110,7 +110,7 @@ where
 {
     #[cfg(feature = "redis")]
     if let Some((redis, key)) = fetch.remote_key() {
-        let ticket = fetch.near_ticket();
+        let ticket = fetch.near_tickets();
         let read = boxed_read(redis, key, fetch.call.tags).await;
         if let Some(value) = fetch.remote_read(read, ticket) {
             return value;

@@ -31,6 +31,8 @@ pub(crate) struct Flights {
 
 #[derive(Debug, Default)]
 pub(crate) struct Flight {
+    /// The stamp of the tags' versions its computation began under (0 untagged).
+    stamp: u64,
     state: Mutex<State>,
     done: Event,
     /// Callers that joined as followers; changed and read under the shard's lock.
@@ -103,39 +105,42 @@ impl Flights {
         &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
     }
 
-    pub(crate) fn join(self: &Arc<Self>, key: &[u8]) -> Joined {
+    /// Follows the flight of `key` under way with the same `stamp`, or leads a new one (a
+    /// flight under another stamp is detached first: its computation began under tag versions
+    /// this caller does not see).
+    pub(crate) fn join(self: &Arc<Self>, key: &[u8], stamp: u64) -> Joined {
         let mut map = lock(self.shard(key));
-        if let Some(flight) = map.get(key) {
+        if let Some(flight) = map.get(key).filter(|flight| flight.stamp == stamp) {
             flight.followers.fetch_add(1, Ordering::Relaxed);
             return Joined::Follower(Follower {
                 flight: flight.clone(),
             });
         }
-        let flight = Arc::new(Flight::default());
-        map.insert(key.into(), flight.clone());
-        Joined::Leader(Leader {
-            flights: self.clone(),
-            key: key.into(),
-            flight,
-            finished: false,
-        })
+        Joined::Leader(self.lead(&mut map, key, stamp))
     }
 
-    /// Leads a new flight of `key`, unless one is under way (a background refresh starts only
-    /// then).
-    pub(crate) fn try_lead(self: &Arc<Self>, key: &[u8]) -> Option<Leader> {
+    /// Leads a new flight of `key`, unless one is under way with the same `stamp` (a background
+    /// refresh starts only then).
+    pub(crate) fn try_lead(self: &Arc<Self>, key: &[u8], stamp: u64) -> Option<Leader> {
         let mut map = lock(self.shard(key));
-        if map.contains_key(key) {
+        if map.get(key).is_some_and(|flight| flight.stamp == stamp) {
             return None;
         }
-        let flight = Arc::new(Flight::default());
+        Some(self.lead(&mut map, key, stamp))
+    }
+
+    fn lead(self: &Arc<Self>, map: &mut FlightMap, key: &[u8], stamp: u64) -> Leader {
+        let flight = Arc::new(Flight {
+            stamp,
+            ..Flight::default()
+        });
         map.insert(key.into(), flight.clone());
-        Some(Leader {
+        Leader {
             flights: self.clone(),
             key: key.into(),
             flight,
             finished: false,
-        })
+        }
     }
 
     /// Detaches the flight of `key`, if one is under way: callers from now on start their own.
@@ -209,10 +214,10 @@ mod tests {
     #[test]
     fn followers_get_the_leaders_value_and_the_flight_ends() {
         let flights = Arc::new(Flights::new());
-        let Joined::Leader(leader) = flights.join(b"k") else {
+        let Joined::Leader(leader) = flights.join(b"k", 0) else {
             panic!("first caller leads")
         };
-        let Joined::Follower(follower) = flights.join(b"k") else {
+        let Joined::Follower(follower) = flights.join(b"k", 0) else {
             panic!("second caller follows")
         };
         assert!(matches!(follower.poll(), Outcome::Wait(_)));
@@ -227,10 +232,10 @@ mod tests {
     #[test]
     fn a_dropped_leader_abandons_and_wakes_followers() {
         let flights = Arc::new(Flights::new());
-        let Joined::Leader(leader) = flights.join(b"k") else {
+        let Joined::Leader(leader) = flights.join(b"k", 0) else {
             panic!("first caller leads")
         };
-        let Joined::Follower(follower) = flights.join(b"k") else {
+        let Joined::Follower(follower) = flights.join(b"k", 0) else {
             panic!("second caller follows")
         };
         let Outcome::Wait(listener) = follower.poll() else {
@@ -239,6 +244,28 @@ mod tests {
         drop(leader);
         listener.wait();
         assert!(matches!(follower.poll(), Outcome::Abandoned));
-        assert!(matches!(flights.join(b"k"), Joined::Leader(_)));
+        assert!(matches!(flights.join(b"k", 0), Joined::Leader(_)));
+    }
+
+    #[test]
+    fn a_caller_under_other_tag_versions_leads_its_own_flight() {
+        let flights = Arc::new(Flights::new());
+        let Joined::Leader(old) = flights.join(b"k", 1) else {
+            panic!("first caller leads")
+        };
+        let Joined::Follower(follower) = flights.join(b"k", 1) else {
+            panic!("same versions follow")
+        };
+        let Joined::Leader(new) = flights.join(b"k", 2) else {
+            panic!("other versions lead anew")
+        };
+        assert!(flights.try_lead(b"k", 2).is_none());
+        assert!(matches!(flights.join(b"k", 2), Joined::Follower(_)));
+        // The old leader still hands its value to the follower it had.
+        old.finish(|| Arc::new(1u32));
+        assert!(matches!(follower.poll(), Outcome::Value(_)));
+        assert_eq!(flights.len(), 1);
+        new.finish(|| Arc::new(2u32));
+        assert_eq!(flights.len(), 0);
     }
 }

@@ -133,13 +133,27 @@ pub(super) fn get_entry(key: &Key) -> redis::Cmd {
     cmd
 }
 
-/// An entry read from Redis (if there is one) and the stamp of its tags' versions now (`Some(0)`
-/// untagged; `None` if a tag has no version).
+/// An entry read from Redis (if there is one) and its tags' versions now.
 #[cfg(feature = "redis")]
-pub(super) type RemoteEntry = (Option<Vec<u8>>, Option<u64>);
+pub(super) struct RemoteEntry {
+    pub(super) entry: Option<Vec<u8>>,
+    /// In the order of the tags (none untagged); `None` if a tag has no version.
+    pub(super) versions: Option<Vec<Vec<u8>>>,
+}
 
-/// The entry under `key` on Redis and the stamp of its tags' versions (`Some(0)` untagged;
-/// `None` if a tag has none): a `GET`, or one `MGET` of the entry and the versions.
+#[cfg(feature = "redis")]
+impl RemoteEntry {
+    /// The stamp of the versions (0 untagged); `None` if a tag has no version.
+    pub(super) fn stamp(&self) -> Option<u64> {
+        match self.versions.as_deref()? {
+            [] => Some(0),
+            versions => Some(tags::stamp(versions.iter().map(Vec::as_slice))),
+        }
+    }
+}
+
+/// The entry under `key` on Redis and its tags' versions: a `GET`, or one `MGET` of the entry
+/// and the versions.
 #[cfg(feature = "redis")]
 pub(super) async fn read_remote(
     redis: &RedisStore,
@@ -147,7 +161,10 @@ pub(super) async fn read_remote(
     tags: &[Key],
 ) -> Result<RemoteEntry, Failure> {
     match tags {
-        [] => Ok((redis.query(get_entry(key)).await?, Some(0))),
+        [] => Ok(RemoteEntry {
+            entry: redis.query(get_entry(key)).await?,
+            versions: Some(Vec::new()),
+        }),
         tags => Ok(tags::split(
             redis.query(tags::read_with_versions(key, tags)).await?,
         )),

@@ -191,7 +191,7 @@ where
         };
         let write = store::<K, R>(
             &self.cache,
-            (&self.key, self.ticket, stamp),
+            (&self.key, self.ticket, (stamp, &self.tags)),
             self.site,
             (self.policy, self.ttl_from),
             &value,

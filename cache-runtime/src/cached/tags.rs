@@ -102,15 +102,32 @@ pub(crate) fn read_with_versions(key: &Key, tags: &[Key]) -> redis::Cmd {
     cmd
 }
 
-/// What `MGET entry tag…` gave: the entry, and the stamp of the versions if every tag has one.
+/// What `MGET entry tag…` gave: the entry, and the versions if every tag has one.
 #[cfg(feature = "redis")]
-pub(crate) fn split(mut replies: Vec<Option<Vec<u8>>>) -> (Option<Vec<u8>>, Option<u64>) {
-    if replies.is_empty() {
-        return (None, None);
+pub(super) fn split(mut replies: Vec<Option<Vec<u8>>>) -> super::read::RemoteEntry {
+    let entry = match replies.is_empty() {
+        true => None,
+        false => replies.remove(0),
+    };
+    super::read::RemoteEntry {
+        entry,
+        versions: replies.into_iter().collect(),
     }
-    let entry = replies.remove(0);
-    let versions: Option<Vec<Vec<u8>>> = replies.into_iter().collect();
-    (entry, versions.map(|v| stamp(v.iter().map(Vec::as_slice))))
+}
+
+/// Installs the tags' versions a read found in the near cache's L1, each under the ticket taken
+/// for it before the read (refused if an invalidation of the tag came in between).
+#[cfg(feature = "redis")]
+pub(super) fn fill_near(
+    near: &crate::near::Near,
+    tags: &[Key],
+    versions: &[Vec<u8>],
+    tickets: Vec<crate::near::FillTicket>,
+) {
+    for ((tag, version), ticket) in tags.iter().zip(versions).zip(tickets) {
+        let version = StoredValue::Encoded(version.as_slice().into());
+        near.fill(tag.as_bytes(), ticket, StoredEntry::new(u64::MAX, version));
+    }
 }
 
 /// The stamp of `tags`' versions on Redis, each made first if it has none: `SET tag v NX GET`

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::call::TtlFrom;
 use super::kind::ReturnKind;
+use super::tags;
 use super::FnSite;
 use crate::cached::invalidation::Ticket;
 #[cfg(feature = "redis")]
@@ -49,13 +50,14 @@ impl RemoteWrite {
     }
 }
 
-/// Stores what `value` stores (if anything) under `key`, stamped `stamp` (its tags' versions
+/// Stores what `value` stores (if anything) under `key`, stamped `stamp` (the versions of `tags`
 /// when the computation began; 0 untagged): in memory now, or returns the Redis write to send.
 /// Nothing is stored if the key was invalidated (or set, or deleted) since the computation of
-/// `ticket` began.
+/// `ticket` began, nor in memory if one of the tags was (a void entry would replace a newer
+/// one; on Redis it may, and is never served).
 pub(super) fn store<K, R>(
     cache: &Cache,
-    (key, ticket, stamp): (&Key, Ticket, u64),
+    (key, ticket, (stamp, tags)): (&Key, Ticket, (u64, &[Key])),
     site: &FnSite,
     (policy, ttl_from): (&CachePolicy, Option<TtlFrom<R>>),
     value: &R,
@@ -88,6 +90,12 @@ where
     header.fingerprint = entry::fingerprint::<K::Stored>();
     header.tags = stamp;
     match cache.backend() {
+        Backend::Memory(memory)
+            if stamp != 0 && tags::stamp_in(memory, tags, header.created_at) != Some(stamp) =>
+        {
+            tracing::debug!(function = site.name(), %key, "a tag invalidated while computing; not stored");
+            None
+        }
         Backend::Memory(memory) => {
             let value = StoredValue::Decoded(Arc::new(Decoded {
                 header,
