@@ -37,10 +37,16 @@ impl Count {
     /// Counts one.
     #[inline]
     pub(crate) fn bump(&self) {
-        self.value.fetch_add(1, Relaxed);
+        self.add(1);
+    }
+
+    /// Counts `n` (a batch's hits or misses).
+    #[inline]
+    pub(crate) fn add(&self, n: u64) {
+        self.value.fetch_add(n, Relaxed);
         #[cfg(feature = "metrics")]
         if let Some(handle) = self.handle.get() {
-            handle.increment(1);
+            handle.increment(n);
         }
     }
 

@@ -28,6 +28,7 @@ pub(crate) const OPTIONS: &[&str] = &[
     "on_store_error",
     "ttl_from",
     "tags",
+    "batch",
     "crate",
 ];
 
@@ -64,6 +65,8 @@ pub(crate) struct Args {
     pub(crate) ttl_from: Slot<Path>,
     /// The tag templates, as written.
     pub(crate) tags: Slot<Vec<LitStr>>,
+    /// The parameter holding the batch's ids.
+    pub(crate) batch: Slot<Ident>,
     pub(crate) krate: Slot<Path>,
 }
 
@@ -86,6 +89,7 @@ impl Args {
             on_store_error: Slot::new("on_store_error"),
             ttl_from: Slot::new("ttl_from"),
             tags: Slot::new("tags"),
+            batch: Slot::new("batch"),
             krate: Slot::new("crate"),
         };
         parse_each(tokens, errors, |meta, errors| args.one(meta, errors));
@@ -215,6 +219,25 @@ impl Args {
                     errors.on(&value, TAGS_USAGE);
                 }
                 self.tags.set(errors, span, tags);
+            }
+            // #[cached(key = "user:{id}", batch = ids)]
+            "batch" => {
+                let value: Expr = meta.value()?.parse()?;
+                match &value {
+                    Expr::Path(path) if path.path.get_ident().is_some() => {
+                        let ident = path
+                            .path
+                            .get_ident()
+                            .cloned()
+                            .unwrap_or_else(|| Ident::new("batch", span));
+                        self.batch.set(errors, span, ident);
+                    }
+                    other => errors.on(
+                        other,
+                        "`batch` names the parameter holding the ids, as in `batch = ids` with \
+                         `ids: Vec<u64>`",
+                    ),
+                }
             }
             // #[cached(crate = "::my_cache")]
             "crate" => self.krate.set(errors, span, crate_value(meta)?),

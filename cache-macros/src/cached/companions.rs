@@ -41,6 +41,8 @@ struct Bodies {
     key: TokenStream,
     invalidate: TokenStream,
     peek: TokenStream,
+    /// What `peek` returns inside its `Option`: the return type, or a batch's value.
+    peek_output: TokenStream,
     /// The function's own parameters, which `refresh` passes on.
     args: Vec<Ident>,
     turbofish: TokenStream,
@@ -70,12 +72,26 @@ impl Bodies {
             let (ident, ty) = (&param.ident, param.borrowed_ty());
             quote!(#ident: #ty)
         });
+        let output = &info.output;
+        // A batch function's companions act on one id.
+        let (element, peek_output, flatten) = match &x.config.batch {
+            Some(batch) => {
+                let element = &batch.element;
+                (
+                    Some(quote!(#element: &#p::BatchId<#output>,)),
+                    quote!(#p::BatchValue<#output>),
+                    quote!(.flatten()),
+                )
+            }
+            None => (None, quote!(#output), TokenStream::new()),
+        };
         Bodies {
-            key_params: quote!(#(#key_params),*),
+            key_params: quote!(#element #(#key_params),*),
+            peek_output,
             asyncness: x.func.sig.asyncness,
             key: quote!(#cache_and_key #p::key_string(&#key)),
             invalidate: quote!(#cache_and_key #p::#invalidate_fn(#cache, &#key) #dot_await),
-            peek: quote!(#policy_and_kind #cache_and_key #peek_fn(#cache, #kind, &#key, &#tags) #dot_await),
+            peek: quote!(#policy_and_kind #cache_and_key #peek_fn(#cache, #kind, &#key, &#tags) #dot_await #flatten),
             args: info
                 .params
                 .iter()
@@ -143,6 +159,7 @@ fn companion_struct(x: &Expansion, bodies: &Bodies) -> TokenStream {
         key,
         invalidate,
         peek,
+        peek_output,
         ..
     } = bodies;
     let (vis, name, sig) = (&func.vis, &func.sig.ident, &func.sig);
@@ -182,7 +199,7 @@ fn companion_struct(x: &Expansion, bodies: &Bodies) -> TokenStream {
 
             /// The stored result of a call, without computing it.
             #[inline]
-            pub #asyncness fn peek #generics (#key_params) -> ::core::option::Option<#output> #where_clause {
+            pub #asyncness fn peek #generics (#key_params) -> ::core::option::Option<#peek_output> #where_clause {
                 #peek
             }
 
@@ -209,6 +226,7 @@ fn methods(x: &Expansion, bodies: &Bodies) -> TokenStream {
         key,
         invalidate,
         peek,
+        peek_output,
         ..
     } = bodies;
     let (vis, name, sig) = (&func.vis, &func.sig.ident, &func.sig);
@@ -256,7 +274,7 @@ fn methods(x: &Expansion, bodies: &Bodies) -> TokenStream {
         /// The stored result of a call, without computing it.
         #[allow(dead_code, clippy::ptr_arg)]
         #[inline]
-        #vis #asyncness fn #peek_fn #generics (&self, #key_params) -> ::core::option::Option<#output> #where_clause {
+        #vis #asyncness fn #peek_fn #generics (&self, #key_params) -> ::core::option::Option<#peek_output> #where_clause {
             #peek
         }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use syn::{Expr, Ident, Path};
 
 use super::attr::{Args, OnStoreError};
+use super::batch::BatchConfig;
 use crate::common::errors::Errors;
 use crate::common::key;
 use crate::common::options::{self, whole_attribute};
@@ -49,17 +50,25 @@ pub(crate) struct Config {
     pub(crate) ttl_from: Option<Path>,
     /// `tags = [..]`: the tag templates, checked like `key`.
     pub(crate) tags: Vec<Template>,
+    /// `batch = ids`: the ids' parameter and the name the key gives each id.
+    pub(crate) batch: Option<BatchConfig>,
 }
 
 impl Config {
     pub(crate) fn build(args: Args, info: &FnInfo, errors: &mut Errors) -> Option<Config> {
-        let policy = policy(&args, info, errors);
+        let batch = super::batch::config(&args, info, errors);
+        let policy = policy(&args, info, batch.is_some(), errors);
         let skipped = skipped(&args, info, errors);
-        let key = key(&args, info, &skipped, errors);
+        let key = key(&args, info, (&skipped, batch.as_ref()), errors);
         let key_params: Vec<Ident> = info
             .params
             .iter()
             .filter(|param| !skipped.contains(&param.ident))
+            .filter(|param| {
+                batch
+                    .as_ref()
+                    .is_none_or(|batch| batch.param != param.ident)
+            })
             .map(|param| param.ident.clone())
             .collect();
         for param in info
@@ -82,11 +91,12 @@ impl Config {
             fail_closed,
             ttl_from,
             tags,
+            batch,
         })
     }
 }
 
-fn policy(args: &Args, info: &FnInfo, errors: &mut Errors) -> Option<PolicySource> {
+fn policy(args: &Args, info: &FnInfo, batch: bool, errors: &mut Errors) -> Option<PolicySource> {
     if let Some((path, _)) = args.policy.get() {
         for span in [
             args.ttl.span(),
@@ -127,8 +137,8 @@ fn policy(args: &Args, info: &FnInfo, errors: &mut Errors) -> Option<PolicySourc
         );
         return None;
     };
-    if let (Some(span), false) = (args.cache_none.span(), info.shape == Shape::Option) {
-        errors.at(span, "`cache_none` needs a function returning `Option<T>`");
+    if let (Some(span), false) = (args.cache_none.span(), info.shape == Shape::Option || batch) {
+        errors.at(span, "`cache_none` needs a function returning `Option<T>` (or a `batch`, for the ids it does not return)");
     }
     if let (Some(span), false) = (args.cache_err.span(), info.shape == Shape::Result) {
         errors.at(
@@ -189,7 +199,7 @@ fn tags(args: &Args, info: &FnInfo, skipped: &[Ident], errors: &mut Errors) -> V
     for literal in literals {
         match template::parse(literal) {
             Ok(template) => {
-                key::check_roots(("key", &template), info, skipped, errors);
+                key::check_roots(("tags", &template), info, (skipped, None), errors);
                 tags.push(template);
             }
             Err(error) => errors.push(error),
@@ -228,7 +238,12 @@ fn skipped(args: &Args, info: &FnInfo, errors: &mut Errors) -> Vec<Ident> {
     names.clone()
 }
 
-fn key(args: &Args, info: &FnInfo, skipped: &[Ident], errors: &mut Errors) -> Option<KeySource> {
+fn key(
+    args: &Args,
+    info: &FnInfo,
+    (skipped, batch): (&[Ident], Option<&BatchConfig>),
+    errors: &mut Errors,
+) -> Option<KeySource> {
     let self_skipped = skipped.iter().any(|name| name == "self");
     let Some((literal, _)) = args.key.get() else {
         if let (Some(receiver), false) = (info.receiver, self_skipped) {
@@ -252,11 +267,19 @@ fn key(args: &Args, info: &FnInfo, skipped: &[Ident], errors: &mut Errors) -> Op
         }
     };
     let span = template.span;
-    key::check_roots(("key", &template), info, skipped, errors);
+    let element = batch.map(|batch| batch.element.to_string());
+    key::check_roots(
+        ("key", &template),
+        info,
+        (skipped, element.as_deref()),
+        errors,
+    );
     let named: Vec<&str> = template.roots().collect();
     for param in &info.params {
         let name = param.ident.to_string();
-        if !named.contains(&name.as_str()) && !skipped.iter().any(|skip| *skip == name) {
+        let in_batch = batch.is_some_and(|batch| batch.param == param.ident);
+        if !named.contains(&name.as_str()) && !skipped.iter().any(|skip| *skip == name) && !in_batch
+        {
             errors.at(
                 span,
                 format_args!(

@@ -142,6 +142,10 @@ impl<'a> Expansion<'a> {
                 });
             }
         });
+        if let Some(batch) = &self.config.batch {
+            let body = self.batch_body(batch);
+            return quote!(#(#attrs)* #vis #sig { #body });
+        }
         let ttl_from = self.ttl_from();
         let tags = local("__tags");
         let tagged = (!self.config.tags.is_empty()).then(|| quote!(.tagged(&#tags)));
@@ -229,6 +233,10 @@ impl<'a> Expansion<'a> {
         let (policy, kind) = (local("__policy"), local("__kind"));
         let policy_value = self.policy_value();
         let kind_value = match self.info.shape {
+            // A batch stores each id's value, or its absence (`cache_none`).
+            _ if self.config.batch.is_some() => {
+                quote!(#p::OptionKind::<{ POLICY.caches_none() }>)
+            }
             Shape::Plain => quote!(#p::PlainKind),
             Shape::Option => quote!(#p::OptionKind::<{ POLICY.caches_none() }>),
             Shape::Result => quote!(#p::ResultKind::<{ POLICY.caches_err() }>),
@@ -269,7 +277,7 @@ impl<'a> Expansion<'a> {
         }
     }
 
-    fn policy_value(&self) -> TokenStream {
+    pub(crate) fn policy_value(&self) -> TokenStream {
         let p = &self.private;
         match &self.config.policy {
             PolicySource::Named(path) => {

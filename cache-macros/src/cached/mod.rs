@@ -2,6 +2,7 @@
 //! expand the function ([`expand`]) and its companions ([`companions`]).
 
 mod attr;
+mod batch;
 mod companions;
 mod config;
 mod expand;

@@ -11,15 +11,15 @@ use super::slot::Slot;
 use super::template::{self, Segment, Template};
 
 /// Checks that each placeholder of the template of option `option` (`key`, `tags`) names a
-/// parameter (or `self`) that `skipped` keeps in the key.
+/// parameter (or `self`) that `skipped` keeps in the key; `element`, a batch's id, is known too.
 pub(crate) fn check_roots(
     (option, template): (&str, &Template),
     info: &FnInfo,
-    skipped: &[Ident],
+    (skipped, element): (&[Ident], Option<&str>),
     errors: &mut Errors,
 ) {
     let span = template.span;
-    for root in template.roots() {
+    for root in template.roots().filter(|root| Some(*root) != element) {
         let known = if root == "self" {
             info.receiver.is_some()
         } else {
@@ -106,7 +106,7 @@ pub(crate) fn partial_template(
     let template = template::parse(literal)
         .map_err(|error| errors.push(error))
         .ok()?;
-    check_roots(("key", &template), info, &[], errors);
+    check_roots(("key", &template), info, (&[], None), errors);
     for root in template.roots() {
         if let Some(param) = info.param(root) {
             check_key_type(&param.ident, &param.ty, errors);

@@ -29,7 +29,7 @@ use super::fresh::Judged;
 use super::kind::ReturnKind;
 use super::mode::CallMode;
 #[cfg(feature = "redis")]
-use super::read::{read_entry, read_store, RemoteEntry};
+use super::read::{fill_near, read_entry, read_store, RemoteEntry};
 use super::read::{read_memory, UNCOUNTED};
 use super::refresh::Refresh;
 use super::tags;
@@ -44,7 +44,7 @@ use crate::key::Key;
 use crate::near::FillTicket;
 use crate::store::Backend;
 #[cfg(feature = "redis")]
-use crate::store::{Decoded, Failure, RedisStore, StoredEntry, StoredValue};
+use crate::store::{Failure, RedisStore};
 use crate::{Cache, CacheError, CachePolicy};
 
 /// Everything one call needs besides its body.
@@ -322,16 +322,8 @@ where
                 };
                 read_entry::<K, R>(cache, (key, stamp), &bytes, self.call.policy, counters).map(
                     |(header, stored, judged)| {
-                        if let (Some(near), Some(ticket)) = (cache.near(), ticket) {
-                            let value = Decoded {
-                                header,
-                                value: stored.clone(),
-                            };
-                            let entry = StoredEntry::new(
-                                header.stale_until,
-                                StoredValue::Decoded(Arc::new(value)),
-                            );
-                            near.fill(key.as_bytes(), ticket, entry);
+                        if let Some(ticket) = ticket {
+                            fill_near(cache, key, ticket, header, &stored);
                         }
                         (K::from_stored(stored), judged)
                     },

@@ -119,6 +119,16 @@ impl Flights {
         Joined::Leader(self.lead(&mut map, key, stamp))
     }
 
+    /// Follows the flight of `key` under way with the same `stamp`, if there is one (leads none).
+    pub(crate) fn follow(&self, key: &[u8], stamp: u64) -> Option<Follower> {
+        let map = lock(self.shard(key));
+        let flight = map.get(key).filter(|flight| flight.stamp == stamp)?;
+        flight.followers.fetch_add(1, Ordering::Relaxed);
+        Some(Follower {
+            flight: flight.clone(),
+        })
+    }
+
     /// Leads a new flight of `key`, unless one is under way with the same `stamp` (a background
     /// refresh starts only then).
     pub(crate) fn try_lead(self: &Arc<Self>, key: &[u8], stamp: u64) -> Option<Leader> {

@@ -5,6 +5,7 @@
 //! ([`companion`], [`mode`]); [`tags`] void groups of entries at once. [`invalidation`] makes an invalidation win over every computation
 //! that started before it.
 
+pub(crate) mod batch;
 pub(crate) mod call;
 pub(crate) mod companion;
 pub(crate) mod drive;

@@ -125,6 +125,27 @@ where
     })
 }
 
+/// Installs an entry read from Redis in the near cache's L1 (kept decoded, as the memory store
+/// keeps it), under the ticket taken before the read.
+#[cfg(feature = "redis")]
+pub(super) fn fill_near<S: serde::Serialize + Clone + Send + Sync + 'static>(
+    cache: &Cache,
+    key: &Key,
+    ticket: crate::near::FillTicket,
+    header: EntryHeader,
+    stored: &S,
+) {
+    if let Some(near) = cache.near() {
+        let value = Decoded {
+            header,
+            value: stored.clone(),
+        };
+        let value = StoredValue::Decoded(std::sync::Arc::new(value));
+        let entry = crate::store::StoredEntry::new(header.stale_until, value);
+        near.fill(key.as_bytes(), ticket, entry);
+    }
+}
+
 /// The `GET` of the entry under `key`.
 #[cfg(feature = "redis")]
 pub(super) fn get_entry(key: &Key) -> redis::Cmd {
