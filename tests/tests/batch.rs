@@ -33,9 +33,9 @@ macro_rules! batch_suite {
             use super::*;
             use cache_runtime::cached;
 
-            pub static CACHE: OnceLock<(Box<dyn Send + Sync>, Cache)> = OnceLock::new();
+            pub static CACHE: OnceLock<Cache> = OnceLock::new();
             pub fn cache() -> &'static Cache {
-                &CACHE.get_or_init($start).1
+                CACHE.get().expect("the test sets the cache first")
             }
             static USERS: Asked = Asked::new();
             static USER: Asked = Asked::new();
@@ -62,7 +62,15 @@ macro_rules! batch_suite {
                 ids.into_iter().filter(|id| id % 3 == 0).map(|id| (id, id * 10)).collect()
             }
 
+            /// One test per backend: the servers live as long as it (killed when dropped).
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn batches() {
+                let (_servers, started) = ($start)();
+                CACHE.set(started).unwrap();
+                only_missing_ids_reach_the_body_and_entries_are_shared().await;
+                tokio::task::spawn_blocking(absent_ids_follow_cache_none).await.unwrap();
+            }
+
             async fn only_missing_ids_reach_the_body_and_entries_are_shared() {
                 let found = users(vec![1, 2, 3, 4]).await.unwrap();
                 assert_eq!(found, HashMap::from([(2, "user 2".into()), (4, "user 4".into())]));
@@ -90,7 +98,6 @@ macro_rules! batch_suite {
                 assert_eq!(users::stats().computes, 4);
             }
 
-            #[test]
             fn absent_ids_follow_cache_none() {
                 let ids = |ids: &[u64]| ids.iter().copied().collect();
                 assert_eq!(accounts(ids(&[1, 2, 3])), BTreeMap::from([(3, 30)]));
@@ -103,33 +110,27 @@ macro_rules! batch_suite {
 }
 
 batch_suite!(on_memory, || (
-    Box::new(()) as Box<dyn Send + Sync>,
+    Box::new(()) as Box<dyn Send>,
     Cache::builder().build().unwrap()
 ));
 batch_suite!(on_redis, || {
     let server = RedisServer::single();
     let cache = Cache::from_url(&server.url()).unwrap();
-    (Box::new(server) as Box<dyn Send + Sync>, cache)
+    (Box::new(server) as Box<dyn Send>, cache)
 });
 batch_suite!(on_a_cluster, || {
     let cluster = RedisCluster::start();
     let cache = Cache::from_url(&cluster.url()).unwrap();
-    (Box::new(cluster) as Box<dyn Send + Sync>, cache)
+    (Box::new(cluster) as Box<dyn Send>, cache)
 });
 
 static OVERLAP: Asked = Asked::new();
 static RELEASE: tokio::sync::Notify = tokio::sync::Notify::const_new();
 static HELD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-static SERVER: OnceLock<(RedisServer, Cache)> = OnceLock::new();
+static SERVER_CACHE: OnceLock<Cache> = OnceLock::new();
 
 fn server_cache() -> &'static Cache {
-    &SERVER
-        .get_or_init(|| {
-            let server = RedisServer::single();
-            let cache = Cache::from_url(&format!("{}?prefix=b", server.url())).unwrap();
-            (server, cache)
-        })
-        .1
+    SERVER_CACHE.get().expect("the test sets the cache first")
 }
 
 /// The first run waits to be released, so that a second batch overlaps it.
@@ -146,6 +147,9 @@ async fn items(ids: Vec<u64>) -> HashMap<u64, u64> {
 /// with 10 missing is one MGET and 10 SETs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overlapping_batches_compute_each_id_once_in_one_read() {
+    let server = RedisServer::single();
+    let cache = Cache::from_url(&format!("{}?prefix=b", server.url())).unwrap();
+    SERVER_CACHE.set(cache).unwrap();
     let first = tokio::spawn(items((1..=10).collect()));
     while OVERLAP.0.lock().unwrap().is_empty() {
         tokio::task::yield_now().await;
@@ -163,7 +167,7 @@ async fn overlapping_batches_compute_each_id_once_in_one_read() {
     assert_eq!(all, (1..=15).collect::<Vec<_>>(), "{asked:?}");
     assert_eq!(items::stats().coalesced_waits, 6);
 
-    let mut raw = SERVER.get().unwrap().0.raw();
+    let mut raw = server.raw();
     items((16..=105).collect()).await; // 90 stored
     OVERLAP.take();
     let before = command_counts(&mut raw);

@@ -96,7 +96,7 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_memory() {
-    let _ = MEMORY.set(Cache::builder().build().unwrap());
+    let _ = MEMORY.set(Cache::builder().build().unwrap()); // shared with the tagged test
     suite(
         &DB_MEMORY,
         item_on_memory,
@@ -109,8 +109,10 @@ async fn on_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_redis() {
-    let server = TAG_SERVER.get_or_init(RedisServer::single);
-    let _ = REDIS.set(Cache::from_url(&format!("{}?prefix=inv", server.url())).unwrap());
+    let server = RedisServer::single();
+    REDIS
+        .set(Cache::from_url(&format!("{}?prefix=inv", server.url())).unwrap())
+        .unwrap();
     suite(
         &DB_REDIS,
         item_on_redis,
@@ -130,7 +132,7 @@ async fn tagged_on_memory(id: u64) -> u64 {
     DB_TAGGED_MEMORY.read().await
 }
 
-#[cached(ttl = 60, key = "tagged:{id}", tags = ["group:{id}"], store = REDIS.get().unwrap())]
+#[cached(ttl = 60, key = "tagged:{id}", tags = ["group:{id}"], store = TAGGED_REDIS.get().unwrap())]
 async fn tagged_on_redis(id: u64) -> u64 {
     let _ = id;
     DB_TAGGED_REDIS.read().await
@@ -185,14 +187,16 @@ async fn a_tag_invalidated_on_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tag_invalidated_on_redis() {
-    let server = TAG_SERVER.get_or_init(RedisServer::single);
-    let _ = REDIS.set(Cache::from_url(&format!("{}?prefix=inv", server.url())).unwrap());
+    let server = RedisServer::single();
+    TAGGED_REDIS
+        .set(Cache::from_url(&server.url()).unwrap())
+        .unwrap();
     let peek = async |id| tagged_on_redis::peek(&id).await;
-    let cache = REDIS.get().unwrap();
+    let cache = TAGGED_REDIS.get().unwrap();
     tag_suite(&DB_TAGGED_REDIS, tagged_on_redis, peek, cache, false).await;
 }
 
-static TAG_SERVER: OnceLock<RedisServer> = OnceLock::new();
+static TAGGED_REDIS: OnceLock<Cache> = OnceLock::new();
 
 static DB_REFRESH: Database = Database::new();
 static CLOCKED: std::sync::LazyLock<cache_tests::Clocked> =

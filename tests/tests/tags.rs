@@ -16,9 +16,9 @@ macro_rules! tags_suite {
             use cache_runtime::cached;
             use cache_tests::Runs;
 
-            pub static CACHE: OnceLock<(Box<dyn Send + Sync>, Cache)> = OnceLock::new();
+            pub static CACHE: OnceLock<Cache> = OnceLock::new();
             fn cache() -> &'static Cache {
-                &CACHE.get_or_init($start).1
+                CACHE.get().expect("the test sets the cache first")
             }
             static PROFILE_RUNS: Runs = Runs::new();
             static POSTS_RUNS: Runs = Runs::new();
@@ -37,6 +37,9 @@ macro_rules! tags_suite {
 
             #[tokio::test]
             async fn invalidating_a_tag_voids_every_entry_it_tags_and_no_other() {
+                // The servers live as long as the test: dropped (killed) at its end.
+                let (_servers, started) = ($start)();
+                CACHE.set(started).unwrap();
                 // Users 1..=20 in orgs 1 and 2; posts of users 1 and 2, 10 pages each.
                 for id in 1..=20 {
                     profile(id, id % 2 + 1).await;
@@ -81,30 +84,24 @@ macro_rules! tags_suite {
 }
 
 tags_suite!(on_memory, || (
-    Box::new(()) as Box<dyn Send + Sync>,
+    Box::new(()) as Box<dyn Send>,
     Cache::builder().build().unwrap()
 ));
 tags_suite!(on_redis, || {
     let server = RedisServer::single();
     let cache = Cache::from_url(&server.url()).unwrap();
-    (Box::new(server) as Box<dyn Send + Sync>, cache)
+    (Box::new(server) as Box<dyn Send>, cache)
 });
 tags_suite!(on_a_cluster, || {
     let cluster = RedisCluster::start();
     let cache = Cache::from_url(&cluster.url()).unwrap();
-    (Box::new(cluster) as Box<dyn Send + Sync>, cache)
+    (Box::new(cluster) as Box<dyn Send>, cache)
 });
 
-static SERVER: OnceLock<(RedisServer, Cache)> = OnceLock::new();
+static SERVER_CACHE: OnceLock<Cache> = OnceLock::new();
 
 fn server_cache() -> &'static Cache {
-    &SERVER
-        .get_or_init(|| {
-            let server = RedisServer::single();
-            let cache = Cache::from_url(&server.url()).unwrap();
-            (server, cache)
-        })
-        .1
+    SERVER_CACHE.get().expect("the test sets the cache first")
 }
 
 #[cache_runtime::cached(ttl = 600, tags = ["user:{id}", "team:{team}"], store = server_cache())]
@@ -120,9 +117,13 @@ async fn untagged(id: u64) -> String {
 /// What a hit and an invalidation send, and what Redis holds; a lost tag key.
 #[tokio::test]
 async fn a_tagged_hit_is_one_mget_and_an_invalidation_one_unlink() {
+    let server = RedisServer::single();
+    SERVER_CACHE
+        .set(Cache::from_url(&server.url()).unwrap())
+        .unwrap();
     member(1, 7).await;
     untagged(1).await;
-    let mut raw = SERVER.get().unwrap().0.raw();
+    let mut raw = server.raw();
     let keys = cache_tests::servers::keys_of(&mut raw);
     assert!(keys.contains_key("cache:tag:{user:1}"), "{keys:?}");
     assert!(keys.contains_key("cache:tag:{team:7}"), "{keys:?}");
@@ -173,18 +174,11 @@ async fn a_tagged_hit_is_one_mget_and_an_invalidation_one_unlink() {
     assert_eq!(member::peek(&500, &1).await, None);
 }
 
-static NEAR: OnceLock<(RedisServer, Cache)> = OnceLock::new();
+static NEAR: OnceLock<Cache> = OnceLock::new();
 static NEAR_VERSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 fn near_cache() -> &'static Cache {
-    &NEAR
-        .get_or_init(|| {
-            let server = RedisServer::single();
-            let url = format!("{}?near_cache=100&near_cache_max_lag=2s", server.url());
-            let cache = Cache::from_url(&url).unwrap();
-            (server, cache)
-        })
-        .1
+    NEAR.get().expect("the test sets the cache first")
 }
 
 #[cache_runtime::cached(ttl = 600, key = "near:{id}", tags = ["account:{id}"], store = near_cache())]
@@ -197,6 +191,9 @@ async fn near_account(id: u64) -> u64 {
 /// value is not served again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tagged_entry_is_served_by_the_near_cache_until_its_tag_is_invalidated() {
+    let server = RedisServer::single();
+    let url = format!("{}?near_cache=100&near_cache_max_lag=2s", server.url());
+    NEAR.set(Cache::from_url(&url).unwrap()).unwrap();
     let near_hits = || near_cache().redis_stats().unwrap().near_hits;
     let armed = cache_tests::eventually_async(async || {
         near_account(1).await;
@@ -204,7 +201,7 @@ async fn a_tagged_entry_is_served_by_the_near_cache_until_its_tag_is_invalidated
     })
     .await;
     assert!(armed, "tagged entries are answered by the near cache");
-    let mut raw = NEAR.get().unwrap().0.raw();
+    let mut raw = server.raw();
     let before = command_counts(&mut raw);
     for _ in 0..50 {
         assert_eq!(near_account(1).await, 1001);
@@ -214,7 +211,7 @@ async fn a_tagged_entry_is_served_by_the_near_cache_until_its_tag_is_invalidated
 
     // Another process invalidates the tag (the database changed meanwhile).
     NEAR_VERSION.store(2, std::sync::atomic::Ordering::SeqCst);
-    let other = Cache::from_url(&NEAR.get().unwrap().0.url()).unwrap();
+    let other = Cache::from_url(&server.url()).unwrap();
     assert!(other.invalidate_tag("account:1").await.unwrap());
     let seen = cache_tests::eventually_async(async || near_account(1).await == 1002).await;
     assert!(seen, "the invalidation reached the near cache");

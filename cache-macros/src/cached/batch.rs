@@ -181,7 +181,7 @@ impl Expansion<'_> {
         let block = &func.block;
         // Bounds on the batch parameter and the return type are reported on them.
         let at_param = param.span();
-        let ids_of = quote_spanned!(at_param=> #p::batch_ids(#param));
+        let ids_of = quote_spanned!(at_param=> #p::batch_ids::<#output, #ty>(#param));
         let batch_value = quote!(#p::Batch::new(#site, #cache, #policy, #mode));
         let run = match func.sig.asyncness {
             Some(_) => {

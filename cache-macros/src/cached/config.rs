@@ -268,16 +268,15 @@ fn key(
     };
     let span = template.span;
     let element = batch.map(|batch| batch.element.to_string());
-    key::check_roots(
-        ("key", &template),
-        info,
-        (skipped, element.as_deref()),
-        errors,
-    );
+    // With `batch` written but invalid (reported), the ids' placeholder is not known.
+    if batch.is_some() || args.batch.get().is_none() {
+        let known = (skipped, element.as_deref());
+        key::check_roots(("key", &template), info, known, errors);
+    }
     let named: Vec<&str> = template.roots().collect();
     for param in &info.params {
         let name = param.ident.to_string();
-        let in_batch = batch.is_some_and(|batch| batch.param == param.ident);
+        let in_batch = batch.map_or(args.batch.get().is_some(), |b| b.param == param.ident);
         if !named.contains(&name.as_str()) && !skipped.iter().any(|skip| *skip == name) && !in_batch
         {
             errors.at(

@@ -116,11 +116,13 @@ pub type BatchId<O> = <<O as BatchOutput>::Map as BatchMap>::Id;
 /// The value type of a batch function returning `O`.
 pub type BatchValue<O> = <<O as BatchOutput>::Map as BatchMap>::Value;
 
-/// The ids of a batch, each once, in the order first given.
-pub fn batch_ids<C, I>(ids: C) -> Vec<I>
+/// The ids of a batch of a function returning `O`, each once, in the order first given: the
+/// batch parameter must hold the map's id type (and be buildable from it, for the body).
+pub fn batch_ids<O, C>(ids: C) -> Vec<BatchId<O>>
 where
-    C: IntoIterator<Item = I>,
-    I: Eq + Hash + Clone,
+    O: BatchOutput,
+    C: IntoIterator<Item = BatchId<O>> + FromIterator<BatchId<O>>,
+    BatchId<O>: Eq + Hash + Clone,
 {
     let mut seen = HashSet::new();
     ids.into_iter()
