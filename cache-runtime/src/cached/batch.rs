@@ -224,9 +224,9 @@ where
         for index in uncached {
             run.found[index] = Some(returned.remove(&ids[index]));
         }
-        for write in writes {
-            write.send(batch.site).await;
-        }
+        // Sent together: one round trip on the multiplexed connection (one per node).
+        let sends = writes.into_iter().map(|write| write.send(batch.site));
+        futures_util::future::join_all(sends).await;
     }
     let map = ids
         .into_iter()
