@@ -181,3 +181,34 @@ async fn overlapping_batches_compute_each_id_once_in_one_read() {
         "{sent:?}"
     );
 }
+
+static NEAR: OnceLock<Cache> = OnceLock::new();
+static NEAR_ASKED: Asked = Asked::new();
+
+#[cache_runtime::cached(ttl = 600, key = "n:{id}", batch = ids, store = NEAR.get().unwrap())]
+async fn near_items(ids: Vec<u64>) -> HashMap<u64, u64> {
+    NEAR_ASKED.record(ids.iter().copied());
+    ids.into_iter().map(|id| (id, id)).collect()
+}
+
+/// With a near cache, a batch is answered from memory once its ids are there: no command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_reads_the_near_cache_first() {
+    let server = RedisServer::single();
+    let url = format!("{}?near_cache=100&near_cache_max_lag=2s", server.url());
+    NEAR.set(Cache::from_url(&url).unwrap()).unwrap();
+    let ids: Vec<u64> = (1..=20).collect();
+    let near_hits = || NEAR.get().unwrap().redis_stats().unwrap().near_hits;
+    let served = cache_tests::eventually_async(async || {
+        near_items(ids.clone()).await;
+        near_hits() >= 20
+    })
+    .await;
+    assert!(served, "the near cache answers the batch");
+    let mut raw = server.raw();
+    let before = command_counts(&mut raw);
+    assert_eq!(near_items(ids.clone()).await.len(), 20);
+    let sent = command_delta(&before, &command_counts(&mut raw));
+    assert!(sent.keys().all(|command| command == "ping"), "{sent:?}");
+    assert_eq!(NEAR_ASKED.take(), [ids]);
+}

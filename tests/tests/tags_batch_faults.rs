@@ -229,3 +229,43 @@ async fn tags_and_batches_work_for_acl_users() {
     assert_eq!(acl_tagged::stats().backend_errors, 0);
     assert_eq!(acl_batch::stats().backend_errors, 0);
 }
+
+static CUT: OnceLock<Cache> = OnceLock::new();
+static CUT_ASKED: Mutex<Vec<Vec<u64>>> = Mutex::new(Vec::new());
+static CUT_HOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+#[cached(ttl = 600, key = "c:{id}", batch = ids, store = CUT.get().unwrap())]
+async fn cut_batch(ids: Vec<u64>) -> HashMap<u64, u64> {
+    CUT_ASKED.lock().unwrap().push(ids.clone());
+    if CUT_HOLD.swap(false, SeqCst) {
+        STARTED.notify_one();
+        FINISH.notified().await;
+    }
+    ids.into_iter().map(|id| (id, id * 7)).collect()
+}
+
+/// A batch dropped while its body runs: the batch waiting on its ids takes them over (computes
+/// them itself), and nothing of the dropped one is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_dropped_in_its_body_hands_its_ids_over() {
+    let server = RedisServer::single();
+    CUT.set(Cache::from_url(&server.url()).unwrap()).unwrap();
+    let first = tokio::spawn(cut_batch(vec![1, 2, 3]));
+    STARTED.notified().await;
+    let second = tokio::spawn(cut_batch(vec![2, 3, 4]));
+    // The second waits for 2 and 3 (under way in the first) before leading anything.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    first.abort();
+    assert!(first.await.unwrap_err().is_cancelled());
+    let second = second.await.unwrap();
+    assert_eq!(second, HashMap::from([(2, 14), (3, 21), (4, 28)]));
+    assert_eq!(*CUT_ASKED.lock().unwrap(), [vec![1, 2, 3], vec![2, 3, 4]]);
+    let mut raw = server.raw();
+    let keys = cache_tests::servers::keys_of(&mut raw);
+    assert!(
+        !keys.contains_key("cache:c:1"),
+        "the dropped batch stored nothing: {keys:?}"
+    );
+    assert_eq!(cut_batch(vec![1, 2, 3, 4]).await.len(), 4);
+    assert_eq!(CUT_ASKED.lock().unwrap().last(), Some(&vec![1]));
+}

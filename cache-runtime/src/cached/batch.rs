@@ -291,20 +291,22 @@ where
         let (cache, policy) = (self.batch.cache, self.batch.policy);
         let counters = self.batch.site.counters();
         let mut remote = Vec::new();
+        let near = cache.near();
+        let l1 = near.and_then(|near| near.usable());
         for (index, key) in self.keys.iter().enumerate() {
             let Ok(key) = key.checked() else { continue };
-            let near = cache.near().and_then(|near| near.usable());
-            let found = near.and_then(|l1| {
+            let found = l1.and_then(|l1| {
                 read_store::<Kd, Option<V>>(l1, cache, (key, &[]), policy, counters)
                     .filter(|(_, judged)| judged.serves())
             });
-            match found {
-                Some((value, _)) => {
+            match (found, near) {
+                (Some((value, _)), Some(near)) => {
+                    near.counts.hits.bump();
                     counters.near_hits.bump();
                     self.found[index] = Some(value);
                 }
-                None => {
-                    let ticket = cache.near().map(|near| near.ticket(key.as_bytes()));
+                _ => {
+                    let ticket = near.map(|near| near.ticket(key.as_bytes()));
                     remote.push((index, key, ticket));
                 }
             }
