@@ -5,6 +5,7 @@
 //! Nothing here touches a server it did not start, except [`RedisServer::single`], which uses
 //! `REDIS_URL` when that is set on purpose.
 
+use cache_runtime::Cache;
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -570,4 +571,48 @@ pub fn rerun_ignored(test: &str, env: &[(&str, String)]) -> std::process::Child 
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("a child test process")
+}
+
+/// A cache on one of the backends a suite runs on, with the servers it needs: they live as long
+/// as the value (keep it in the test's scope: a `static` is never dropped, so never killed).
+pub struct Backend {
+    /// The cache.
+    pub cache: Cache,
+    _servers: Box<dyn Send>,
+}
+
+impl Backend {
+    /// The embedded store.
+    pub fn memory() -> Backend {
+        Backend {
+            cache: Cache::builder().build().expect("default configuration"),
+            _servers: Box::new(()),
+        }
+    }
+
+    /// A single Redis server of its own.
+    pub fn redis() -> Backend {
+        let server = RedisServer::single();
+        Backend {
+            cache: Cache::from_url(&server.url()).expect("the server's URL"),
+            _servers: Box::new(server),
+        }
+    }
+
+    /// A Redis Cluster of its own (three primaries).
+    pub fn cluster() -> Backend {
+        let cluster = RedisCluster::start();
+        Backend {
+            cache: Cache::from_url(&cluster.url()).expect("the cluster's URL"),
+            _servers: Box::new(cluster),
+        }
+    }
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("cache", &self.cache)
+            .finish()
+    }
 }

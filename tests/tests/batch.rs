@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, OnceLock};
 
 use cache_runtime::Cache;
-use cache_tests::servers::{command_counts, command_delta, RedisCluster, RedisServer};
+use cache_tests::servers::{command_counts, command_delta, Backend, RedisServer};
 
 /// The ids each body run was asked for.
 #[derive(Debug, Default)]
@@ -65,8 +65,8 @@ macro_rules! batch_suite {
             /// One test per backend: the servers live as long as it (killed when dropped).
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn batches() {
-                let (_servers, started) = ($start)();
-                CACHE.set(started).unwrap();
+                let backend = $start();
+                CACHE.set(backend.cache.clone()).unwrap();
                 only_missing_ids_reach_the_body_and_entries_are_shared().await;
                 tokio::task::spawn_blocking(absent_ids_follow_cache_none).await.unwrap();
             }
@@ -109,20 +109,9 @@ macro_rules! batch_suite {
     };
 }
 
-batch_suite!(on_memory, || (
-    Box::new(()) as Box<dyn Send>,
-    Cache::builder().build().unwrap()
-));
-batch_suite!(on_redis, || {
-    let server = RedisServer::single();
-    let cache = Cache::from_url(&server.url()).unwrap();
-    (Box::new(server) as Box<dyn Send>, cache)
-});
-batch_suite!(on_a_cluster, || {
-    let cluster = RedisCluster::start();
-    let cache = Cache::from_url(&cluster.url()).unwrap();
-    (Box::new(cluster) as Box<dyn Send>, cache)
-});
+batch_suite!(on_memory, Backend::memory);
+batch_suite!(on_redis, Backend::redis);
+batch_suite!(on_a_cluster, Backend::cluster);
 
 static OVERLAP: Asked = Asked::new();
 static RELEASE: tokio::sync::Notify = tokio::sync::Notify::const_new();

@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use cache_runtime::Cache;
-use cache_tests::servers::{command_counts, command_delta, RedisCluster, RedisServer};
+use cache_tests::servers::{command_counts, command_delta, Backend, RedisServer};
 
 /// The tagged functions of one backend, with their own cache and counters, and the tests.
 macro_rules! tags_suite {
@@ -38,8 +38,8 @@ macro_rules! tags_suite {
             #[tokio::test]
             async fn invalidating_a_tag_voids_every_entry_it_tags_and_no_other() {
                 // The servers live as long as the test: dropped (killed) at its end.
-                let (_servers, started) = ($start)();
-                CACHE.set(started).unwrap();
+                let backend = $start();
+                CACHE.set(backend.cache.clone()).unwrap();
                 // Users 1..=20 in orgs 1 and 2; posts of users 1 and 2, 10 pages each.
                 for id in 1..=20 {
                     profile(id, id % 2 + 1).await;
@@ -83,20 +83,9 @@ macro_rules! tags_suite {
     };
 }
 
-tags_suite!(on_memory, || (
-    Box::new(()) as Box<dyn Send>,
-    Cache::builder().build().unwrap()
-));
-tags_suite!(on_redis, || {
-    let server = RedisServer::single();
-    let cache = Cache::from_url(&server.url()).unwrap();
-    (Box::new(server) as Box<dyn Send>, cache)
-});
-tags_suite!(on_a_cluster, || {
-    let cluster = RedisCluster::start();
-    let cache = Cache::from_url(&cluster.url()).unwrap();
-    (Box::new(cluster) as Box<dyn Send>, cache)
-});
+tags_suite!(on_memory, Backend::memory);
+tags_suite!(on_redis, Backend::redis);
+tags_suite!(on_a_cluster, Backend::cluster);
 
 static SERVER_CACHE: OnceLock<Cache> = OnceLock::new();
 

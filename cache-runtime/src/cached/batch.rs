@@ -72,27 +72,13 @@ pub trait BatchOutput: Sized {
     fn from_result(result: Result<Self::Map, Self::Error>) -> Self;
 }
 
-impl<K: Eq + Hash, V, S: BuildHasher + Default> BatchOutput for HashMap<K, V, S> {
-    type Map = Self;
+impl<M: BatchMap> BatchOutput for M {
+    type Map = M;
     type Error = Infallible;
-    fn into_result(self) -> Result<Self, Infallible> {
+    fn into_result(self) -> Result<M, Infallible> {
         Ok(self)
     }
-    fn from_result(result: Result<Self, Infallible>) -> Self {
-        match result {
-            Ok(map) => map,
-            Err(never) => match never {},
-        }
-    }
-}
-
-impl<K: Ord, V> BatchOutput for BTreeMap<K, V> {
-    type Map = Self;
-    type Error = Infallible;
-    fn into_result(self) -> Result<Self, Infallible> {
-        Ok(self)
-    }
-    fn from_result(result: Result<Self, Infallible>) -> Self {
+    fn from_result(result: Result<M, Infallible>) -> M {
         match result {
             Ok(map) => map,
             Err(never) => match never {},
