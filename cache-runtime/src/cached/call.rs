@@ -14,7 +14,8 @@
 //! that needs I/O or computing is a [`Fetch`]: its steps are here, and `drive.rs` runs them, once
 //! as async code for both kinds of function. On Redis a hit is one `GET` and a miss one `GET`
 //! and one `SET … PX`: the leader does not read again (a value stored between its `GET` and its
-//! turn is recomputed, not lost). When Redis fails or its circuit is open the call runs the body
+//! turn is recomputed, not lost). A tagged call reads its tags' versions in the same round trip
+//! (`MGET`), and makes the missing ones before its body runs (`tags.rs`). When Redis fails or its circuit is open the call runs the body
 //! and returns its value (fail-open), or, for `on_store_error = fail`, returns the store's error
 //! without running it ([`Fetch::fail_closed`]). `lock_on_miss` is in `lease.rs`.
 

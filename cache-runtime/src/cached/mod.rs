@@ -2,8 +2,9 @@
 //! ([`fresh`]), and on a miss computes once per key ([`flight`], [`call`]) and stores the result
 //! ([`write`]); early expiry and stale-while-revalidate recompute off the caller's path
 //! ([`refresh`]); the companions (`invalidate`, `peek`, `refresh`) act on one key
-//! ([`companion`], [`mode`]); [`tags`] void groups of entries at once. [`invalidation`] makes an invalidation win over every computation
-//! that started before it.
+//! ([`companion`], [`mode`]); [`tags`] void groups of entries at once; [`batch`] loads many keys
+//! in one call. [`invalidation`] makes an invalidation win over every computation that started
+//! before it.
 
 pub(crate) mod batch;
 pub(crate) mod call;
