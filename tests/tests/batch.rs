@@ -139,12 +139,17 @@ async fn overlapping_batches_compute_each_id_once_in_one_read() {
     let server = RedisServer::single();
     let cache = Cache::from_url(&format!("{}?prefix=b", server.url())).unwrap();
     SERVER_CACHE.set(cache).unwrap();
+    let mut raw = server.raw();
     let first = tokio::spawn(items((1..=10).collect()));
     while OVERLAP.0.lock().unwrap().is_empty() {
         tokio::task::yield_now().await;
     }
     let second = tokio::spawn(items((5..=15).collect()));
-    // The second batch finds 5..=10 under way: it waits for them, then computes 11..=15.
+    // The second batch has read (its MGET reached the server) and finds 5..=10 under way: it
+    // waits for them, then computes 11..=15.
+    while command_counts(&mut raw).get("mget").copied().unwrap_or(0) < 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     RELEASE.notify_one();
     let (first, second) = (first.await.unwrap(), second.await.unwrap());
@@ -156,7 +161,6 @@ async fn overlapping_batches_compute_each_id_once_in_one_read() {
     assert_eq!(all, (1..=15).collect::<Vec<_>>(), "{asked:?}");
     assert_eq!(items::stats().coalesced_waits, 6);
 
-    let mut raw = server.raw();
     items((16..=105).collect()).await; // 90 stored
     OVERLAP.take();
     let before = command_counts(&mut raw);
