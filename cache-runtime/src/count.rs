@@ -64,6 +64,90 @@ impl Count {
     }
 }
 
+/// How many cache lines a [`SpreadCount`] spreads over.
+const STRIPES: usize = 8;
+
+/// A count bumped from many threads at once on the hottest path (a cached function's hits):
+/// spread over [`STRIPES`] cache lines, each thread adding to its own, so that two cores hitting
+/// one function do not pass one line back and forth; read as the sum.
+#[derive(Debug)]
+pub struct SpreadCount {
+    stripes: [Stripe; STRIPES],
+    #[cfg(feature = "metrics")]
+    handle: OnceLock<metrics::Counter>,
+}
+
+#[derive(Debug)]
+#[repr(align(64))]
+struct Stripe(AtomicU64);
+
+thread_local! {
+    /// This thread's stripe, given out in turn on first use.
+    static THREAD_STRIPE: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// The stripe of the calling thread.
+#[inline]
+fn thread_stripe() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    THREAD_STRIPE.with(|stripe| match stripe.get() {
+        usize::MAX => {
+            let given = NEXT.fetch_add(1, Relaxed) % STRIPES;
+            stripe.set(given);
+            given
+        }
+        given => given,
+    })
+}
+
+impl SpreadCount {
+    pub(crate) const fn new() -> Self {
+        SpreadCount {
+            stripes: [const { Stripe(AtomicU64::new(0)) }; STRIPES],
+            #[cfg(feature = "metrics")]
+            handle: OnceLock::new(),
+        }
+    }
+
+    /// Counts one.
+    #[inline]
+    pub(crate) fn bump(&self) {
+        self.add(1);
+    }
+
+    /// Counts `n`.
+    #[inline]
+    pub(crate) fn add(&self, n: u64) {
+        self.stripes[thread_stripe()].0.fetch_add(n, Relaxed);
+        #[cfg(feature = "metrics")]
+        if let Some(handle) = self.handle.get() {
+            handle.increment(n);
+        }
+    }
+
+    /// The count so far.
+    pub(crate) fn get(&self) -> u64 {
+        self.stripes
+            .iter()
+            .map(|stripe| stripe.0.load(Relaxed))
+            .sum()
+    }
+
+    /// Mirrors this count to `name` with the labels `labels`, from now on.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn report_as(&self, name: &'static str, labels: &[(&'static str, &str)]) {
+        let _ = self
+            .handle
+            .set(metrics::counter!(name, facade_labels(labels)));
+    }
+}
+
+impl Default for SpreadCount {
+    fn default() -> Self {
+        SpreadCount::new()
+    }
+}
+
 /// Durations of one kind (a computation, a lock wait): a histogram in seconds in the `metrics`
 /// facade; nothing without the feature.
 #[derive(Debug, Default)]

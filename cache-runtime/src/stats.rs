@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::count::{Count, Timing};
+use crate::count::{Count, SpreadCount, Timing};
 use crate::site::{snapshot_all, snapshot_of, Counted, Registry};
 
 /// What one cached function has done since the process started.
@@ -50,7 +50,7 @@ pub struct FnStats {
 /// The counters of one function.
 #[derive(Debug, Default)]
 pub struct Counters {
-    pub(crate) hits: Count,
+    pub(crate) hits: SpreadCount,
     pub(crate) near_hits: Count,
     pub(crate) misses: Count,
     pub(crate) coalesced_waits: Count,
@@ -69,7 +69,7 @@ pub struct Counters {
 impl Counters {
     pub(crate) const fn new() -> Self {
         Counters {
-            hits: Count::new(),
+            hits: SpreadCount::new(),
             near_hits: Count::new(),
             misses: Count::new(),
             coalesced_waits: Count::new(),
