@@ -210,6 +210,11 @@ impl CachePolicy {
         self.lock_on_miss
     }
 
+    /// The longest an entry of this policy is kept: its TTL and the longer stale window.
+    pub const fn lifetime(&self) -> Duration {
+        self.ttl.saturating_add(self.stale_window())
+    }
+
     /// How long an entry is kept past its TTL: the longer of the two stale windows.
     pub const fn stale_window(&self) -> Duration {
         match (self.stale_while_revalidate, self.stale_if_error) {

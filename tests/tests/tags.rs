@@ -114,8 +114,10 @@ async fn a_tagged_hit_is_one_mget_and_an_invalidation_one_unlink() {
     untagged(1).await;
     let mut raw = server.raw();
     let keys = cache_tests::servers::keys_of(&mut raw);
-    assert!(keys.contains_key("cache:tag:{user:1}"), "{keys:?}");
-    assert!(keys.contains_key("cache:tag:{team:7}"), "{keys:?}");
+    // A tag's key lives as long as the entries stamped under it (600 s) and a minute more.
+    for tag in ["cache:tag:{user:1}", "cache:tag:{team:7}"] {
+        assert!((600_000..=660_000).contains(&keys[tag]), "{tag}: {keys:?}");
+    }
     let before = command_counts(&mut raw);
     for _ in 0..10 {
         member(1, 7).await;
@@ -126,6 +128,16 @@ async fn a_tagged_hit_is_one_mget_and_an_invalidation_one_unlink() {
     assert_eq!(sent.get("get"), Some(&10), "{sent:?}");
     assert_eq!(sent.get("set"), None, "{sent:?}");
 
+    // A later entry under a tag keeps the tag's key alive as long as itself.
+    let _: () = redis::cmd("PEXPIRE")
+        .arg("cache:tag:{team:7}")
+        .arg(5_000)
+        .query(&mut raw)
+        .unwrap();
+    member(2, 7).await;
+    let left: i64 = redis::cmd("PTTL").arg("cache:tag:{team:7}").query(&mut raw).unwrap();
+    assert!(left > 600_000, "{left}");
+
     // 50 members of team 9: one write voids them all.
     for id in 100..150 {
         member(id, 9).await;
@@ -135,7 +147,7 @@ async fn a_tagged_hit_is_one_mget_and_an_invalidation_one_unlink() {
     let sent = command_delta(&before, &command_counts(&mut raw));
     assert_eq!(sent, [("unlink".to_owned(), 1)].into(), "{sent:?}");
     assert_eq!(member::peek(&120, &9).await, None);
-    // Recomputed: a new random version made once (SET NX GET), stored, then hits.
+    // Recomputed: a new random version made once, stored, then hits.
     assert_eq!(member(120, 9).await, "member 120 of 9");
     assert_eq!(
         member::peek(&120, &9).await.as_deref(),

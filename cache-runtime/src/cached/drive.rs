@@ -125,10 +125,14 @@ where
         }
         return value;
     }
+    // About to compute (or wait for a computation): a tagged call reads its tags' versions
+    // anew, making missing ones and keeping them alive as long as the entry it will store.
     #[cfg(feature = "redis")]
-    if let (None, Backend::Redis(redis)) = (fetch.tag_stamp, fetch.call.cache.backend()) {
+    if let (false, Backend::Redis(redis)) = (fetch.call.tags.is_empty(), fetch.call.cache.backend())
+    {
         if fetch.redis_usable {
-            let made = boxed_tag_versions(redis, fetch.call.tags).await;
+            let lifetime = fetch.call.policy.lifetime();
+            let made = boxed_tag_versions(redis, fetch.call.tags, lifetime).await;
             fetch.tag_versions_made(made);
         }
     }
@@ -182,8 +186,9 @@ fn boxed_read<'r>(
 fn boxed_tag_versions<'r>(
     redis: &'r RedisStore,
     tags: &'r [Key],
+    lifetime: std::time::Duration,
 ) -> Pin<Box<impl Future<Output = Result<u64, Failure>> + 'r>> {
-    Box::pin(tags::ensure_on(redis, tags))
+    Box::pin(tags::ensure_on(redis, tags, lifetime))
 }
 
 #[inline(never)]

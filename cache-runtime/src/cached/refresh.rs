@@ -128,7 +128,7 @@ where
         let Some(permit) = self.permit().await else {
             return;
         };
-        if self.tag_stamp.is_none() {
+        if !self.tags.is_empty() {
             self.tag_stamp = self.make_tag_versions().await;
         }
         let started = Instant::now();
@@ -144,13 +144,15 @@ where
                 Some(tags::ensure_in(memory, &self.tags, self.cache.now_millis()))
             }
             #[cfg(feature = "redis")]
-            Backend::Redis(redis) => match tags::ensure_on(redis, &self.tags).await {
-                Ok(stamp) => Some(stamp),
-                Err(failure) => {
-                    backend_error(self.site, &failure, "making tag versions");
-                    None
+            Backend::Redis(redis) => {
+                match tags::ensure_on(redis, &self.tags, self.policy.lifetime()).await {
+                    Ok(stamp) => Some(stamp),
+                    Err(failure) => {
+                        backend_error(self.site, &failure, "making tag versions");
+                        None
+                    }
                 }
-            },
+            }
         }
     }
 

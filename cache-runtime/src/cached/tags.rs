@@ -7,12 +7,14 @@
 //! read                     → MGET entry tag… (one round trip; split per node on a Cluster)
 //!                            the entry counts only if its stamp is the tags' stamp now
 //! invalidate_tag           → UNLINK the tag key: every stamp over it is void
-//! a tag key missing        → a miss; made anew, with a new random version, before computing
+//! a miss, before computing → each tag's version read, or made with a new random one, and its
+//!                            key kept alive as long as the entry about to be stored (a script)
 //! ```
 //! Versions are random, never a counter from 0: a tag key evicted or expired and made again can
-//! never bring back the entries stamped under its old version. A version is made before the body
-//! runs (`SET … NX GET` keeps one made meanwhile), so an invalidation during the computation voids
-//! what it stores. On the memory store the versions live in the store itself, under the same keys.
+//! never bring back the entries stamped under its old version. Versions are read (or made) before
+//! the body runs, so an invalidation during the computation voids what it stores. A tag key lives
+//! as long as the longest entry stamped under it since, plus a minute (a computation's time): tag keys of groups no longer cached expire. On the memory store the versions live in
+//! the store itself, under the same keys, bounded with everything else.
 
 use super::invalidation::Superseded;
 use crate::key::{namespace, Key};
@@ -91,6 +93,31 @@ pub(crate) fn ensure_in(store: &MemoryStore, tags: &[Key], now: u64) -> u64 {
     stamp(versions.iter().map(|version| &version[..]))
 }
 
+/// How much longer than the entries stamped under it a tag's key lives on Redis: room for the
+/// computation between reading the version and storing the entry.
+#[cfg(feature = "redis")]
+pub(crate) const KEEP_MARGIN: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Reads a tag's version (`KEYS[1]`), making it `ARGV[1]` if there is none, and keeps the key
+/// at least `ARGV[2]` ms more; the version kept. (`SET … NX GET` would need Redis 7.)
+#[cfg(feature = "redis")]
+const VERSION_SOURCE: &str = r"
+local version = redis.call('GET', KEYS[1])
+if not version then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return ARGV[1]
+end
+local left = redis.call('PTTL', KEYS[1])
+if left >= 0 and left < tonumber(ARGV[2]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return version
+";
+
+#[cfg(feature = "redis")]
+static VERSION: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(VERSION_SOURCE));
+
 /// `MGET entry tag…`: the entry and its tags' versions in one round trip.
 #[cfg(feature = "redis")]
 pub(crate) fn read_with_versions(key: &Key, tags: &[Key]) -> redis::Cmd {
@@ -130,21 +157,26 @@ pub(super) fn fill_near(
     }
 }
 
-/// The stamp of `tags`' versions on Redis, each made first if it has none: `SET tag v NX GET`
-/// per tag (sent together; each answers the version kept).
+/// The stamp of `tags`' versions on Redis, each made first if it has none, each tag's key kept
+/// alive for an entry that lives `lifetime` (one script per tag, sent together).
 #[cfg(feature = "redis")]
-pub(crate) async fn ensure_on(redis: &RedisStore, tags: &[Key]) -> Result<u64, Failure> {
-    let made: Vec<Vec<u8>> = tags.iter().map(|_| new_version()).collect();
-    let sets = tags.iter().zip(&made).map(|(tag, version)| {
-        let mut set = redis::cmd("SET");
-        set.arg(tag.to_string()).arg(version).arg("NX").arg("GET");
-        redis.query::<Option<Vec<u8>>>(set)
+pub(crate) async fn ensure_on(
+    redis: &RedisStore,
+    tags: &[Key],
+    lifetime: std::time::Duration,
+) -> Result<u64, Failure> {
+    let keep = lifetime.saturating_add(KEEP_MARGIN);
+    let keep_ms = u64::try_from(keep.as_millis()).unwrap_or(u64::MAX);
+    let reads = tags.iter().map(|tag| {
+        let mut invocation = VERSION.prepare_invoke();
+        invocation
+            .key(tag.to_string())
+            .arg(new_version())
+            .arg(keep_ms);
+        redis.invoke::<Vec<u8>>(invocation)
     });
-    let kept = futures_util::future::join_all(sets).await;
-    let mut versions = Vec::with_capacity(tags.len());
-    for (reply, made) in kept.into_iter().zip(made) {
-        versions.push(reply?.unwrap_or(made));
-    }
+    let versions = futures_util::future::join_all(reads).await;
+    let versions: Vec<Vec<u8>> = versions.into_iter().collect::<Result<_, _>>()?;
     Ok(stamp(versions.iter().map(Vec::as_slice)))
 }
 
