@@ -13,7 +13,8 @@
 //! Versions are random, never a counter from 0: a tag key evicted or expired and made again can
 //! never bring back the entries stamped under its old version. Versions are read (or made) before
 //! the body runs, so an invalidation during the computation voids what it stores. A tag key lives
-//! as long as the longest entry stamped under it since, plus a minute (a computation's time): tag keys of groups no longer cached expire. On the memory store the versions live in
+//! at least as long as the longest entry stamped under it since, plus a minute (a computation's
+//! time), and at most twice that: tag keys of groups no longer cached expire. On the memory store the versions live in
 //! the store itself, under the same keys, bounded with everything else.
 
 use super::invalidation::Superseded;
@@ -99,17 +100,20 @@ pub(crate) fn ensure_in(store: &MemoryStore, tags: &[Key], now: u64) -> u64 {
 pub(crate) const KEEP_MARGIN: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Reads a tag's version (`KEYS[1]`), making it `ARGV[1]` if there is none, and keeps the key
-/// at least `ARGV[2]` ms more; the version kept. (`SET … NX GET` would need Redis 7.)
+/// at least `ARGV[2]` ms more; the version kept. A key is given twice that, so that it is touched
+/// (a write, which near caches hear as an invalidation of the version) at most once per
+/// `ARGV[2]`. (`SET … NX GET` would need Redis 7.)
 #[cfg(feature = "redis")]
 const VERSION_SOURCE: &str = r"
+local keep = tonumber(ARGV[2])
 local version = redis.call('GET', KEYS[1])
 if not version then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', 2 * keep)
   return ARGV[1]
 end
 local left = redis.call('PTTL', KEYS[1])
-if left >= 0 and left < tonumber(ARGV[2]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if left >= 0 and left < keep then
+  redis.call('PEXPIRE', KEYS[1], 2 * keep)
 end
 return version
 ";
