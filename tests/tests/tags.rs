@@ -117,7 +117,10 @@ async fn a_tagged_hit_is_one_mget_and_an_invalidation_one_unlink() {
     // A tag's key lives as long as the entries stamped under it (600 s) and a minute more, and
     // at most twice that.
     for tag in ["cache:tag:{user:1}", "cache:tag:{team:7}"] {
-        assert!((660_000..=1_320_000).contains(&keys[tag]), "{tag}: {keys:?}");
+        assert!(
+            (660_000..=1_320_000).contains(&keys[tag]),
+            "{tag}: {keys:?}"
+        );
     }
     let before = command_counts(&mut raw);
     for _ in 0..10 {
@@ -136,7 +139,10 @@ async fn a_tagged_hit_is_one_mget_and_an_invalidation_one_unlink() {
         .query(&mut raw)
         .unwrap();
     member(2, 7).await;
-    let left: i64 = redis::cmd("PTTL").arg("cache:tag:{team:7}").query(&mut raw).unwrap();
+    let left: i64 = redis::cmd("PTTL")
+        .arg("cache:tag:{team:7}")
+        .query(&mut raw)
+        .unwrap();
     assert!(left > 660_000, "{left}");
 
     // 50 members of team 9: one write voids them all.
