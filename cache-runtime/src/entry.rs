@@ -88,7 +88,8 @@ pub fn fingerprint<T: ?Sized>() -> u64 {
     hash.0
 }
 
-struct Fnv(u64);
+/// FNV-1a, 64 bits: the type fingerprint, and the stamp of an entry's tag versions.
+pub(crate) struct Fnv(pub(crate) u64);
 
 impl Default for Fnv {
     fn default() -> Self {
@@ -97,7 +98,7 @@ impl Default for Fnv {
 }
 
 impl Fnv {
-    fn write(&mut self, bytes: &[u8]) {
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
         for &byte in bytes {
             self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
         }

@@ -24,11 +24,13 @@ use crate::common::output::local;
 use crate::common::signature::{FnInfo, Shape};
 use crate::common::template;
 
-/// A batch function: the parameter holding the ids, and the name the key gives each id.
+/// A batch function: the parameter holding the ids, the name the key gives each id, and the
+/// key's template.
 pub(crate) struct BatchConfig {
     pub(crate) param: Ident,
     pub(crate) ty: Type,
     pub(crate) element: Ident,
+    template: template::Template,
 }
 
 /// The options a batch call does not take, with why.
@@ -148,10 +150,12 @@ pub(crate) fn config(args: &Args, info: &FnInfo, errors: &mut Errors) -> Option<
             ),
         );
     }
+    let element = Ident::new(element, template.span);
     Some(BatchConfig {
         param: param.clone(),
         ty: found.ty.clone(),
-        element: Ident::new(element, template.span),
+        element,
+        template,
     })
 }
 
@@ -169,12 +173,9 @@ impl Expansion<'_> {
         let (ids, keys, builder) = (local("__ids"), local("__keys"), local("__builder"));
         let name = func.sig.ident.to_string();
         let site_expr = crate::common::output::site_name(info, &name);
-
         let policy_and_kind = self.policy_and_kind();
         let cache_stmts = crate::common::output::cache_statements(p, self.config.store.as_ref());
-        let crate::cached::config::KeySource::Template(template) = &self.config.key else {
-            return quote!(::core::compile_error!("`batch` needs a `key` template"));
-        };
+        let template = &batch.template;
         let borrow = key::borrow_roots(template, info);
         let steps = key::template_steps(&builder, template);
         let (param, ty, element, output) = (&batch.param, &batch.ty, &batch.element, &info.output);

@@ -14,10 +14,12 @@
 //! never bring back the entries stamped under its old version. Versions are read (or made) before
 //! the body runs, so an invalidation during the computation voids what it stores. A tag key lives
 //! at least as long as the longest entry stamped under it since, plus a minute (a computation's
-//! time), and at most twice that: tag keys of groups no longer cached expire. On the memory store the versions live in
-//! the store itself, under the same keys, bounded with everything else.
+//! time), and at most twice that: tag keys of groups no longer cached expire. On the memory
+//! store the versions live in the store itself, under the same keys, bounded with everything
+//! else.
 
 use super::invalidation::Superseded;
+use crate::entry::Fnv;
 use crate::key::{namespace, Key};
 use crate::store::{Backend, MemoryStore, StoredEntry, StoredValue};
 #[cfg(feature = "redis")]
@@ -44,17 +46,12 @@ fn key_of(cache: &Cache, tag: &str) -> Key {
 /// The stamp of versions, in the order of the tags: FNV-1a over each version's length and bytes;
 /// never 0, which marks an untagged entry.
 pub(crate) fn stamp<'v>(versions: impl IntoIterator<Item = &'v [u8]>) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut write = |bytes: &[u8]| {
-        for &byte in bytes {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    let mut hash = Fnv::default();
     for version in versions {
-        write(&(version.len() as u64).to_le_bytes());
-        write(version);
+        hash.write(&(version.len() as u64).to_le_bytes());
+        hash.write(version);
     }
-    hash.max(1)
+    hash.0.max(1)
 }
 
 /// A new version: a random number from the thread's OS-seeded generator (never a test's seed,
