@@ -17,65 +17,47 @@ use std::time::Duration;
 #[cfg(feature = "redis")]
 use std::time::Instant;
 
-/// One counter: the number the stats snapshots read, mirrored to the `metrics` facade.
+/// One counter: the number the stats snapshots read (in one atomic, or spread over several:
+/// [`SpreadCount`]), mirrored to the `metrics` facade.
 #[derive(Debug, Default)]
-pub struct Count {
-    value: AtomicU64,
+pub struct Count<C = One> {
+    cells: C,
     #[cfg(feature = "metrics")]
     handle: OnceLock<metrics::Counter>,
 }
 
-impl Count {
-    pub(crate) const fn new() -> Self {
-        Count {
-            value: AtomicU64::new(0),
-            #[cfg(feature = "metrics")]
-            handle: OnceLock::new(),
-        }
-    }
+/// Where a [`Count`] keeps its number.
+pub trait Cells {
+    /// At zero.
+    const ZERO: Self;
+    /// Adds `n`.
+    fn add(&self, n: u64);
+    /// The number.
+    fn sum(&self) -> u64;
+}
 
-    /// Counts one.
+/// One atomic.
+#[derive(Debug, Default)]
+pub struct One(AtomicU64);
+
+impl Cells for One {
+    const ZERO: Self = One(AtomicU64::new(0));
     #[inline]
-    pub(crate) fn bump(&self) {
-        self.add(1);
+    fn add(&self, n: u64) {
+        self.0.fetch_add(n, Relaxed);
     }
-
-    /// Counts `n` (a batch's hits or misses).
-    #[inline]
-    pub(crate) fn add(&self, n: u64) {
-        self.value.fetch_add(n, Relaxed);
-        #[cfg(feature = "metrics")]
-        if let Some(handle) = self.handle.get() {
-            handle.increment(n);
-        }
-    }
-
-    /// The count so far.
-    pub(crate) fn get(&self) -> u64 {
-        self.value.load(Relaxed)
-    }
-
-    /// Mirrors this count to `name` with the labels `labels`, from now on.
-    #[cfg(feature = "metrics")]
-    pub(crate) fn report_as(&self, name: &'static str, labels: &[(&'static str, &str)]) {
-        let _ = self
-            .handle
-            .set(metrics::counter!(name, facade_labels(labels)));
+    fn sum(&self) -> u64 {
+        self.0.load(Relaxed)
     }
 }
 
 /// How many cache lines a [`SpreadCount`] spreads over.
 const STRIPES: usize = 8;
 
-/// A count bumped from many threads at once on the hottest path (a cached function's hits):
-/// spread over [`STRIPES`] cache lines, each thread adding to its own, so that two cores hitting
-/// one function do not pass one line back and forth; read as the sum.
+/// [`STRIPES`] atomics on cache lines of their own, each thread adding to one (given out in
+/// turn), read as their sum.
 #[derive(Debug)]
-pub struct SpreadCount {
-    stripes: [Stripe; STRIPES],
-    #[cfg(feature = "metrics")]
-    handle: OnceLock<metrics::Counter>,
-}
+pub struct Spread([Stripe; STRIPES]);
 
 #[derive(Debug)]
 #[repr(align(64))]
@@ -100,10 +82,32 @@ fn thread_stripe() -> usize {
     })
 }
 
-impl SpreadCount {
+impl Cells for Spread {
+    const ZERO: Self = Spread([const { Stripe(AtomicU64::new(0)) }; STRIPES]);
+    #[inline]
+    fn add(&self, n: u64) {
+        self.0[thread_stripe()].0.fetch_add(n, Relaxed);
+    }
+    fn sum(&self) -> u64 {
+        self.0.iter().map(|stripe| stripe.0.load(Relaxed)).sum()
+    }
+}
+
+impl Default for Spread {
+    fn default() -> Self {
+        Spread::ZERO
+    }
+}
+
+/// A count bumped from many threads at once on the hottest path (a cached function's hits):
+/// spread over cache lines, so that two cores hitting one function do not pass one line back
+/// and forth.
+pub type SpreadCount = Count<Spread>;
+
+impl<C: Cells> Count<C> {
     pub(crate) const fn new() -> Self {
-        SpreadCount {
-            stripes: [const { Stripe(AtomicU64::new(0)) }; STRIPES],
+        Count {
+            cells: C::ZERO,
             #[cfg(feature = "metrics")]
             handle: OnceLock::new(),
         }
@@ -115,10 +119,10 @@ impl SpreadCount {
         self.add(1);
     }
 
-    /// Counts `n`.
+    /// Counts `n` (a batch's hits or misses).
     #[inline]
     pub(crate) fn add(&self, n: u64) {
-        self.stripes[thread_stripe()].0.fetch_add(n, Relaxed);
+        self.cells.add(n);
         #[cfg(feature = "metrics")]
         if let Some(handle) = self.handle.get() {
             handle.increment(n);
@@ -127,10 +131,7 @@ impl SpreadCount {
 
     /// The count so far.
     pub(crate) fn get(&self) -> u64 {
-        self.stripes
-            .iter()
-            .map(|stripe| stripe.0.load(Relaxed))
-            .sum()
+        self.cells.sum()
     }
 
     /// Mirrors this count to `name` with the labels `labels`, from now on.
@@ -139,12 +140,6 @@ impl SpreadCount {
         let _ = self
             .handle
             .set(metrics::counter!(name, facade_labels(labels)));
-    }
-}
-
-impl Default for SpreadCount {
-    fn default() -> Self {
-        SpreadCount::new()
     }
 }
 
