@@ -292,3 +292,33 @@ fn a_blocking_invalidate_never_deadlocks_on_its_own_threads_store() {
         .unwrap();
     assert!(outcome.is_ok(), "the invalidation deadlocked");
 }
+
+static BATCH_MEMORY: OnceLock<Cache> = OnceLock::new();
+static DB_BATCH: Database = Database::new();
+
+#[cached(ttl = 60, key = "b:{id}", batch = ids, store = BATCH_MEMORY.get().unwrap())]
+async fn batch_items(ids: Vec<u64>) -> std::collections::HashMap<u64, u64> {
+    let version = DB_BATCH.read().await;
+    ids.into_iter().map(|id| (id, version)).collect()
+}
+
+/// A batch computing ids 1..=3 while id 2 is invalidated: the id's value is not stored, a
+/// single-id caller after the invalidation does not wait for the batch, and the others are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_invalidated_during_a_batch_is_not_stored() {
+    BATCH_MEMORY.set(Cache::builder().build().unwrap()).unwrap();
+    DB_BATCH.version.store(1, SeqCst);
+    let a = tokio::spawn(batch_items(vec![1, 2, 3]));
+    DB_BATCH.started.notified().await;
+    DB_BATCH.version.store(2, SeqCst);
+    assert!(!batch_items::invalidate(&2).await, "nothing stored yet");
+    let b = tokio::time::timeout(Duration::from_secs(5), batch_items(vec![2]))
+        .await
+        .expect("B waited for A's computation");
+    assert_eq!(b[&2], 2);
+    DB_BATCH.finish.notify_one();
+    let a = a.await.unwrap();
+    assert_eq!((a[&1], a[&2], a[&3]), (1, 1, 1), "A's caller gets what A computed");
+    assert_eq!(batch_items::peek(&2).await, Some(2), "A did not store over B");
+    assert_eq!(batch_items::peek(&1).await, Some(1));
+}
