@@ -318,7 +318,15 @@ async fn an_id_invalidated_during_a_batch_is_not_stored() {
     assert_eq!(b[&2], 2);
     DB_BATCH.finish.notify_one();
     let a = a.await.unwrap();
-    assert_eq!((a[&1], a[&2], a[&3]), (1, 1, 1), "A's caller gets what A computed");
-    assert_eq!(batch_items::peek(&2).await, Some(2), "A did not store over B");
+    assert_eq!(
+        (a[&1], a[&2], a[&3]),
+        (1, 1, 1),
+        "A's caller gets what A computed"
+    );
+    assert_eq!(
+        batch_items::peek(&2).await,
+        Some(2),
+        "A did not store over B"
+    );
     assert_eq!(batch_items::peek(&1).await, Some(1));
 }
