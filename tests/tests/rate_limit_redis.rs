@@ -48,17 +48,32 @@ async fn saturation_admits_burst_plus_rate_times_duration_within_one() {
     // one interval.
     let cases = [
         (10, Duration::from_secs(1), 5, Duration::from_millis(2_000)),
-        (20, Duration::from_secs(1), 1, Duration::from_millis(1_500)),
+        // Burst 1 at 5/s: a stall of the client (all 16 tasks descheduled on a loaded 2-core
+        // machine) shorter than 200 ms loses no token (at 20/s, 50 ms stalls did, seen in CI).
+        (5, Duration::from_secs(1), 1, Duration::from_millis(2_000)),
         (3, Duration::from_secs(1), 2, Duration::from_millis(2_000)),
     ];
+    let mut raw = server.raw();
+    let server_ms = |raw: &mut redis::Connection| -> u64 {
+        let (secs, micros): (u64, u64) = redis::cmd("TIME").query(raw).unwrap();
+        secs * 1_000 + micros / 1_000
+    };
     for (i, (limit, window, burst, duration)) in cases.into_iter().enumerate() {
         let policy = RateLimitPolicy::new(limit, window).burst(burst);
         let limiter = RateLimiter::new(&cache, &format!("saturated{i}"), policy).unwrap();
+        let started = server_ms(&mut raw);
         let admitted = saturate(&limiter, "hot", duration).await;
-        let expected = burst + (duration.as_millis() as u64 * limit / window.as_millis() as u64);
+        let span = server_ms(&mut raw) - started;
+        let per_window = |ms: u64| ms * limit / window.as_millis() as u64;
+        let expected = burst + per_window(duration.as_millis() as u64);
+        // The checks still in flight at the deadline, on a loaded machine, may have left the
+        // last tokens unclaimed: as many as the server's clock ran past `duration` (its span
+        // measured around the run). Never more than the span allows.
+        let late = per_window(span.saturating_sub(duration.as_millis() as u64));
         assert!(
-            admitted.abs_diff(expected) <= 1,
-            "limit {limit} per {window:?}, burst {burst}, {duration:?}: {admitted} passed, expected {expected} ± 1"
+            admitted + 1 + late >= expected && admitted <= burst + per_window(span) + 1,
+            "limit {limit} per {window:?}, burst {burst}, {duration:?} ({span} ms on the server): \
+             {admitted} passed, expected {expected} ± 1 (less {late} late)"
         );
         let stats = limiter.stats();
         assert_eq!(stats.admitted, admitted);
@@ -263,7 +278,8 @@ async fn killed_connections_leave_no_limiter_key_without_a_ttl() {
     assert!(kills >= 3, "only {kills} connections were killed");
     let keys = keys_of(&mut raw);
     assert!(keys.len() > 40, "{} keys", keys.len());
-    let immortal: Vec<_> = keys.iter().filter(|(_, &pttl)| pttl < 0).collect();
+    // -1: a key without a TTL; -2 (gone between the SCAN and the PTTL) is not one.
+    let immortal: Vec<_> = keys.iter().filter(|(_, &pttl)| pttl == -1).collect();
     assert!(immortal.is_empty(), "keys without a TTL: {immortal:?}");
 }
 
