@@ -269,3 +269,70 @@ async fn a_batch_dropped_in_its_body_hands_its_ids_over() {
     assert_eq!(cut_batch(vec![1, 2, 3, 4]).await.len(), 4);
     assert_eq!(CUT_ASKED.lock().unwrap().last(), Some(&vec![1]));
 }
+
+static HELD_BATCH: OnceLock<Cache> = OnceLock::new();
+static HELD_ASKED: Mutex<Vec<Vec<u64>>> = Mutex::new(Vec::new());
+
+#[cached(ttl = 600, key = "h:{id}", batch = ids, store = HELD_BATCH.get().unwrap())]
+async fn held_batch(ids: Vec<u64>) -> HashMap<u64, u64> {
+    HELD_ASKED.lock().unwrap().push(ids.clone());
+    ids.into_iter().map(|id| (id, id + 1)).collect()
+}
+
+/// A batch dropped while its MGET reply is held, and one dropped while its writes' replies are
+/// held: nothing is left stuck (no flight waits for them), and what Redis ends up holding is
+/// right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_dropped_in_its_read_or_its_writes() {
+    let server = RedisServer::single();
+    let proxy = FaultProxy::start(server.port());
+    let url = format!("{}?response_timeout=2s", proxy.url());
+    HELD_BATCH.set(Cache::from_url(&url).unwrap()).unwrap();
+
+    // In its read: the body never ran.
+    proxy.set(
+        Direction::ToClient,
+        Fault::Delay(Duration::from_millis(300)),
+    );
+    let dropped = tokio::time::timeout(Duration::from_millis(50), held_batch(vec![1, 2])).await;
+    assert!(dropped.is_err());
+    proxy.set(Direction::ToClient, Fault::Pass);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(HELD_ASKED.lock().unwrap().is_empty());
+    assert_eq!(
+        held_batch(vec![1, 2]).await,
+        HashMap::from([(1, 2), (2, 3)])
+    );
+    assert_eq!(HELD_ASKED.lock().unwrap().len(), 1);
+
+    // In its writes: the body ran; the SETs' replies are held when the call is dropped.
+    let mut ran = HELD_ASKED.lock().unwrap().len();
+    proxy.set(
+        Direction::ToClient,
+        Fault::Delay(Duration::from_millis(300)),
+    );
+    let call = tokio::spawn(held_batch(vec![3, 4]));
+    while HELD_ASKED.lock().unwrap().len() == ran {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    call.abort();
+    let _ = call.await;
+    proxy.set(Direction::ToClient, Fault::Pass);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    ran = HELD_ASKED.lock().unwrap().len();
+    assert_eq!(
+        held_batch(vec![3, 4]).await,
+        HashMap::from([(3, 4), (4, 5)])
+    );
+    let more = HELD_ASKED.lock().unwrap().len() - ran;
+    assert!(
+        more <= 1,
+        "computed again at most once (if the SETs were lost)"
+    );
+    let other = Cache::from_url(&server.url()).unwrap();
+    for id in [1u64, 3, 4] {
+        let held = other.get::<u64>(&format!("h:{id}")).await.unwrap();
+        assert_eq!(held, Some(id + 1), "id {id}");
+    }
+}
