@@ -123,8 +123,13 @@ pub use store::{RedisConfig, RedisStats, MIN_REDIS_VERSION};
 /// Options: `ttl` (seconds or `"10m"`; required unless `policy`), `key = "…"` (a template over
 /// the parameters; default a digest of them), `skip(param, self)`, `cache_none`, `cache_err`,
 /// `negative_ttl`, `version`, `store = EXPR`, `early_expiry [= beta]`,
-/// `stale_while_revalidate`, `stale_if_error`, `lock_on_miss [= "3s"]`, `policy = CONST`,
-/// `crate = "…"`. Every mistake is a compile error on the offending token. See the README.
+/// `stale_while_revalidate`, `stale_if_error`, `lock_on_miss [= "3s"]`, `on_store_error =
+/// fail`, `ttl_from = fn_path` (each entry lives as long as its value says, within `ttl`),
+/// `tags = ["user:{id}", …]` (voided together by [`Cache::invalidate_tag`]), `batch = ids`
+/// (with `key = "user:{id}"`: only the ids that miss reach the body), `policy = CONST`,
+/// `crate = "…"`. Works on free functions (also inside a body), methods, and methods of trait
+/// impls (`#[async_trait]` too; these have no companions). Every mistake is a compile error on
+/// the offending token. See the README.
 #[cfg(feature = "macros")]
 pub use cache_macros::cached;
 
