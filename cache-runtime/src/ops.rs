@@ -292,6 +292,18 @@ impl Cache {
         for key in keys {
             Self::writable(OP, key)?;
         }
+        self.remove_keys(OP, keys).await
+    }
+
+    /// Removes `keys` (under the prefix, internal state included: a tag's version) in one round
+    /// trip, each superseded first; how many were there. `operation` names a failure (only
+    /// Redis fails).
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+    pub(crate) async fn remove_keys(
+        &self,
+        operation: &'static str,
+        keys: &[&str],
+    ) -> Result<u64, CacheError> {
         let mut _superseded = Vec::with_capacity(keys.len());
         for key in keys {
             _superseded.push(self.supersede(self.full_key(key).as_bytes()).await);
@@ -311,7 +323,9 @@ impl Cache {
             Backend::Redis(store) => store
                 .query(self.keys_command("UNLINK", keys))
                 .await
-                .map_err(|failure| CacheError::new(OP, keys.first().copied(), failure.kind())),
+                .map_err(|failure| {
+                    CacheError::new(operation, keys.first().copied(), failure.kind())
+                }),
         }
     }
 

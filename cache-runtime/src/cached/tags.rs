@@ -18,12 +18,11 @@
 //! store the versions live in the store itself, under the same keys, bounded with everything
 //! else.
 
-use super::invalidation::Superseded;
 use crate::entry::Fnv;
 use crate::key::{namespace, Key};
-use crate::store::{Backend, MemoryStore, StoredEntry, StoredValue};
 #[cfg(feature = "redis")]
 use crate::store::{Failure, RedisStore};
+use crate::store::{MemoryStore, StoredEntry, StoredValue};
 use crate::{Cache, CacheError};
 
 /// The start of a tag's key: `{prefix}:tag:{`; the expansion renders the tag after it and
@@ -32,14 +31,6 @@ pub fn tag_key(cache: &Cache) -> Key {
     let mut key = Key::template(cache);
     key.text(namespace::TAG);
     key.text("{");
-    key
-}
-
-/// The key of the rendered tag `tag` (`user:42`).
-fn key_of(cache: &Cache, tag: &str) -> Key {
-    let mut key = tag_key(cache);
-    key.text(tag);
-    key.text("}");
     key
 }
 
@@ -206,22 +197,8 @@ impl Cache {
     /// # });
     /// ```
     pub async fn invalidate_tag(&self, tag: &str) -> Result<bool, CacheError> {
-        // Text only: the key cannot fail.
-        let key = key_of(self, tag);
-        let _superseded: Superseded = self.supersede(key.as_bytes()).await;
-        match self.backend() {
-            Backend::Memory(memory) => Ok(memory.remove(key.as_bytes())),
-            #[cfg(feature = "redis")]
-            Backend::Redis(redis) => {
-                let mut unlink = redis::cmd("UNLINK");
-                unlink.arg(key.to_string());
-                redis
-                    .query::<u64>(unlink)
-                    .await
-                    .map(|removed| removed == 1)
-                    .map_err(|failure| CacheError::new("invalidate_tag", Some(tag), failure.kind()))
-            }
-        }
+        let key = format!("{}{{{tag}}}", namespace::TAG);
+        Ok(self.remove_keys("invalidate_tag", &[&key]).await? == 1)
     }
 }
 
