@@ -33,51 +33,55 @@ pub(crate) struct BatchConfig {
     template: template::Template,
 }
 
-/// The options a batch call does not take, with why.
-const NOT_WITH_BATCH: &[(&str, &str)] = &[
-    (
-        "early_expiry",
-        "a batch reads and computes; it does not refresh in the background",
-    ),
-    (
-        "stale_while_revalidate",
-        "a batch does not serve stale entries",
-    ),
-    ("stale_if_error", "a batch does not serve stale entries"),
-    (
-        "lock_on_miss",
-        "a batch coalesces ids within the process only",
-    ),
-    (
-        "cache_err",
-        "the body's `Err` is returned and nothing is stored",
-    ),
-    ("tags", "tag the single-id function sharing its keys"),
-    ("ttl_from", "every id lives `ttl`"),
-    ("on_store_error", "a batch fails open"),
-    (
-        "policy",
-        "give `ttl`, `cache_none` and `negative_ttl` as options",
-    ),
-    ("version", "write a version into `key`"),
-];
-
 /// Checks `batch = ids` against the function and the other options.
 pub(crate) fn config(args: &Args, info: &FnInfo, errors: &mut Errors) -> Option<BatchConfig> {
     let (param, span) = args.batch.get()?;
-    let spans = [
-        args.early_expiry.span(),
-        args.stale_while_revalidate.span(),
-        args.stale_if_error.span(),
-        args.lock_on_miss.span(),
-        args.cache_err.span(),
-        args.tags.span(),
-        args.ttl_from.span(),
-        args.on_store_error.span(),
-        args.policy.span(),
-        args.version.span(),
+    // The options a batch call does not take, with why.
+    let not_with_batch = [
+        (
+            "early_expiry",
+            args.early_expiry.span(),
+            "a batch reads and computes; it does not refresh in the background",
+        ),
+        (
+            "stale_while_revalidate",
+            args.stale_while_revalidate.span(),
+            "a batch does not serve stale entries",
+        ),
+        (
+            "stale_if_error",
+            args.stale_if_error.span(),
+            "a batch does not serve stale entries",
+        ),
+        (
+            "lock_on_miss",
+            args.lock_on_miss.span(),
+            "a batch coalesces ids within the process only",
+        ),
+        (
+            "cache_err",
+            args.cache_err.span(),
+            "the body's `Err` is returned and nothing is stored",
+        ),
+        (
+            "tags",
+            args.tags.span(),
+            "tag the single-id function sharing its keys",
+        ),
+        ("ttl_from", args.ttl_from.span(), "every id lives `ttl`"),
+        (
+            "on_store_error",
+            args.on_store_error.span(),
+            "a batch fails open",
+        ),
+        (
+            "policy",
+            args.policy.span(),
+            "give `ttl`, `cache_none` and `negative_ttl` as options",
+        ),
+        ("version", args.version.span(), "write a version into `key`"),
     ];
-    for ((name, why), span) in NOT_WITH_BATCH.iter().zip(spans) {
+    for (name, span, why) in not_with_batch {
         if let Some(span) = span {
             errors.at(
                 span,
