@@ -43,35 +43,44 @@ where
     K: ReturnKind<R>,
 {
     let now = cache.now_millis();
-    let entry = store.get(key.as_bytes(), now)?;
     let stamp = match tags {
         [] => 0,
         tags => tags::stamp_in(store, tags, now)?,
     };
-    match entry.value {
+    // Under the store's read lock: the value is cloned in place; bytes are decoded after.
+    let found = store.read(key.as_bytes(), now, |entry| match &entry.value {
         StoredValue::Decoded(decoded) => {
             match decoded.as_any().downcast_ref::<Decoded<K::Stored>>() {
                 Some(decoded) if decoded.header.tags != stamp => None,
                 Some(decoded) => {
                     let judged = judge(&decoded.header, now, policy, || cache.random_unit());
                     (judged != Judged::Gone)
-                        .then(|| (K::from_stored(decoded.value.clone()), judged))
+                        .then(|| InStore::Value(K::from_stored(decoded.value.clone()), judged))
                 }
-                None => {
-                    counters.decode_failures.bump();
-                    tracing::warn!(%key, "stored value is of another type; recomputing");
-                    None
-                }
+                None => Some(InStore::OtherType),
             }
         }
-        StoredValue::Encoded(bytes) => {
-            read_bytes::<K, R>(cache, (key, stamp), &bytes, policy, counters)
-        }
-        StoredValue::State(_) => {
+        StoredValue::Encoded(bytes) => Some(InStore::Bytes(bytes.clone())),
+        StoredValue::State(_) => Some(InStore::OtherType),
+    })?;
+    match found {
+        InStore::Value(value, judged) => Some((value, judged)),
+        InStore::Bytes(bytes) => read_bytes::<K, R>(cache, (key, stamp), &bytes, policy, counters),
+        InStore::OtherType => {
             counters.decode_failures.bump();
+            tracing::warn!(%key, "stored value is of another type; recomputing");
             None
         }
     }
+}
+
+/// What a read found in the memory store.
+enum InStore<R> {
+    Value(R, Judged),
+    /// Bytes set through the plain operations.
+    Bytes(std::sync::Arc<[u8]>),
+    /// A value of another type, or a lock's or rate limit's state.
+    OtherType,
 }
 
 /// The value in the entry `bytes` and what it is good for; `None` if they do not decode to the

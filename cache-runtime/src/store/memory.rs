@@ -6,9 +6,9 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
-use quick_cache::sync::{Cache as QuickCache, EntryAction, EntryResult};
-use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
+use quick_cache::{Lifecycle, Weighter};
 
+use super::shards::{Evicted, Shards, StoreKey};
 use crate::compression::Compression;
 use crate::entry::{self, EntryHeader};
 
@@ -127,8 +127,8 @@ impl StoredEntry {
 #[derive(Clone)]
 struct EntryWeighter;
 
-impl Weighter<Vec<u8>, StoredEntry> for EntryWeighter {
-    fn weight(&self, _key: &Vec<u8>, entry: &StoredEntry) -> u64 {
+impl Weighter<StoreKey, StoredEntry> for EntryWeighter {
+    fn weight(&self, _key: &StoreKey, entry: &StoredEntry) -> u64 {
         entry.weight
     }
 }
@@ -137,17 +137,19 @@ impl Weighter<Vec<u8>, StoredEntry> for EntryWeighter {
 #[derive(Clone, Copy, Debug, Default)]
 struct PinClientState;
 
-impl Lifecycle<Vec<u8>, StoredEntry> for PinClientState {
-    type RequestState = ();
+impl Lifecycle<StoreKey, StoredEntry> for PinClientState {
+    type RequestState = Evicted<StoredEntry>;
 
-    fn is_pinned(&self, _key: &Vec<u8>, entry: &StoredEntry) -> bool {
+    fn is_pinned(&self, _key: &StoreKey, entry: &StoredEntry) -> bool {
         matches!(&entry.value, StoredValue::State(state) if state.pinned())
     }
 
-    fn on_evict(&self, _state: &mut (), _key: Vec<u8>, _entry: StoredEntry) {}
+    fn on_evict(&self, evicted: &mut Self::RequestState, key: StoreKey, entry: StoredEntry) {
+        evicted.push((key, entry));
+    }
 }
 
-type Map = QuickCache<Vec<u8>, StoredEntry, EntryWeighter, DefaultHashBuilder, PinClientState>;
+type Map = Shards<StoredEntry, EntryWeighter, PinClientState>;
 
 /// The embedded in-memory store. Clones share the same entries.
 ///
@@ -158,8 +160,6 @@ type Map = QuickCache<Vec<u8>, StoredEntry, EntryWeighter, DefaultHashBuilder, P
 /// ```
 #[derive(Clone)]
 pub struct MemoryStore {
-    /// Keyed by `Vec<u8>` rather than `Box<[u8]>`: a lookup by `&[u8]` that finds the key then
-    /// needs no owned copy of it (`[u8]::to_owned` is a `Vec`).
     map: Arc<Map>,
     /// Locks and rate limits, bounded alike but apart: cached values never evict them.
     state: Arc<Map>,
@@ -174,16 +174,7 @@ impl MemoryStore {
             MemoryBound::Bytes(bytes) => ((bytes / 256).max(1), bytes.max(ENTRY_OVERHEAD)),
         };
         let items = usize::try_from(items).unwrap_or(usize::MAX);
-        let map = || {
-            let hasher = DefaultHashBuilder::default();
-            Arc::new(Map::with(
-                items,
-                weight,
-                EntryWeighter,
-                hasher,
-                PinClientState,
-            ))
-        };
+        let map = || Arc::new(Map::new(items, weight, EntryWeighter, PinClientState));
         MemoryStore {
             map: map(),
             state: map(),
@@ -214,25 +205,39 @@ impl MemoryStore {
 
     /// Whether it holds no entries.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty() && self.state.is_empty()
+        self.len() == 0
     }
 
-    /// The cached entry under `key`, unless it has expired by `now` (ms since the Unix epoch).
+    /// `read` of the cached entry under `key` unless it has expired by `now` (ms since the Unix
+    /// epoch), run in place, without a copy of the entry; `read` must not use this store.
+    #[inline]
+    pub(crate) fn read<T>(
+        &self,
+        key: &[u8],
+        now: u64,
+        read: impl FnOnce(&StoredEntry) -> Option<T>,
+    ) -> Option<T> {
+        self.map.read(key, |entry| {
+            (entry.expires_at > now).then(|| read(entry))?
+        })
+    }
+
+    /// The cached entry under `key`, unless it has expired by `now`.
     pub(crate) fn get(&self, key: &[u8], now: u64) -> Option<StoredEntry> {
-        self.map.get(key).filter(|entry| entry.expires_at > now)
+        self.read(key, now, |entry| Some(entry.clone()))
     }
 
     /// The entry under `key`, a lock's or a rate limit's too (for the plain operations).
     pub(crate) fn get_any(&self, key: &[u8], now: u64) -> Option<StoredEntry> {
-        self.get(key, now)
-            .or_else(|| self.state.get(key).filter(|entry| entry.expires_at > now))
+        let live = |entry: &StoredEntry| (entry.expires_at > now).then(|| entry.clone());
+        self.get(key, now).or_else(|| self.state.read(key, live))
     }
 
     /// Stores `entry` under `key`; whether it was kept (an entry heavier than the store can
     /// hold is not).
     pub(crate) fn insert(&self, key: &[u8], entry: StoredEntry) -> bool {
         let entry = self.weighed(key, entry);
-        self.map.insert(key.into(), entry);
+        self.map.insert(key, entry);
         // Only a byte bound can refuse an entry (under an entry bound each weighs 1).
         matches!(self.bound, MemoryBound::Entries(_)) || self.map.contains_key(key)
     }
@@ -284,39 +289,32 @@ impl MemoryStore {
         now: u64,
         mut modify: impl FnMut(Option<&mut StoredEntry>) -> (Option<StoredEntry>, T),
     ) -> T {
-        let mut result = None;
-        let outcome = map.entry(key, None, |_, current| {
-            let live = (current.expires_at > now).then_some(&mut *current);
-            let (replacement, value) = modify(live);
-            match replacement {
-                Some(replacement) => *current = self.weighed(key, replacement),
-                // Client state may have grown in place (a sliding window's log).
-                None if matches!(current.value, StoredValue::State(_)) => self.weigh(key, current),
-                None => {}
+        map.update(key, |current| match current {
+            Some(current) => {
+                let live = (current.expires_at > now).then_some(&mut *current);
+                let (replacement, value) = modify(live);
+                match replacement {
+                    Some(replacement) => *current = self.weighed(key, replacement),
+                    // Client state may have grown in place (a sliding window's log).
+                    None if matches!(current.value, StoredValue::State(_)) => {
+                        self.weigh(key, current)
+                    }
+                    None => {}
+                }
+                (None, value)
             }
-            result = Some(value);
-            EntryAction::Retain(())
-        });
-        if let Some(value) = result {
-            return value;
-        }
-        // Absent: the callback did not run, and the guard holds the key until we insert.
-        let (replacement, value) = modify(None);
-        if let Some(replacement) = replacement {
-            let replacement = self.weighed(key, replacement);
-            match outcome {
-                EntryResult::Vacant(guard) => drop(guard.insert(replacement)),
-                _ => map.insert(key.into(), replacement),
+            None => {
+                let (replacement, value) = modify(None);
+                (replacement.map(|entry| self.weighed(key, entry)), value)
             }
-        }
-        value
+        })
     }
 
     /// Removes `key`; whether a live entry was there.
     pub(crate) fn remove_live(&self, key: &[u8], now: u64) -> bool {
         self.map
             .remove(key)
-            .is_some_and(|(_, entry)| entry.expires_at > now)
+            .is_some_and(|entry| entry.expires_at > now)
     }
 
     /// The keys that start with `prefix`, live at `now`: cached values, locks and rate limits.
@@ -328,7 +326,7 @@ impl MemoryStore {
 
     /// The keys of cached values that start with `prefix`, live at `now`.
     pub(crate) fn cached_keys_with_prefix(&self, prefix: &[u8], now: u64) -> Vec<Vec<u8>> {
-        live_keys(&self.map, prefix, now).collect()
+        live_keys(&self.map, prefix, now)
     }
 
     pub(crate) fn remove(&self, key: &[u8]) -> bool {
@@ -342,10 +340,8 @@ impl MemoryStore {
     }
 }
 
-fn live_keys<'a>(map: &'a Map, prefix: &'a [u8], now: u64) -> impl Iterator<Item = Vec<u8>> + 'a {
-    map.iter()
-        .filter(move |(key, entry)| key.starts_with(prefix) && entry.expires_at > now)
-        .map(|(key, _)| key)
+fn live_keys(map: &Map, prefix: &[u8], now: u64) -> Vec<Vec<u8>> {
+    map.keys_where(|key, entry| key.starts_with(prefix) && entry.expires_at > now)
 }
 
 impl fmt::Debug for MemoryStore {

@@ -12,6 +12,7 @@ mod lease;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+mod shards;
 mod weight;
 
 #[cfg(feature = "redis")]
