@@ -356,18 +356,25 @@ impl<'a> Expansion<'a> {
         let steps = match &self.config.key {
             KeySource::Digest { version } => {
                 let version = format!(":v{version}:");
-                let head = match namespace {
-                    Namespace::Function => {
-                        quote!(&[::core::concat!(::core::module_path!(), "::", #name, #version)])
-                    }
+                let returns = type_name(&info.output);
+                // A free function's head is the same on every call: encoded once. A method's
+                // names `Self`, which a `static` (one for every `Self`) could not keep.
+                let mut steps = match namespace {
+                    Namespace::Function => quote! {
+                        static KEY_HEAD: #p::KeyHead = #p::KeyHead::new();
+                        let mut #builder = #p::Key::digest_kept(
+                            #cache,
+                            &KEY_HEAD,
+                            &[::core::concat!(::core::module_path!(), "::", #name, #version)],
+                            #returns,
+                        );
+                    },
                     Namespace::Method => {
                         let tail = format!("::{name}{version}");
-                        quote!(&[::core::any::type_name::<Self>(), #tail])
+                        let head = quote!(&[::core::any::type_name::<Self>(), #tail]);
+                        quote!(let mut #builder = #p::Key::digest(#cache, #head, #returns);)
                     }
                 };
-                let returns = type_name(&info.output);
-                let mut steps =
-                    quote!(let mut #builder = #p::Key::digest(#cache, #head, #returns););
                 for param in &func.sig.generics.params {
                     steps.extend(match param {
                         GenericParam::Type(ty) => {

@@ -28,7 +28,7 @@ pub use lock::{
     run_locked_blocking, LockSite,
 };
 
-pub use crate::key::{Key, KeyError};
+pub use crate::key::{Key, KeyError, KeyHead};
 pub use crate::limit::{Algorithm, RateLimitPolicy, RateLimited};
 pub use crate::lock::{LockError, LockPolicy, DEFAULT_LEASE};
 pub use crate::policy::{CachePolicy, DEFAULT_BETA, DEFAULT_LOCK_WAIT};

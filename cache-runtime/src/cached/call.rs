@@ -147,50 +147,42 @@ pub(super) enum Step<R> {
     Wait(EventListener),
 }
 
-/// Looks the call up; a fresh memory hit returns the stored value without building the body.
+/// Looks the call up; a fresh memory hit returns the stored value without building the body
+/// (or the [`Fetch`] a miss needs).
+#[inline]
 pub fn begin<'a, K, R>(call: Call<'a, K>) -> Begin<'a, K, R>
 where
     K: ReturnKind<R>,
     R: Clone + Send + Sync + 'static,
 {
-    let mut fetch = Fetch {
-        call,
-        follower: None,
-        serve: None,
-        fallback: None,
-        redis_usable: true,
-        ticket: None,
-        on_store_error: None,
-        ttl_from: None,
-        tag_stamp: None,
-    };
-    if fetch.call.tags.is_empty() {
-        fetch.tag_stamp = Some(0);
-    }
-    let call = &fetch.call;
     let counters = call.site.counters();
-    match (call.key.checked(), call.mode, call.cache.backend()) {
+    let found = match (call.key.checked(), call.mode, call.cache.backend()) {
         (Ok(key), CallMode::Normal, Backend::Memory(_)) => {
-            let found = read_memory::<K, R>(call.cache, (key, call.tags), call.policy, counters);
-            if let Some(value) = fetch.found(found) {
-                return Begin::Hit(value);
-            }
+            read_memory::<K, R>(call.cache, (key, call.tags), call.policy, counters)
         }
         (Err(error), _, _) => {
             counters.key_failures.bump();
             tracing::warn!(function = call.site.name(), %error, "running uncached");
+            return Begin::Fetch(Fetch::new(call));
         }
         #[cfg(feature = "redis")]
-        (Ok(key), CallMode::Normal, Backend::Redis(_)) => {
-            if let Some(found) = read_near::<K, R>(call, key) {
-                if let Some(value) = fetch.found(Some(found)) {
-                    return Begin::Hit(value);
-                }
-            }
-        }
-        (Ok(_), CallMode::Refresh, _) => {}
+        (Ok(key), CallMode::Normal, Backend::Redis(_)) => match read_near::<K, R>(&call, key) {
+            found @ Some(_) => found,
+            // Not counted: the read of Redis counts.
+            None => return Begin::Fetch(Fetch::new(call)),
+        },
+        (Ok(_), CallMode::Refresh, _) => return Begin::Fetch(Fetch::new(call)),
+    };
+    // The common case, as `Fetch::found` counts it, without building a fetch.
+    if let Some((value, Judged::Fresh)) = found {
+        counters.hits.bump();
+        return Begin::Hit(value);
     }
-    Begin::Fetch(fetch)
+    let mut fetch = Fetch::new(call);
+    match fetch.found(found) {
+        Some(value) => Begin::Hit(value),
+        None => Begin::Fetch(fetch),
+    }
 }
 
 /// What the near cache holds for `key` that it may serve (counted as a near hit); `None` when
@@ -216,6 +208,22 @@ where
     K: ReturnKind<R>,
     R: Clone + Send + Sync + 'static,
 {
+    /// A fetch of `call`, nothing read yet.
+    fn new(call: Call<'a, K>) -> Self {
+        let tag_stamp = call.tags.is_empty().then_some(0);
+        Fetch {
+            call,
+            follower: None,
+            serve: None,
+            fallback: None,
+            redis_usable: true,
+            ticket: None,
+            on_store_error: None,
+            ttl_from: None,
+            tag_stamp,
+        }
+    }
+
     /// Fails closed (`#[cached(on_store_error = fail)]`): when the store cannot be read (it
     /// failed, timed out, or its circuit is open), the call returns `convert`'s value, the
     /// store's error as the function's, instead of running the body.

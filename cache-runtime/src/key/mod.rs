@@ -13,7 +13,9 @@ pub(crate) mod canonical;
 pub(crate) mod namespace;
 pub(crate) mod text;
 
+use std::cell::Cell;
 use std::fmt;
+use std::sync::OnceLock;
 
 use serde::Serialize;
 
@@ -29,6 +31,62 @@ const DIGESTED: u8 = 0xFF;
 
 /// How many bytes of the BLAKE3 digest the key string shows (as hex): 128 bits.
 const DIGEST_BYTES: usize = 16;
+
+/// A buffer of a key no longer used is kept for the thread's next key up to this capacity, so
+/// that a call whose key it is needs no allocation.
+const SPARE_CAPACITY: usize = 1024;
+
+thread_local! {
+    static SPARE: Cell<KeyBytes> = const { Cell::new(KeyBytes::new()) };
+}
+
+/// An empty buffer: this thread's spare one, or a new one.
+fn key_buffer() -> KeyBytes {
+    let mut bytes = SPARE.try_with(Cell::take).unwrap_or_default();
+    bytes.clear();
+    if bytes.capacity() == 0 {
+        bytes.reserve(96);
+    }
+    bytes
+}
+
+/// The part of a function's default keys after the prefix (`:`, the head, the digest marker
+/// and the return type's name): the same on every call, so encoded once, in a `static` of the
+/// expansion.
+#[derive(Debug)]
+pub struct KeyHead(OnceLock<EncodedHead>);
+
+/// A head as [`encode_head`] writes it, and where in it the digest marker is.
+#[derive(Debug)]
+struct EncodedHead {
+    bytes: Box<[u8]>,
+    marker_at: usize,
+}
+
+impl KeyHead {
+    /// Not yet encoded; encoded on first use.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        KeyHead(OnceLock::new())
+    }
+}
+
+/// `:`, the head, the digest marker and the return type's name, as a default key holds them
+/// after its prefix.
+fn encode_head(head: &[&str], returns: &str) -> EncodedHead {
+    let mut bytes = KeyBytes::with_capacity(64);
+    bytes.put(b":");
+    for part in head {
+        bytes.put(part.as_bytes());
+    }
+    let marker_at = bytes.len();
+    bytes.put(&[DIGESTED]);
+    canonical::put_str(&mut bytes, returns.as_bytes());
+    EncodedHead {
+        bytes: bytes.into(),
+        marker_at,
+    }
+}
 
 /// A key argument whose `Serialize` implementation failed: the call runs uncached.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,18 +131,31 @@ pub struct Key {
 }
 
 impl Key {
-    /// A default key whose readable head is `head` (in parts: `["app::users::get_user:v0:"]`,
-    /// or `[type_name, "::load:v0:"]` for a method) and whose return type is written `returns`.
+    /// A default key whose readable head is `head` (in parts: `[type_name, "::load:v0:"]` for
+    /// a method) and whose return type is written `returns`.
     pub fn digest(cache: &Cache, head: &[&str], returns: &str) -> Self {
-        let mut bytes = KeyBytes::with_capacity(96);
+        Self::digest_after(cache, &encode_head(head, returns))
+    }
+
+    /// A default key of a free function, whose head (`["app::users::get_user:v0:"]`) and return
+    /// type are the same on every call: encoded once in `kept`.
+    #[inline]
+    pub fn digest_kept(
+        cache: &Cache,
+        kept: &'static KeyHead,
+        head: &[&str],
+        returns: &str,
+    ) -> Self {
+        Self::digest_after(cache, kept.0.get_or_init(|| encode_head(head, returns)))
+    }
+
+    /// A default key: the prefix, then `head` as [`encode_head`] writes it.
+    #[inline]
+    fn digest_after(cache: &Cache, head: &EncodedHead) -> Self {
+        let mut bytes = key_buffer();
         bytes.put(cache.prefix().as_bytes());
-        bytes.put(b":");
-        for part in head {
-            bytes.put(part.as_bytes());
-        }
-        let digested_from = bytes.len();
-        bytes.put(&[DIGESTED]);
-        canonical::put_str(&mut bytes, returns.as_bytes());
+        let digested_from = bytes.len() + head.marker_at;
+        bytes.put(&head.bytes);
         Key {
             bytes,
             digested_from: Some(digested_from),
@@ -94,7 +165,7 @@ impl Key {
 
     /// A key rendered from a template.
     pub fn template(cache: &Cache) -> Self {
-        let mut bytes = KeyBytes::with_capacity(96);
+        let mut bytes = key_buffer();
         bytes.put(cache.prefix().as_bytes());
         bytes.put(b":");
         Key {
@@ -192,6 +263,16 @@ impl fmt::Debug for Key {
         match &self.error {
             Some(error) => write!(f, "Key(error: {error})"),
             None => write!(f, "Key({self})"),
+        }
+    }
+}
+
+impl Drop for Key {
+    /// Keeps the buffer for this thread's next key (unless it grew large).
+    fn drop(&mut self) {
+        if self.bytes.capacity() <= SPARE_CAPACITY {
+            let bytes = std::mem::take(&mut self.bytes);
+            let _ = SPARE.try_with(|spare| spare.set(bytes));
         }
     }
 }
