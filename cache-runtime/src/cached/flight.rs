@@ -7,7 +7,6 @@
 //! flight abandoned and wakes the followers, who start over: one of them leads next.
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -20,7 +19,9 @@ pub(crate) type Shared = Arc<dyn Any + Send + Sync>;
 
 const SHARDS: usize = 16;
 
-type FlightMap = HashMap<Box<[u8]>, Arc<Flight>, RandomState>;
+/// The flights of one shard, found by their key's hash; each flight holds its key, so a flight
+/// is one allocation besides its key.
+type FlightMap = hashbrown::HashTable<Arc<Flight>>;
 
 /// The flights under way in one `Cache`.
 #[derive(Debug)]
@@ -29,8 +30,10 @@ pub(crate) struct Flights {
     hasher: RandomState,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Flight {
+    key: Box<[u8]>,
+    hash: u64,
     /// The stamp of the tags' versions its computation began under (0 untagged).
     stamp: u64,
     state: Mutex<State>,
@@ -67,7 +70,6 @@ pub(crate) enum Joined {
 /// flight.
 pub(crate) struct Leader {
     flights: Arc<Flights>,
-    key: Box<[u8]>,
     flight: Arc<Flight>,
     finished: bool,
 }
@@ -94,35 +96,44 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Flights {
     pub(crate) fn new() -> Self {
         Flights {
-            shards: std::array::from_fn(|_| {
-                Mutex::new(HashMap::with_hasher(RandomState::default()))
-            }),
+            shards: std::array::from_fn(|_| Mutex::new(FlightMap::new())),
             hasher: RandomState::default(),
         }
     }
 
-    fn shard(&self, key: &[u8]) -> &Mutex<FlightMap> {
-        &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn shard(&self, hash: u64) -> &Mutex<FlightMap> {
+        // The middle bits: the table uses the low and the top ones.
+        &self.shards[(hash.rotate_right(32) as usize) % SHARDS]
     }
 
     /// Follows the flight of `key` under way with the same `stamp`, or leads a new one (a
     /// flight under another stamp is detached first: its computation began under tag versions
     /// this caller does not see).
     pub(crate) fn join(self: &Arc<Self>, key: &[u8], stamp: u64) -> Joined {
-        let mut map = lock(self.shard(key));
-        if let Some(flight) = map.get(key).filter(|flight| flight.stamp == stamp) {
-            flight.followers.fetch_add(1, Ordering::Relaxed);
-            return Joined::Follower(Follower {
-                flight: flight.clone(),
-            });
+        let hash = self.hash(key);
+        let mut map = lock(self.shard(hash));
+        match map.find(hash, |flight| *flight.key == *key) {
+            Some(flight) if flight.stamp == stamp => {
+                flight.followers.fetch_add(1, Ordering::Relaxed);
+                Joined::Follower(Follower {
+                    flight: flight.clone(),
+                })
+            }
+            _ => Joined::Leader(self.lead(&mut map, key, hash, stamp)),
         }
-        Joined::Leader(self.lead(&mut map, key, stamp))
     }
 
     /// Follows the flight of `key` under way with the same `stamp`, if there is one (leads none).
     pub(crate) fn follow(&self, key: &[u8], stamp: u64) -> Option<Follower> {
-        let map = lock(self.shard(key));
-        let flight = map.get(key).filter(|flight| flight.stamp == stamp)?;
+        let hash = self.hash(key);
+        let map = lock(self.shard(hash));
+        let flight = map
+            .find(hash, |flight| *flight.key == *key)
+            .filter(|flight| flight.stamp == stamp)?;
         flight.followers.fetch_add(1, Ordering::Relaxed);
         Some(Follower {
             flight: flight.clone(),
@@ -132,22 +143,33 @@ impl Flights {
     /// Leads a new flight of `key`, unless one is under way with the same `stamp` (a background
     /// refresh starts only then).
     pub(crate) fn try_lead(self: &Arc<Self>, key: &[u8], stamp: u64) -> Option<Leader> {
-        let mut map = lock(self.shard(key));
-        if map.get(key).is_some_and(|flight| flight.stamp == stamp) {
+        let hash = self.hash(key);
+        let mut map = lock(self.shard(hash));
+        let under_way = map.find(hash, |flight| *flight.key == *key);
+        if under_way.is_some_and(|flight| flight.stamp == stamp) {
             return None;
         }
-        Some(self.lead(&mut map, key, stamp))
+        Some(self.lead(&mut map, key, hash, stamp))
     }
 
-    fn lead(self: &Arc<Self>, map: &mut FlightMap, key: &[u8], stamp: u64) -> Leader {
+    /// A new flight of `key`, in the place of the one under way if there is one.
+    fn lead(self: &Arc<Self>, map: &mut FlightMap, key: &[u8], hash: u64, stamp: u64) -> Leader {
         let flight = Arc::new(Flight {
+            key: key.into(),
+            hash,
             stamp,
-            ..Flight::default()
+            state: Mutex::new(State::Running),
+            done: Event::new(),
+            followers: AtomicUsize::new(0),
         });
-        map.insert(key.into(), flight.clone());
+        match map.find_mut(hash, |flight| *flight.key == *key) {
+            Some(under_way) => *under_way = flight.clone(),
+            None => {
+                map.insert_unique(hash, flight.clone(), |flight| flight.hash);
+            }
+        }
         Leader {
             flights: self.clone(),
-            key: key.into(),
             flight,
             finished: false,
         }
@@ -156,17 +178,18 @@ impl Flights {
     /// Detaches the flight of `key`, if one is under way: callers from now on start their own.
     /// Its leader still hands its value to the followers it had.
     pub(crate) fn detach(&self, key: &[u8]) {
-        lock(self.shard(key)).remove(key);
+        let hash = self.hash(key);
+        let mut map = lock(self.shard(hash));
+        if let Ok(entry) = map.find_entry(hash, |flight| *flight.key == *key) {
+            entry.remove();
+        }
     }
 
     /// Ends `flight`: no caller can join it any more. Returns how many did.
-    fn remove(&self, key: &[u8], flight: &Arc<Flight>) -> usize {
-        let mut map = lock(self.shard(key));
-        if map
-            .get(key)
-            .is_some_and(|current| Arc::ptr_eq(current, flight))
-        {
-            map.remove(key);
+    fn remove(&self, flight: &Arc<Flight>) -> usize {
+        let mut map = lock(self.shard(flight.hash));
+        if let Ok(entry) = map.find_entry(flight.hash, |current| Arc::ptr_eq(current, flight)) {
+            entry.remove();
         }
         flight.followers.load(Ordering::Relaxed)
     }
@@ -188,7 +211,7 @@ impl Leader {
     fn end(&mut self, state: impl FnOnce() -> State) {
         self.finished = true;
         // Removed first: once it is out of the map, the followers counted are all there are.
-        if self.flights.remove(&self.key, &self.flight) > 0 {
+        if self.flights.remove(&self.flight) > 0 {
             *lock(&self.flight.state) = state();
             self.flight.done.notify(usize::MAX);
         }

@@ -145,7 +145,7 @@ impl Lifecycle<StoreKey, StoredEntry> for PinClientState {
     }
 
     fn on_evict(&self, evicted: &mut Self::RequestState, key: StoreKey, entry: StoredEntry) {
-        evicted.push((key, entry));
+        evicted.push(key, entry);
     }
 }
 

@@ -98,8 +98,30 @@ impl Hasher for KeptHasher {
 }
 
 /// What eviction took out of a shard, dropped once its lock is released (a value's `Drop` may
-/// be user code that uses the cache).
-pub(crate) type Evicted<V> = Vec<(StoreKey, V)>;
+/// be user code that uses the cache). An insert into a full shard usually evicts one entry:
+/// that one is held without allocating.
+pub(crate) struct Evicted<V> {
+    first: Option<(StoreKey, V)>,
+    rest: Vec<(StoreKey, V)>,
+}
+
+impl<V> Default for Evicted<V> {
+    fn default() -> Self {
+        Evicted {
+            first: None,
+            rest: Vec::new(),
+        }
+    }
+}
+
+impl<V> Evicted<V> {
+    pub(crate) fn push(&mut self, key: StoreKey, value: V) {
+        match self.first {
+            None => self.first = Some((key, value)),
+            Some(_) => self.rest.push((key, value)),
+        }
+    }
+}
 
 type Shard<V, We, L> = quick_cache::unsync::Cache<StoreKey, V, We, KeptHash, L>;
 
@@ -175,7 +197,7 @@ where
 
     pub(crate) fn insert(&self, key: &[u8], value: V) {
         let (shard, key) = self.locate(key);
-        let mut evicted = Evicted::new();
+        let mut evicted = Evicted::default();
         Self::write_lock(shard).insert_with_lifecycle(key.to_owned(), value, &mut evicted);
     }
 
@@ -188,7 +210,7 @@ where
         update: impl FnOnce(Option<&mut V>) -> (Option<V>, T),
     ) -> T {
         let (shard, key) = self.locate(key);
-        let mut evicted = Evicted::new();
+        let mut evicted = Evicted::default();
         let mut shard = Self::write_lock(shard);
         let (replacement, result) = match shard.get_mut(&key) {
             Some(mut current) => {
