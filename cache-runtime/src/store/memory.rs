@@ -390,6 +390,58 @@ mod tests {
         );
     }
 
+    /// A value that reads the store when it is dropped.
+    struct ReadsOnDrop(MemoryStore, std::sync::mpsc::Sender<bool>);
+
+    impl serde::Serialize for ReadsOnDrop {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.serialize_unit()
+        }
+    }
+
+    impl Drop for ReadsOnDrop {
+        fn drop(&mut self) {
+            let found = self.0.get(b"other", 0).is_some();
+            let _ = self.1.send(found);
+        }
+    }
+
+    #[test]
+    fn an_evicted_value_is_dropped_after_the_store_lets_go() {
+        let store = MemoryStore::with_max_entries(1);
+        let (dropped, on_drop) = std::sync::mpsc::channel();
+        let value = Decoded {
+            header: EntryHeader {
+                codec: crate::Codec::MessagePack,
+                negative: false,
+                created_at: 0,
+                fresh_until: u64::MAX,
+                stale_until: u64::MAX,
+                compute_micros: 0,
+                fingerprint: 0,
+                tags: 0,
+            },
+            value: ReadsOnDrop(store.clone(), dropped),
+        };
+        store.insert(
+            b"first",
+            StoredEntry::new(u64::MAX, StoredValue::Decoded(Arc::new(value))),
+        );
+        // Evicts "first", whose `Drop` reads the store: dropped under the store's lock, it
+        // would wait for that lock forever.
+        let inserting = std::thread::spawn(move || {
+            for i in 0u32..100 {
+                store.insert(&i.to_le_bytes(), bytes_entry(8));
+            }
+        });
+        let read = on_drop.recv_timeout(std::time::Duration::from_secs(10));
+        assert!(
+            read.is_ok(),
+            "the evicted value's drop could not read the store"
+        );
+        inserting.join().unwrap();
+    }
+
     #[test]
     fn expired_entries_are_not_returned() {
         let store = MemoryStore::default();
