@@ -11,7 +11,8 @@
 //! argument. Without the feature nothing of `metrics` is compiled and a `Count` is the atomic.
 
 use crossbeam_utils::CachePadded;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 #[cfg(feature = "metrics")]
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -55,36 +56,69 @@ impl Cells for One {
 /// How many cache lines a [`SpreadCount`] spreads over.
 const STRIPES: usize = 8;
 
-/// [`STRIPES`] atomics on cache lines of their own, each thread adding to one (given out in
-/// turn), read as their sum. Padded as crossbeam pads (128 bytes on x86-64, where the CPU
-/// fetches lines in pairs): at 64 bytes two threads' stripes could share a pair.
+/// [`STRIPES`] atomics on cache lines of their own, read as their sum. Padded as crossbeam pads
+/// (128 bytes on x86-64, where the CPU fetches lines in pairs): at 64 bytes two threads'
+/// stripes could share a pair.
+///
+/// Stripes 1 to 7 are each held by one thread at a time ([`ThreadStripe`]), which adds with a
+/// plain load and store: no locked instruction on its path, and no line another thread writes.
+/// Threads beyond those share stripe 0 and add to it atomically.
 #[derive(Debug)]
 pub struct Spread([CachePadded<AtomicU64>; STRIPES]);
 
-thread_local! {
-    /// This thread's stripe, given out in turn on first use.
-    static THREAD_STRIPE: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+/// The stripe the threads without one of their own share.
+const SHARED_STRIPE: usize = 0;
+
+/// Which of stripes 1 to 7 are held (bit `i` for stripe `i`).
+static HELD_STRIPES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A thread's stripe: one of its own while it lives, or the shared one.
+struct ThreadStripe(usize);
+
+impl ThreadStripe {
+    fn claim() -> ThreadStripe {
+        let mut held = HELD_STRIPES.load(Acquire);
+        loop {
+            let Some(free) = (1..STRIPES).find(|stripe| held & (1 << stripe) == 0) else {
+                return ThreadStripe(SHARED_STRIPE);
+            };
+            // Acquire: this thread's first plain add sees the last one of the thread that
+            // held the stripe before (it gave it back with Release).
+            match HELD_STRIPES.compare_exchange_weak(held, held | (1 << free), Acquire, Acquire) {
+                Ok(_) => return ThreadStripe(free),
+                Err(now) => held = now,
+            }
+        }
+    }
 }
 
-/// The stripe of the calling thread.
-#[inline]
-fn thread_stripe() -> usize {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    THREAD_STRIPE.with(|stripe| match stripe.get() {
-        usize::MAX => {
-            let given = NEXT.fetch_add(1, Relaxed) % STRIPES;
-            stripe.set(given);
-            given
+impl Drop for ThreadStripe {
+    fn drop(&mut self) {
+        if self.0 != SHARED_STRIPE {
+            HELD_STRIPES.fetch_and(!(1 << self.0), Release);
         }
-        given => given,
-    })
+    }
+}
+
+thread_local! {
+    static THREAD_STRIPE: ThreadStripe = ThreadStripe::claim();
 }
 
 impl Cells for Spread {
     const ZERO: Self = Spread([const { CachePadded::new(AtomicU64::new(0)) }; STRIPES]);
     #[inline]
     fn add(&self, n: u64) {
-        self.0[thread_stripe()].fetch_add(n, Relaxed);
+        // A thread whose stripe is gone (its thread-locals are being destroyed) shares.
+        let stripe = THREAD_STRIPE
+            .try_with(|stripe| stripe.0)
+            .unwrap_or(SHARED_STRIPE);
+        let cell = &self.0[stripe];
+        if stripe == SHARED_STRIPE {
+            cell.fetch_add(n, Relaxed);
+        } else {
+            // Only this thread writes this stripe.
+            cell.store(cell.load(Relaxed).wrapping_add(n), Relaxed);
+        }
     }
     fn sum(&self) -> u64 {
         self.0.iter().map(|stripe| stripe.load(Relaxed)).sum()
@@ -315,4 +349,30 @@ fn describe_once() {
             "time a Redis command took, as its caller saw it"
         );
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spread_count_is_exact_over_more_threads_than_stripes() {
+        static HITS: SpreadCount = SpreadCount::new();
+        // Three waves of 12 threads: some hold stripes of their own, the rest share one, and
+        // each wave gets the stripes the last one gave back.
+        for _ in 0..3 {
+            let barrier = std::sync::Barrier::new(12);
+            std::thread::scope(|scope| {
+                for _ in 0..12 {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        for _ in 0..20_000 {
+                            HITS.bump();
+                        }
+                    });
+                }
+            });
+        }
+        assert_eq!(HITS.get(), 3 * 12 * 20_000);
+    }
 }
