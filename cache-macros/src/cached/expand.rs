@@ -255,9 +255,9 @@ impl<'a> Expansion<'a> {
     /// once per companion.
     pub(crate) fn cache_and_key(&self, namespace: &Namespace, in_function: bool) -> TokenStream {
         let p = &self.private;
-        let (key, tags) = (local("__key"), local("__tags"));
+        let tags = local("__tags");
         let cache_stmts = cache_statements(p, self.config.store.as_ref());
-        let key_value = self.key_value(namespace, in_function);
+        let key_statements = self.key_statements(namespace, in_function);
         let tag_values = self.config.tags.iter().map(|template| {
             let (builder, cache) = (local("__builder"), local("__cache"));
             let borrow = key::borrow_roots(template, self.info);
@@ -272,7 +272,7 @@ impl<'a> Expansion<'a> {
         });
         quote! {
             #cache_stmts
-            let #key = #key_value;
+            #key_statements
             let #tags: [#p::Key; _] = [#(#tag_values),*];
         }
     }
@@ -341,11 +341,12 @@ impl<'a> Expansion<'a> {
         }
     }
 
-    /// `{ let mut __builder = Key::digest(..); __builder.arg(id); __builder }`, or the same from a
-    /// template. In the function itself the owned key parameters are borrowed first.
-    fn key_value(&self, namespace: &Namespace, in_function: bool) -> TokenStream {
+    /// `let mut __key = Key::digest(..); { __key.arg(id); }`, or the same from a template: the
+    /// key is built where it stays (a key moved once built was a stall on every hit). In the
+    /// function itself the owned key parameters are borrowed first, inside the block.
+    fn key_statements(&self, namespace: &Namespace, in_function: bool) -> TokenStream {
         let (p, info, func) = (&self.private, self.info, self.func);
-        let (builder, cache) = (local("__builder"), local("__cache"));
+        let (builder, cache) = (local("__key"), local("__cache"));
         let name = func.sig.ident.to_string();
         let borrow = self.key_params().filter_map(|param| {
             let ident = &param.ident;
@@ -353,28 +354,29 @@ impl<'a> Expansion<'a> {
                 .then(|| quote!(let #ident = &#ident;))
         });
         let borrow: TokenStream = borrow.collect();
-        let steps = match &self.config.key {
+        let (init, steps) = match &self.config.key {
             KeySource::Digest { version } => {
                 let version = format!(":v{version}:");
                 let returns = type_name(&info.output);
                 // A free function's head is the same on every call: encoded once. A method's
                 // names `Self`, which a `static` (one for every `Self`) could not keep.
-                let mut steps = match namespace {
-                    Namespace::Function => quote! {
+                let init = match namespace {
+                    Namespace::Function => quote!({
                         static KEY_HEAD: #p::KeyHead = #p::KeyHead::new();
-                        let mut #builder = #p::Key::digest_kept(
+                        #p::Key::digest_kept(
                             #cache,
                             &KEY_HEAD,
                             &[::core::concat!(::core::module_path!(), "::", #name, #version)],
                             #returns,
-                        );
-                    },
+                        )
+                    }),
                     Namespace::Method => {
                         let tail = format!("::{name}{version}");
                         let head = quote!(&[::core::any::type_name::<Self>(), #tail]);
-                        quote!(let mut #builder = #p::Key::digest(#cache, #head, #returns);)
+                        quote!(#p::Key::digest(#cache, #head, #returns))
                     }
                 };
+                let mut steps = TokenStream::new();
                 for param in &func.sig.generics.params {
                     steps.extend(match param {
                         GenericParam::Type(ty) => {
@@ -392,14 +394,18 @@ impl<'a> Expansion<'a> {
                     let ident = &param.ident;
                     steps.extend(quote_spanned!(param.ty.span()=> #builder.arg(#ident);));
                 }
-                steps
+                (init, steps)
             }
-            KeySource::Template(template) => {
-                let mut steps = quote!(let mut #builder = #p::Key::template(#cache););
-                steps.extend(key::template_steps(&builder, template));
-                steps
-            }
+            KeySource::Template(template) => (
+                quote!(#p::Key::template(#cache)),
+                key::template_steps(&builder, template),
+            ),
         };
-        quote!({ #borrow #steps #builder })
+        let steps = (!steps.is_empty()).then(|| quote!({ #borrow #steps }));
+        quote! {
+            #[allow(unused_mut)]
+            let mut #builder = #init;
+            #steps
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! Where entries live.
 //!
 //! - [`MemoryStore`]: the embedded store, bounded by entries or bytes, per-entry TTL, built on
-//!   `quick_cache`. It keeps values decoded (no codec on a hit) and keys on exact bytes (no
+//!   `quick_cache`'s single-threaded cache in shards (`shards.rs`: a hit writes nothing another
+//!   thread reads). It keeps values decoded (no codec on a hit) and keys on exact bytes (no
 //!   digest on a hit).
 //! - Redis (`RedisConfig`, feature `redis`): a single node or a Cluster (feature `cluster`),
 //!   over TLS or not (feature `tls`), through one multiplexed, auto-reconnecting connection per
