@@ -307,6 +307,34 @@ mod tests {
     }
 
     #[test]
+    fn a_kept_head_and_a_reused_buffer_give_the_same_key() {
+        static HEAD: KeyHead = KeyHead::new();
+        let kept = |cache: &Cache, id: u64| {
+            let mut key = Key::digest_kept(cache, &HEAD, &["app::users::get_user:v0:"], "User");
+            key.arg(&id);
+            key
+        };
+        let cache = Cache::builder().prefix("svc").build().unwrap();
+        let other = Cache::builder().prefix("other-service").build().unwrap();
+        for _ in 0..2 {
+            // The buffer a long key leaves behind is reused, emptied, by the next key.
+            let mut long = Key::template(&cache);
+            long.text(&"x".repeat(500));
+            drop(long);
+            assert_eq!(kept(&cache, 7), default_key(&cache, 7));
+            assert_eq!(
+                kept(&cache, 7).to_string(),
+                default_key(&cache, 7).to_string()
+            );
+            // The kept head holds no prefix: another cache's keys have theirs.
+            assert_eq!(kept(&other, 7), default_key(&other, 7));
+            assert!(kept(&other, 7)
+                .to_string()
+                .starts_with("other-service:app::users::"));
+        }
+    }
+
+    #[test]
     fn template_key_is_readable() {
         let cache = Cache::builder().prefix("svc").build().unwrap();
         let mut key = Key::template(&cache);
