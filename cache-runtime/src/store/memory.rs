@@ -289,24 +289,23 @@ impl MemoryStore {
         now: u64,
         mut modify: impl FnMut(Option<&mut StoredEntry>) -> (Option<StoredEntry>, T),
     ) -> T {
-        map.update(key, |current| match current {
-            Some(current) => {
-                let live = (current.expires_at > now).then_some(&mut *current);
-                let (replacement, value) = modify(live);
-                match replacement {
-                    Some(replacement) => *current = self.weighed(key, replacement),
+        map.update(key, |current| {
+            let live = current.filter(|current| current.expires_at > now);
+            let grown = live
+                .as_ref()
+                .is_some_and(|live| matches!(live.value, StoredValue::State(_)));
+            let (replacement, value) = match live {
+                Some(live) => {
+                    let (replacement, value) = modify(Some(&mut *live));
                     // Client state may have grown in place (a sliding window's log).
-                    None if matches!(current.value, StoredValue::State(_)) => {
-                        self.weigh(key, current)
+                    if replacement.is_none() && grown {
+                        self.weigh(key, live);
                     }
-                    None => {}
+                    (replacement, value)
                 }
-                (None, value)
-            }
-            None => {
-                let (replacement, value) = modify(None);
-                (replacement.map(|entry| self.weighed(key, entry)), value)
-            }
+                None => modify(None),
+            };
+            (replacement.map(|entry| self.weighed(key, entry)), value)
         })
     }
 
@@ -390,8 +389,11 @@ mod tests {
         );
     }
 
-    /// A value that reads the store when it is dropped.
+    /// A value that reads the store under its own key when it is dropped (a key of the same
+    /// shard as the write that drops it).
     struct ReadsOnDrop(MemoryStore, std::sync::mpsc::Sender<bool>);
+
+    const OWN_KEY: &[u8] = b"first";
 
     impl serde::Serialize for ReadsOnDrop {
         fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -401,14 +403,13 @@ mod tests {
 
     impl Drop for ReadsOnDrop {
         fn drop(&mut self) {
-            let found = self.0.get(b"other", 0).is_some();
+            let found = self.0.get(OWN_KEY, 0).is_some();
             let _ = self.1.send(found);
         }
     }
 
-    #[test]
-    fn an_evicted_value_is_dropped_after_the_store_lets_go() {
-        let store = MemoryStore::with_max_entries(1);
+    /// An entry whose value reads `store` when it is dropped, and says so on the channel.
+    fn reads_on_drop(store: &MemoryStore) -> (StoredEntry, std::sync::mpsc::Receiver<bool>) {
         let (dropped, on_drop) = std::sync::mpsc::channel();
         let value = Decoded {
             header: EntryHeader {
@@ -423,23 +424,52 @@ mod tests {
             },
             value: ReadsOnDrop(store.clone(), dropped),
         };
-        store.insert(
-            b"first",
-            StoredEntry::new(u64::MAX, StoredValue::Decoded(Arc::new(value))),
-        );
-        // Evicts "first", whose `Drop` reads the store: dropped under the store's lock, it
-        // would wait for that lock forever.
-        let inserting = std::thread::spawn(move || {
+        let entry = StoredEntry::new(u64::MAX, StoredValue::Decoded(Arc::new(value)));
+        (entry, on_drop)
+    }
+
+    /// Runs `write` on another thread; whether the value's drop could read the store (dropped
+    /// under the store's lock, it would wait for that lock forever).
+    fn drop_reads_store(
+        write: impl FnOnce() + Send + 'static,
+        on_drop: std::sync::mpsc::Receiver<bool>,
+    ) -> bool {
+        let writing = std::thread::spawn(write);
+        let read = on_drop
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .is_ok();
+        if read {
+            writing.join().unwrap();
+        }
+        read
+    }
+
+    #[test]
+    fn an_evicted_value_is_dropped_after_the_store_lets_go() {
+        let store = MemoryStore::with_max_entries(1);
+        let (entry, on_drop) = reads_on_drop(&store);
+        store.insert(OWN_KEY, entry);
+        let evict = move || {
             for i in 0u32..100 {
                 store.insert(&i.to_le_bytes(), bytes_entry(8));
             }
-        });
-        let read = on_drop.recv_timeout(std::time::Duration::from_secs(10));
+        };
         assert!(
-            read.is_ok(),
+            drop_reads_store(evict, on_drop),
             "the evicted value's drop could not read the store"
         );
-        inserting.join().unwrap();
+    }
+
+    #[test]
+    fn a_replaced_value_is_dropped_after_the_store_lets_go() {
+        let store = MemoryStore::default();
+        let (entry, on_drop) = reads_on_drop(&store);
+        store.insert(OWN_KEY, entry);
+        let replace = move || store.update(OWN_KEY, 0, |_| (Some(bytes_entry(8)), ()));
+        assert!(
+            drop_reads_store(replace, on_drop),
+            "the replaced value's drop could not read the store"
+        );
     }
 
     #[test]

@@ -201,8 +201,9 @@ where
         Self::write_lock(shard).insert_with_lifecycle(key.to_owned(), value, &mut evicted);
     }
 
-    /// Under the shard's write lock, `update` of the value under `key` (`None` if absent), which
-    /// returns a value to put there instead (`None`: leave it) and a result. `update` must not
+    /// Under the shard's write lock, `update` of the value under `key` (`None` if absent, which
+    /// it may change in place), which returns a value to put there instead (`None`: leave it)
+    /// and a result. A value replaced is dropped once the lock is released. `update` must not
     /// use this map.
     pub(crate) fn update<T>(
         &self,
@@ -211,21 +212,24 @@ where
     ) -> T {
         let (shard, key) = self.locate(key);
         let mut evicted = Evicted::default();
+        let mut replaced = None;
         let mut shard = Self::write_lock(shard);
-        let (replacement, result) = match shard.get_mut(&key) {
+        let result = match shard.get_mut(&key) {
             Some(mut current) => {
                 let (replacement, result) = update(Some(&mut *current));
-                if let Some(replacement) = replacement {
-                    *current = replacement;
-                }
-                (None, result)
+                replaced = replacement.map(|value| std::mem::replace(&mut *current, value));
+                result
             }
-            None => update(None),
+            None => {
+                let (replacement, result) = update(None);
+                if let Some(replacement) = replacement {
+                    shard.insert_with_lifecycle(key.to_owned(), replacement, &mut evicted);
+                }
+                result
+            }
         };
-        if let Some(replacement) = replacement {
-            shard.insert_with_lifecycle(key.to_owned(), replacement, &mut evicted);
-        }
         drop(shard);
+        drop(replaced);
         result
     }
 
