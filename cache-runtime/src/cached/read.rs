@@ -47,23 +47,36 @@ where
         [] => 0,
         tags => tags::stamp_in(store, tags, now)?,
     };
-    // Under the store's read lock: the value is cloned in place; bytes are decoded after.
-    let found = store.read(key.as_bytes(), now, |entry| match &entry.value {
-        StoredValue::Decoded(decoded) => {
-            match decoded.as_any().downcast_ref::<Decoded<K::Stored>>() {
-                Some(decoded) if decoded.header.tags != stamp => None,
-                Some(decoded) => {
-                    let judged = judge(&decoded.header, now, policy, || cache.random_unit());
-                    (judged != Judged::Gone)
-                        .then(|| InStore::Value(K::from_stored(decoded.value.clone()), judged))
+    // Under the store's read lock: the value is cloned in place (a fresh one returned as it
+    // is, the common hit; anything else kept aside); bytes are decoded after.
+    let mut other = None;
+    let fresh = store.read(key.as_bytes(), now, |entry| {
+        match &entry.value {
+            StoredValue::Decoded(decoded) => {
+                match decoded.as_any().downcast_ref::<Decoded<K::Stored>>() {
+                    Some(decoded) if decoded.header.tags != stamp => {}
+                    Some(decoded) => {
+                        match judge(&decoded.header, now, policy, || cache.random_unit()) {
+                            Judged::Fresh => return Some(K::from_stored(decoded.value.clone())),
+                            Judged::Gone => {}
+                            judged => {
+                                let value = K::from_stored(decoded.value.clone());
+                                other = Some(InStore::Value(value, judged));
+                            }
+                        }
+                    }
+                    None => other = Some(InStore::OtherType),
                 }
-                None => Some(InStore::OtherType),
             }
+            StoredValue::Encoded(bytes) => other = Some(InStore::Bytes(bytes.clone())),
+            StoredValue::State(_) => other = Some(InStore::OtherType),
         }
-        StoredValue::Encoded(bytes) => Some(InStore::Bytes(bytes.clone())),
-        StoredValue::State(_) => Some(InStore::OtherType),
-    })?;
-    match found {
+        None
+    });
+    if let Some(value) = fresh {
+        return Some((value, Judged::Fresh));
+    }
+    match other? {
         InStore::Value(value, judged) => Some((value, judged)),
         InStore::Bytes(bytes) => read_bytes::<K, R>(cache, (key, stamp), &bytes, policy, counters),
         InStore::OtherType => {
