@@ -148,36 +148,65 @@ pub(super) enum Step<R> {
 }
 
 /// Looks the call up; a fresh memory hit returns the stored value without building the body
-/// (or the [`Fetch`] a miss needs).
-#[inline]
+/// (or the [`Fetch`] a miss needs). Inlined into each function: the hit's value then goes
+/// straight to the function's return (moved through one more return slot, it was a stall).
+#[inline(always)]
 pub fn begin<'a, K, R>(call: Call<'a, K>) -> Begin<'a, K, R>
 where
     K: ReturnKind<R>,
     R: Clone + Send + Sync + 'static,
 {
-    let counters = call.site.counters();
-    let found = match (call.key.checked(), call.mode, call.cache.backend()) {
-        (Ok(key), CallMode::Normal, Backend::Memory(_)) => {
-            read_memory::<K, R>(call.cache, (key, call.tags), call.policy, counters)
+    if let (Ok(key), CallMode::Normal, Backend::Memory(_)) =
+        (call.key.checked(), call.mode, call.cache.backend())
+    {
+        let counters = call.site.counters();
+        let found = read_memory::<K, R>(call.cache, (key, call.tags), call.policy, counters);
+        // The common case, as `Fetch::found` counts it, without building a fetch.
+        if let Some((value, Judged::Fresh)) = found {
+            counters.hits.bump();
+            return Begin::Hit(value);
         }
-        (Err(error), _, _) => {
-            counters.key_failures.bump();
+        return begin_with(call, found);
+    }
+    begin_elsewhere(call)
+}
+
+/// [`begin`] anywhere but on the memory store: with a key that failed, for a refresh, or on
+/// Redis (its near cache read here).
+#[inline(never)]
+fn begin_elsewhere<K, R>(call: Call<'_, K>) -> Begin<'_, K, R>
+where
+    K: ReturnKind<R>,
+    R: Clone + Send + Sync + 'static,
+{
+    let found = match (call.key.checked(), call.mode) {
+        (Err(error), _) => {
+            call.site.counters().key_failures.bump();
             tracing::warn!(function = call.site.name(), %error, "running uncached");
-            return Begin::Fetch(Fetch::new(call));
+            None
         }
         #[cfg(feature = "redis")]
-        (Ok(key), CallMode::Normal, Backend::Redis(_)) => match read_near::<K, R>(&call, key) {
+        (Ok(key), CallMode::Normal) => match read_near::<K, R>(&call, key) {
             found @ Some(_) => found,
             // Not counted: the read of Redis counts.
             None => return Begin::Fetch(Fetch::new(call)),
         },
-        (Ok(_), CallMode::Refresh, _) => return Begin::Fetch(Fetch::new(call)),
+        _ => None,
     };
-    // The common case, as `Fetch::found` counts it, without building a fetch.
-    if let Some((value, Judged::Fresh)) = found {
-        counters.hits.bump();
-        return Begin::Hit(value);
+    match found {
+        Some(_) => begin_with(call, found),
+        None => Begin::Fetch(Fetch::new(call)),
     }
+}
+
+/// [`begin`] once something was read (or nothing was, on the memory store): counted, and
+/// served if it may be.
+#[inline(never)]
+fn begin_with<K, R>(call: Call<'_, K>, found: Option<(R, Judged)>) -> Begin<'_, K, R>
+where
+    K: ReturnKind<R>,
+    R: Clone + Send + Sync + 'static,
+{
     let mut fetch = Fetch::new(call);
     match fetch.found(found) {
         Some(value) => Begin::Hit(value),
