@@ -162,11 +162,20 @@ where
         }
     }
 
+    /// The shard of `key` and the key as looked up.
+    #[inline]
     fn locate<'k>(&self, key: &'k [u8]) -> (&ShardedLock<Shard<V, We, L>>, KeyRef<'k>) {
-        let hash = self.hasher.hash_one(key);
+        let hash = self.hash(key);
         // The middle bits pick the shard: the table in it uses the low and the top ones.
         let index = (hash.rotate_right(32) as usize) & (self.shards.len() - 1);
         (&self.shards[index], KeyRef { hash, bytes: key })
+    }
+
+    /// Not inlined, and only the `u64` crosses the call (in a register: a key looked up
+    /// passed through memory right after it was written was a stall on every read).
+    #[inline(never)]
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
     }
 
     fn read_lock(
