@@ -14,12 +14,12 @@
 //! missing ids is under way (or gives its leads back and waits again), so two batches never wait
 //! on each other, and the body runs once per call.
 
+use quanta::Instant;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
 use std::future::Future;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::flight::{Follower, Joined, Leader, Outcome};
 use super::guarded::Guarded;

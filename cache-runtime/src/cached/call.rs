@@ -22,9 +22,10 @@
 use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use event_listener::EventListener;
+use quanta::Instant;
 
 use super::fresh::Judged;
 use super::kind::ReturnKind;

@@ -10,9 +10,9 @@
 //! wrapped in one small future ([`Guarded`]). That keeps down what `#[cached]` costs a crate's
 //! build, and keeps `drive`'s frame small on the stack of a recursive call.
 
+use quanta::Instant;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Instant;
 
 use super::call::{Fetch, Step};
 use super::guarded::Guarded;

@@ -11,10 +11,10 @@
 //! borrows (`&self`, `&Db`), is generic, or runs outside tokio refreshes in the calling task:
 //! that caller waits for the body, every other caller gets the stored value at once.
 
+use quanta::Instant;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::call::TtlFrom;
 use super::guarded::Guarded;
