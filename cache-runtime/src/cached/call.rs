@@ -32,7 +32,7 @@ use super::kind::ReturnKind;
 use super::mode::CallMode;
 #[cfg(feature = "redis")]
 use super::read::{fill_near, read_entry, read_store, RemoteEntry};
-use super::read::{read_memory, UNCOUNTED};
+use super::read::{read_fresh, read_memory, UNCOUNTED};
 use super::refresh::Refresh;
 use super::tags;
 #[cfg(feature = "redis")]
@@ -157,13 +157,16 @@ where
     K: ReturnKind<R>,
     R: Clone + Send + Sync + 'static,
 {
-    if let (Ok(key), CallMode::Normal, Backend::Memory(_)) =
+    if let (Ok(key), CallMode::Normal, Backend::Memory(store)) =
         (call.key.checked(), call.mode, call.cache.backend())
     {
         let counters = call.site.counters();
-        let found = read_memory::<K, R>(call.cache, (key, call.tags), call.policy, counters);
+        let mut found = None;
+        let (cache, tags, policy) = (call.cache, call.tags, call.policy);
         // The common case, as `Fetch::found` counts it, without building a fetch.
-        if let Some((value, Judged::Fresh)) = found {
+        if let Some(value) =
+            read_fresh::<K, R>(store, cache, (key, tags), policy, counters, &mut found)
+        {
             counters.hits.bump();
             return Begin::Hit(value);
         }

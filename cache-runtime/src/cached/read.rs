@@ -42,14 +42,34 @@ pub(super) fn read_store<K, R>(
 where
     K: ReturnKind<R>,
 {
+    let mut other = None;
+    match read_fresh::<K, R>(store, cache, (key, tags), policy, counters, &mut other) {
+        Some(value) => Some((value, Judged::Fresh)),
+        None => other,
+    }
+}
+
+/// [`read_store`] for the common hit: a fresh value is returned as it was cloned (wrapped with
+/// what it is good for, it was copied once more); anything else usable is put in `other`.
+pub(super) fn read_fresh<K, R>(
+    store: &MemoryStore,
+    cache: &Cache,
+    (key, tags): (&Key, &[Key]),
+    policy: &CachePolicy,
+    counters: &Counters,
+    other: &mut Option<(R, Judged)>,
+) -> Option<R>
+where
+    K: ReturnKind<R>,
+{
     let now = cache.now_millis();
     let stamp = match tags {
         [] => 0,
         tags => tags::stamp_in(store, tags, now)?,
     };
     // Under the store's read lock: the value is cloned in place (a fresh one returned as it
-    // is, the common hit; anything else kept aside); bytes are decoded after.
-    let mut other = None;
+    // is; anything else kept aside); bytes are decoded after.
+    let mut aside = None;
     let fresh = store.read(key.as_bytes(), now, |entry| {
         match &entry.value {
             StoredValue::Decoded(decoded) => {
@@ -61,22 +81,22 @@ where
                             Judged::Gone => {}
                             judged => {
                                 let value = K::from_stored(decoded.value.clone());
-                                other = Some(InStore::Value(value, judged));
+                                aside = Some(InStore::Value(value, judged));
                             }
                         }
                     }
-                    None => other = Some(InStore::OtherType),
+                    None => aside = Some(InStore::OtherType),
                 }
             }
-            StoredValue::Encoded(bytes) => other = Some(InStore::Bytes(bytes.clone())),
-            StoredValue::State(_) => other = Some(InStore::OtherType),
+            StoredValue::Encoded(bytes) => aside = Some(InStore::Bytes(bytes.clone())),
+            StoredValue::State(_) => aside = Some(InStore::OtherType),
         }
         None
     });
-    if let Some(value) = fresh {
-        return Some((value, Judged::Fresh));
+    if fresh.is_some() {
+        return fresh;
     }
-    match other? {
+    *other = match aside? {
         InStore::Value(value, judged) => Some((value, judged)),
         InStore::Bytes(bytes) => read_bytes::<K, R>(cache, (key, stamp), &bytes, policy, counters),
         InStore::OtherType => {
@@ -84,6 +104,11 @@ where
             tracing::warn!(%key, "stored value is of another type; recomputing");
             None
         }
+    };
+    match other {
+        // Bytes set through the plain operations, fresh.
+        Some((_, Judged::Fresh)) => other.take().map(|(value, _)| value),
+        _ => None,
     }
 }
 
