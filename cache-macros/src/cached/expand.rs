@@ -7,9 +7,13 @@
 //!                                              let (policy, kind) = { const POLICY; .. };
 //!                                              let cache = default_cache();
 //!                                              let key = { Key::digest(..); key.arg(id) };
-//!                                              match begin(Call::new(..)) {
-//!                                                  Hit(value) => value,
-//!                                                  Fetch(fetch) => fetch_async(fetch, async move { BODY }).await,
+//!                                              let call = Call::new(..);
+//!                                              match begin(&call, &mut read) {   // a fresh memory hit
+//!                                                  Some(value) => value,
+//!                                                  None => match begin_after(call, read) {
+//!                                                      Hit(value) => value,
+//!                                                      Fetch(fetch) => fetch_async(fetch, async move { BODY }).await,
+//!                                                  },
 //!                                              }
 //!                                          }
 //! ```
@@ -89,6 +93,7 @@ impl<'a> Expansion<'a> {
             local("__fetch"),
             local("__value"),
         );
+        let (call, read) = (local("__call"), local("__read"));
         let site_expr = site_name(info, &name);
         let namespace = if info.receiver.is_some() {
             Namespace::Method
@@ -105,6 +110,7 @@ impl<'a> Expansion<'a> {
         );
         let output = &info.output;
         let begin = quote_spanned!(info.output_span()=> #p::begin::<_, #output>);
+        let begin_after = quote_spanned!(info.output_span()=> #p::begin_after::<_, #output>);
         // Bounds on the return type are reported on the return type.
         let fetch_arg = local_at("__fetch", info.output_span());
         // The body is typed as the return type, so a mistake in it is reported in it.
@@ -159,13 +165,18 @@ impl<'a> Expansion<'a> {
                 let #mode = #call_mode;
                 #policy_and_kind
                 #cache_and_key
-                match #begin(#p::Call::new(#site, #cache, #policy, #kind, &#key, #mode)#tagged) {
-                    #p::Begin::Hit(#value) => #value,
-                    #p::Begin::Fetch(#fetch) => {
-                        #fail_closed
-                        #ttl_from
-                        #run_fetch
-                    }
+                let #call = #p::Call::new(#site, #cache, #policy, #kind, &#key, #mode)#tagged;
+                let mut #read = #p::Read::new();
+                match #begin(&#call, &mut #read) {
+                    ::core::option::Option::Some(#value) => #value,
+                    ::core::option::Option::None => match #begin_after(#call, #read) {
+                        #p::Begin::Hit(#value) => #value,
+                        #p::Begin::Fetch(#fetch) => {
+                            #fail_closed
+                            #ttl_from
+                            #run_fetch
+                        }
+                    },
                 }
             }
         }

@@ -7,7 +7,7 @@ mod lock;
 pub use crate::cached::batch::{
     batch_async, batch_blocking, batch_ids, Batch, BatchId, BatchMap, BatchOutput, BatchValue,
 };
-pub use crate::cached::call::{begin, Begin, Call, Fetch};
+pub use crate::cached::call::{begin, begin_after, Begin, Call, Fetch, Read};
 pub use crate::cached::companion::{invalidate, invalidate_async, key_string, peek, peek_async};
 pub use crate::cached::drive::{
     fetch_async, fetch_async_spawning, fetch_blocking, fetch_blocking_spawning,

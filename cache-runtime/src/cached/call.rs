@@ -91,10 +91,10 @@ impl<'a, K> Call<'a, K> {
     }
 }
 
-/// What [`begin`] found.
+/// What [`begin_after`] found.
 #[derive(Debug)]
 pub enum Begin<'a, K, R> {
-    /// A fresh value from the memory store.
+    /// A value it may serve: from the near cache, or served while it is refreshed.
     Hit(R),
     /// Not answered without I/O or computing: run `fetch_async` or `fetch_blocking`.
     Fetch(Fetch<'a, K, R>),
@@ -148,11 +148,40 @@ pub(super) enum Step<R> {
     Wait(EventListener),
 }
 
-/// Looks the call up; a fresh memory hit returns the stored value without building the body
-/// (or the [`Fetch`] a miss needs). Inlined into each function: the hit's value then goes
-/// straight to the function's return (moved through one more return slot, it was a stall).
+/// What [`begin`] read besides a fresh value, for [`begin_after`].
+pub struct Read<R> {
+    /// A value usable otherwise (early expiry, stale, a fallback), counted by `begin_after`.
+    found: Option<(R, Judged)>,
+    /// Whether the memory store was read.
+    done: bool,
+}
+
+impl<R> std::fmt::Debug for Read<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Read")
+            .field("done", &self.done)
+            .field("found", &self.found.as_ref().map(|(_, judged)| judged))
+            .finish()
+    }
+}
+
+impl<R> Read<R> {
+    /// Nothing read yet.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Read {
+            found: None,
+            done: false,
+        }
+    }
+}
+
+/// The common hit: a fresh value of the call in the memory store, returned as it was cloned
+/// (as an `Option` of the return type, the function returns it without copying it through a
+/// bigger enum: that copy was a stall). Inlined into each function; anything else is for
+/// [`begin_after`], which builds no body either unless it must.
 #[inline(always)]
-pub fn begin<'a, K, R>(call: Call<'a, K>) -> Begin<'a, K, R>
+pub fn begin<K, R>(call: &Call<'_, K>, read: &mut Read<R>) -> Option<R>
 where
     K: ReturnKind<R>,
     R: Clone + Send + Sync + 'static,
@@ -160,24 +189,34 @@ where
     if let (Ok(key), CallMode::Normal, Backend::Memory(store)) =
         (call.key.checked(), call.mode, call.cache.backend())
     {
+        read.done = true;
         let counters = call.site.counters();
-        let mut found = None;
         let (cache, tags, policy) = (call.cache, call.tags, call.policy);
-        // The common case, as `Fetch::found` counts it, without building a fetch.
-        if let Some(value) =
-            read_fresh::<K, R>(store, cache, (key, tags), policy, counters, &mut found)
-        {
-            counters.hits.bump();
-            return Begin::Hit(value);
-        }
-        return begin_with(call, found);
+        let found = &mut read.found;
+        // Counted as `Fetch::found` counts it, without building a fetch.
+        let value = read_fresh::<K, R>(store, cache, (key, tags), policy, counters, found)?;
+        counters.hits.bump();
+        return Some(value);
     }
-    begin_elsewhere(call)
+    None
 }
 
-/// [`begin`] anywhere but on the memory store: with a key that failed, for a refresh, or on
-/// Redis (its near cache read here).
+/// The call after [`begin`] found no fresh value: what it read counted (a value it may serve
+/// still returned), or the near cache read on Redis; otherwise the [`Fetch`] to run.
 #[inline(never)]
+pub fn begin_after<K, R>(call: Call<'_, K>, read: Read<R>) -> Begin<'_, K, R>
+where
+    K: ReturnKind<R>,
+    R: Clone + Send + Sync + 'static,
+{
+    match read.done {
+        true => begin_with(call, read.found),
+        false => begin_elsewhere(call),
+    }
+}
+
+/// [`begin_after`] when the memory store was not read: with a key that failed, for a
+/// refresh, or on Redis (its near cache read here).
 fn begin_elsewhere<K, R>(call: Call<'_, K>) -> Begin<'_, K, R>
 where
     K: ReturnKind<R>,
@@ -203,9 +242,8 @@ where
     }
 }
 
-/// [`begin`] once something was read (or nothing was, on the memory store): counted, and
-/// served if it may be.
-#[inline(never)]
+/// [`begin_after`] once the memory store was read: what it found counted, and served if it
+/// may be.
 fn begin_with<K, R>(call: Call<'_, K>, found: Option<(R, Judged)>) -> Begin<'_, K, R>
 where
     K: ReturnKind<R>,
