@@ -96,7 +96,7 @@ where
     if fresh.is_some() {
         return fresh;
     }
-    *other = match aside? {
+    let found = match aside? {
         InStore::Value(value, judged) => Some((value, judged)),
         InStore::Bytes(bytes) => read_bytes::<K, R>(cache, (key, stamp), &bytes, policy, counters),
         InStore::OtherType => {
@@ -105,10 +105,13 @@ where
             None
         }
     };
-    match other {
+    match found {
         // Bytes set through the plain operations, fresh.
-        Some((_, Judged::Fresh)) => other.take().map(|(value, _)| value),
-        _ => None,
+        Some((value, Judged::Fresh)) => Some(value),
+        found => {
+            *other = found;
+            None
+        }
     }
 }
 

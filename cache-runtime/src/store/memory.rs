@@ -217,9 +217,7 @@ impl MemoryStore {
         now: u64,
         read: impl FnOnce(&StoredEntry) -> Option<T>,
     ) -> Option<T> {
-        self.map.read(key, |entry| {
-            (entry.expires_at > now).then(|| read(entry))?
-        })
+        read_live(&self.map, key, now, read)
     }
 
     /// The cached entry under `key`, unless it has expired by `now`.
@@ -229,8 +227,9 @@ impl MemoryStore {
 
     /// The entry under `key`, a lock's or a rate limit's too (for the plain operations).
     pub(crate) fn get_any(&self, key: &[u8], now: u64) -> Option<StoredEntry> {
-        let live = |entry: &StoredEntry| (entry.expires_at > now).then(|| entry.clone());
-        self.get(key, now).or_else(|| self.state.read(key, live))
+        let copy = |entry: &StoredEntry| Some(entry.clone());
+        self.get(key, now)
+            .or_else(|| read_live(&self.state, key, now, copy))
     }
 
     /// Stores `entry` under `key`; whether it was kept (an entry heavier than the store can
@@ -337,6 +336,19 @@ impl MemoryStore {
     pub(crate) fn clear_cached(&self) {
         self.map.clear();
     }
+}
+
+/// `read` of the entry under `key` in `map`, unless it has expired by `now`.
+#[inline]
+fn read_live<T>(
+    map: &Map,
+    key: &[u8],
+    now: u64,
+    read: impl FnOnce(&StoredEntry) -> Option<T>,
+) -> Option<T> {
+    map.read(key, |entry| {
+        (entry.expires_at > now).then(|| read(entry))?
+    })
 }
 
 fn live_keys(map: &Map, prefix: &[u8], now: u64) -> Vec<Vec<u8>> {
