@@ -1,5 +1,7 @@
 //! The table of issue 17 ("hot paths at the limit"), each row ours and the peer measured side by
-//! side in one process, interleaved, over 7 rounds (min / median / max), and the ratio per round:
+//! side in one process over 7 rounds (min / median / max), and the ratio per round. A round
+//! alternates the two in 10 slices (ours first in even slices, the peer first in odd ones) and
+//! sums each side's slices, so both meet the same minutes of a noisy machine:
 //!
 //! - memory hit, `async fn` and plain `fn`: `#[cached(ttl = 600)]` vs the `cached` crate's
 //!   `#[cached(ttl_secs = 600)]` (`fn(u64) -> String` of 64 bytes, 64 hot keys);
@@ -18,14 +20,17 @@
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cache_runtime::Cache;
 use cache_tests::servers::{RedisServer, ServerOptions};
 
 const HOT_KEYS: u64 = 64;
 const ROUNDS: usize = 7;
+/// Each round's calls per side, in `SLICES` slices.
 const CALLS: u64 = 500_000;
+const SLICES: u64 = 10;
+const SLICE: u64 = CALLS / SLICES;
 
 fn value(id: u64) -> String {
     format!("{id:064}")
@@ -68,28 +73,52 @@ async fn ours_redis(id: u64) -> String {
     value(id)
 }
 
-/// Nanoseconds per call of `call` over `CALLS` calls.
-fn per_call(mut call: impl FnMut(u64)) -> f64 {
+/// One slice of a round: `SLICE` calls of `call` (on `threads` threads, `SLICE` each), and the
+/// time they took.
+fn slice(threads: u64, call: &(impl Fn(u64) + Sync)) -> Duration {
     let started = Instant::now();
-    for i in 0..CALLS {
-        call(i % HOT_KEYS);
+    if threads == 1 {
+        for i in 0..SLICE {
+            call(i % HOT_KEYS);
+        }
+    } else {
+        std::thread::scope(|scope| {
+            for thread in 0..threads {
+                scope.spawn(move || {
+                    for i in 0..SLICE {
+                        call((i + thread * 7) % HOT_KEYS);
+                    }
+                });
+            }
+        });
     }
-    started.elapsed().as_nanos() as f64 / CALLS as f64
+    started.elapsed()
 }
 
-/// Calls per second of `call` on `threads` threads, `CALLS` each.
-fn rate(threads: u64, call: fn(u64)) -> f64 {
-    let started = Instant::now();
-    std::thread::scope(|scope| {
-        for thread in 0..threads {
-            scope.spawn(move || {
-                for i in 0..CALLS {
-                    call((i + thread * 7) % HOT_KEYS);
-                }
-            });
+/// One round of two sides: `SLICES` slices each, alternated (ours first in even slices), and
+/// each side's total time.
+fn round(mut ours: impl FnMut() -> Duration, mut peer: impl FnMut() -> Duration) -> [Duration; 2] {
+    let mut total = [Duration::ZERO; 2];
+    for n in 0..SLICES {
+        if n % 2 == 0 {
+            total[0] += ours();
+            total[1] += peer();
+        } else {
+            total[1] += peer();
+            total[0] += ours();
         }
-    });
-    (threads * CALLS) as f64 / started.elapsed().as_secs_f64()
+    }
+    total
+}
+
+/// Nanoseconds per call, over a round's `CALLS` calls.
+fn nanos(total: Duration) -> f64 {
+    total.as_nanos() as f64 / CALLS as f64
+}
+
+/// Millions of calls a second, over a round's `CALLS` calls on each of `threads` threads.
+fn millions(threads: u64, total: Duration) -> f64 {
+    (threads * CALLS) as f64 / total.as_secs_f64() / 1e6
 }
 
 struct Row {
@@ -205,85 +234,86 @@ fn main() {
         },
     ];
     let fresh = AtomicU64::new(1 << 40);
+    let hit_async = |ours: bool| {
+        local.block_on(async {
+            let started = Instant::now();
+            for i in 0..SLICE {
+                let id = black_box(i % HOT_KEYS);
+                match ours {
+                    true => black_box(ours_async(id).await),
+                    false => black_box(theirs_async(id).await),
+                };
+            }
+            started.elapsed()
+        })
+    };
+    let ours_hit = |id| drop(black_box(ours_plain(black_box(id))));
+    let theirs_hit = |id| drop(black_box(theirs_plain(black_box(id))));
+    let ours_new = |_| drop(black_box(ours_miss(fresh.fetch_add(1, Ordering::Relaxed))));
+    let theirs_new = |_| {
+        drop(black_box(theirs_miss(
+            fresh.fetch_add(1, Ordering::Relaxed),
+        )))
+    };
+    // 64 tasks on the 2-worker runtime, `SLICE` calls in all: ours, or a raw `GET` on `raw`.
+    let redis_slice = |ours: bool, raw: &redis::aio::MultiplexedConnection| {
+        runtime.block_on(async {
+            let started = Instant::now();
+            let tasks: Vec<_> = (0..64u64)
+                .map(|task| {
+                    let (keys, mut raw) = (keys.clone(), raw.clone());
+                    tokio::spawn(async move {
+                        for i in 0..SLICE / 64 {
+                            let id = (task * SLICE + i) % HOT_KEYS;
+                            if ours {
+                                black_box(ours_redis(id).await);
+                            } else {
+                                let _: Vec<u8> = redis::cmd("GET")
+                                    .arg(&keys[id as usize])
+                                    .query_async(&mut raw)
+                                    .await
+                                    .unwrap();
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
+            started.elapsed()
+        })
+    };
+    let raw = runtime
+        .block_on(client.get_multiplexed_async_connection())
+        .unwrap();
+    let redis_rate =
+        |total: Duration| (SLICE / 64 * 64 * SLICES) as f64 / total.as_secs_f64() / 1e3;
     for _ in 0..ROUNDS {
-        rows[0].ours.push(local.block_on(async {
-            let started = Instant::now();
-            for i in 0..CALLS {
-                black_box(ours_async(black_box(i % HOT_KEYS)).await);
-            }
-            started.elapsed().as_nanos() as f64 / CALLS as f64
-        }));
-        rows[0].peer.push(local.block_on(async {
-            let started = Instant::now();
-            for i in 0..CALLS {
-                black_box(theirs_async(black_box(i % HOT_KEYS)).await);
-            }
-            started.elapsed().as_nanos() as f64 / CALLS as f64
-        }));
-        rows[1]
-            .ours
-            .push(per_call(|id| drop(black_box(ours_plain(black_box(id))))));
-        rows[1]
-            .peer
-            .push(per_call(|id| drop(black_box(theirs_plain(black_box(id))))));
-        let ours_two = rate(2, |id| drop(black_box(ours_plain(black_box(id))))) / 1e6;
-        rows[2].ours.push(ours_two);
-        rows[2]
-            .peer
-            .push(rate(2, |id| drop(black_box(theirs_plain(black_box(id))))) / 1e6);
-        rows[3].ours.push(ours_two);
-        rows[3]
-            .peer
-            .push(rate(1, |id| drop(black_box(ours_plain(black_box(id))))) / 1e6);
-        let (ours_rate, raw_rate, raw_on_thread_rate) = runtime.block_on(async {
-            let raw = client.get_multiplexed_async_connection().await.unwrap();
-            let run = |ours: bool, raw: redis::aio::MultiplexedConnection| {
-                let keys = keys.clone();
-                async move {
-                    let started = Instant::now();
-                    let tasks: Vec<_> = (0..64usize)
-                        .map(|task| {
-                            let (keys, mut raw) = (keys.clone(), raw.clone());
-                            tokio::spawn(async move {
-                                for i in 0..3_000usize {
-                                    let id = ((task * 3_000 + i) as u64) % HOT_KEYS;
-                                    if ours {
-                                        black_box(ours_redis(id).await);
-                                    } else {
-                                        let _: Vec<u8> = redis::cmd("GET")
-                                            .arg(&keys[id as usize])
-                                            .query_async(&mut raw)
-                                            .await
-                                            .unwrap();
-                                    }
-                                }
-                            })
-                        })
-                        .collect();
-                    for task in tasks {
-                        task.await.unwrap();
-                    }
-                    (64 * 3_000) as f64 / started.elapsed().as_secs_f64() / 1e3
-                }
-            };
-            (
-                run(true, raw.clone()).await,
-                run(false, raw).await,
-                run(false, raw_on_thread.clone()).await,
-            )
-        });
-        rows[4].ours.push(ours_rate);
-        rows[4].peer.push(raw_rate);
-        rows[5].ours.push(ours_rate);
-        rows[5].peer.push(raw_on_thread_rate);
-        rows[6].ours.push(per_call(|_| {
-            drop(black_box(ours_miss(fresh.fetch_add(1, Ordering::Relaxed))))
-        }));
-        rows[6].peer.push(per_call(|_| {
-            drop(black_box(theirs_miss(
-                fresh.fetch_add(1, Ordering::Relaxed),
-            )))
-        }));
+        let [ours, peer] = round(|| hit_async(true), || hit_async(false));
+        rows[0].ours.push(nanos(ours));
+        rows[0].peer.push(nanos(peer));
+        let [ours, peer] = round(|| slice(1, &ours_hit), || slice(1, &theirs_hit));
+        rows[1].ours.push(nanos(ours));
+        rows[1].peer.push(nanos(peer));
+        let [ours, peer] = round(|| slice(2, &ours_hit), || slice(2, &theirs_hit));
+        rows[2].ours.push(millions(2, ours));
+        rows[2].peer.push(millions(2, peer));
+        let [two, one] = round(|| slice(2, &ours_hit), || slice(1, &ours_hit));
+        rows[3].ours.push(millions(2, two));
+        rows[3].peer.push(millions(1, one));
+        let [ours, peer] = round(|| redis_slice(true, &raw), || redis_slice(false, &raw));
+        rows[4].ours.push(redis_rate(ours));
+        rows[4].peer.push(redis_rate(peer));
+        let [ours, peer] = round(
+            || redis_slice(true, &raw),
+            || redis_slice(false, &raw_on_thread),
+        );
+        rows[5].ours.push(redis_rate(ours));
+        rows[5].peer.push(redis_rate(peer));
+        let [ours, peer] = round(|| slice(1, &ours_new), || slice(1, &theirs_new));
+        rows[6].ours.push(nanos(ours));
+        rows[6].peer.push(nanos(peer));
     }
     assert_eq!(
         ours_plain::stats().computes,
