@@ -218,6 +218,10 @@ pub(super) fn connect(config: &RedisConfig) -> Result<(Link, Option<Client>), Co
                 problem: "no host given; valid: `host[:port]`".to_owned(),
             })?;
         let client = nodes_of.open(node).map_err(setup_error)?;
+        // One connect attempt, under the connect timeout: a request then waits at most the
+        // connect and the response timeouts, the store's budget, with no timer of ours (the next
+        // request after a failed attempt tries again; the circuit breaker paces them).
+        let manager_config = manager_config.set_number_of_retries(0);
         ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
             .map(|manager| (Link::Single(manager), Some(client)))
             .map_err(setup_error)
