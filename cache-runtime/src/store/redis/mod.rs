@@ -188,7 +188,7 @@ impl RedisStore {
     /// Runs `command` on the driver, awaiting it from any executor.
     pub(crate) async fn run<T, C, F>(&self, command: C) -> Result<T, Failure>
     where
-        C: FnOnce(Link) -> F,
+        C: FnOnce(Link) -> F + Send + 'static,
         F: Future<Output = redis::RedisResult<T>> + Send + 'static,
         T: Send + 'static,
     {
@@ -198,7 +198,7 @@ impl RedisStore {
     /// [`run`](Self::run) of a command that sends `requests`.
     async fn run_requests<T, C, F>(&self, requests: Requests, command: C) -> Result<T, Failure>
     where
-        C: FnOnce(Link) -> F,
+        C: FnOnce(Link) -> F + Send + 'static,
         F: Future<Output = redis::RedisResult<T>> + Send + 'static,
         T: Send + 'static,
     {
@@ -230,7 +230,7 @@ impl RedisStore {
         Failure,
     >
     where
-        C: FnOnce(Link) -> F,
+        C: FnOnce(Link) -> F + Send + 'static,
         F: Future<Output = redis::RedisResult<T>> + Send + 'static,
     {
         let probe = self
@@ -243,18 +243,21 @@ impl RedisStore {
             (Requests::One, Link::Single(_)) => None,
             _ => Some(self.config().connect_timeout + self.config().response_timeout),
         };
-        let future = command(link.clone());
-        let future = async move {
+        let link = link.clone();
+        // Built in place on the heap: moved from layer to layer by value, this future (the
+        // request's and the timer's state) was copied seven times a command.
+        let future = Box::pin(async move {
+            let request = command(link);
             let outcome = match budget {
-                None => Ok(future.await),
-                Some(budget) => tokio::time::timeout(budget, future).await,
+                None => Ok(request.await),
+                Some(budget) => tokio::time::timeout(budget, request).await,
             };
             match outcome {
                 Ok(Ok(value)) => Ok(value),
                 Ok(Err(error)) => Err(Failure::Redis(error)),
                 Err(_) => Err(Failure::Timeout),
             }
-        };
+        });
         Ok((future, probe))
     }
 
