@@ -302,7 +302,7 @@ where
         }
         let mut mget = redis::cmd("MGET");
         for (_, key, _) in &remote {
-            mget.arg(key.to_string());
+            mget.arg(key);
         }
         let replies: Vec<Option<Vec<u8>>> = match redis.query(mget).await {
             Ok(replies) => replies,

@@ -61,7 +61,7 @@ pub async fn invalidate_async(cache: &Cache, key: &Key) -> bool {
         #[cfg(feature = "redis")]
         Backend::Redis(redis) => {
             let mut unlink = redis::cmd("UNLINK");
-            unlink.arg(key.to_string());
+            unlink.arg(key);
             redis.query::<u64>(unlink).await.is_ok_and(|n| n == 1)
         }
     }

@@ -200,7 +200,7 @@ pub(super) fn fill_near<S: serde::Serialize + Clone + Send + Sync + 'static>(
 #[cfg(feature = "redis")]
 pub(super) fn get_entry(key: &Key) -> redis::Cmd {
     let mut cmd = redis::cmd("GET");
-    cmd.arg(key.to_string());
+    cmd.arg(key);
     cmd
 }
 

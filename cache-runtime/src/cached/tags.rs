@@ -114,9 +114,9 @@ static VERSION: std::sync::LazyLock<redis::Script> =
 #[cfg(feature = "redis")]
 pub(crate) fn read_with_versions(key: &Key, tags: &[Key]) -> redis::Cmd {
     let mut cmd = redis::cmd("MGET");
-    cmd.arg(key.to_string());
+    cmd.arg(key);
     for tag in tags {
-        cmd.arg(tag.to_string());
+        cmd.arg(tag);
     }
     cmd
 }
@@ -161,10 +161,7 @@ pub(crate) async fn ensure_on(
     let keep_ms = u64::try_from(keep.as_millis()).unwrap_or(u64::MAX);
     let reads = tags.iter().map(|tag| {
         let mut invocation = VERSION.prepare_invoke();
-        invocation
-            .key(tag.to_string())
-            .arg(new_version())
-            .arg(keep_ms);
+        invocation.key(tag).arg(new_version()).arg(keep_ms);
         redis.invoke::<Vec<u8>>(invocation)
     });
     let versions = futures_util::future::join_all(reads).await;

@@ -115,7 +115,7 @@ where
                 // Redis keeps it through its TTL and the longer stale window.
                 let px = header.stale_until.saturating_sub(header.created_at).max(1);
                 let mut set = redis::cmd("SET");
-                set.arg(key.to_string()).arg(bytes).arg("PX").arg(px);
+                set.arg(key).arg(bytes).arg("PX").arg(px);
                 Some(RemoteWrite {
                     redis: redis.clone(),
                     set,

@@ -13,6 +13,7 @@ pub(crate) mod canonical;
 pub(crate) mod namespace;
 pub(crate) mod text;
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
 use std::sync::OnceLock;
@@ -227,7 +228,19 @@ impl Key {
 impl fmt::Display for Key {
     /// The full stored key, as a shared store holds it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_key_text(f, &self.bytes, self.digested_from)
+        f.write_str(&String::from_utf8_lossy(&stored_bytes(
+            &self.bytes,
+            self.digested_from,
+        )))
+    }
+}
+
+#[cfg(feature = "redis")]
+impl redis::ToRedisArgs for Key {
+    /// The full stored key's bytes, as [`Display`](fmt::Display) writes it (prefixes, module
+    /// paths and rendered templates are UTF-8): no formatting on a command's way out.
+    fn write_redis_args<W: ?Sized + redis::RedisWrite>(&self, out: &mut W) {
+        out.write_arg(&stored_bytes(&self.bytes, self.digested_from));
     }
 }
 
@@ -236,24 +249,20 @@ impl fmt::Display for Key {
 pub(crate) fn stored_key_text(bytes: &[u8]) -> String {
     // Prefixes, module paths and rendered templates are ASCII: 0xFF only marks a digest.
     let digested_from = bytes.iter().position(|&b| b == DIGESTED);
-    let mut text = String::with_capacity(bytes.len());
-    let _ = write_key_text(&mut text, bytes, digested_from);
-    text
+    String::from_utf8_lossy(&stored_bytes(bytes, digested_from)).into_owned()
 }
 
-fn write_key_text(
-    out: &mut impl fmt::Write,
-    bytes: &[u8],
-    digested_from: Option<usize>,
-) -> fmt::Result {
+/// The bytes of the key a shared store holds: `bytes` as they are, or up to the digest marker
+/// at `digested_from` and then the hex digest of the rest.
+fn stored_bytes(bytes: &[u8], digested_from: Option<usize>) -> Cow<'_, [u8]> {
     match digested_from {
-        None => out.write_str(&String::from_utf8_lossy(bytes)),
+        None => Cow::Borrowed(bytes),
         Some(at) => {
-            out.write_str(&String::from_utf8_lossy(&bytes[..at]))?;
             let digest = blake3::hash(&bytes[at + 1..]);
-            let mut hex = Vec::with_capacity(DIGEST_BYTES * 2);
-            text::put_hex(&mut hex, &digest.as_bytes()[..DIGEST_BYTES]);
-            out.write_str(&String::from_utf8_lossy(&hex))
+            let mut stored = Vec::with_capacity(at + DIGEST_BYTES * 2);
+            stored.extend_from_slice(&bytes[..at]);
+            text::put_hex(&mut stored, &digest.as_bytes()[..DIGEST_BYTES]);
+            Cow::Owned(stored)
         }
     }
 }

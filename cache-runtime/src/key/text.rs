@@ -87,6 +87,13 @@ struct Text<'a, S: Sink> {
 }
 
 impl<S: Sink> Text<'_, S> {
+    /// An integer, as `Display` writes it, without the formatting machinery (a key's id is
+    /// rendered on every call).
+    fn integer(self, value: impl itoa::Integer) -> Result<(), KeyError> {
+        self.out.put(itoa::Buffer::new().format(value).as_bytes());
+        Ok(())
+    }
+
     fn display(self, value: impl std::fmt::Display) -> Result<(), KeyError> {
         struct Writer<'a, S: Sink>(&'a mut S);
         impl<S: Sink> std::fmt::Write for Writer<'_, S> {
@@ -117,34 +124,34 @@ impl<S: Sink> ser::Serializer for Text<'_, S> {
         self.display(v)
     }
     fn serialize_i8(self, v: i8) -> Result<(), KeyError> {
-        self.display(v)
+        self.integer(v)
     }
     fn serialize_i16(self, v: i16) -> Result<(), KeyError> {
-        self.display(v)
+        self.integer(v)
     }
     fn serialize_i32(self, v: i32) -> Result<(), KeyError> {
-        self.display(v)
+        self.integer(v)
     }
     fn serialize_i64(self, v: i64) -> Result<(), KeyError> {
-        self.display(v)
+        self.integer(v)
     }
     fn serialize_i128(self, v: i128) -> Result<(), KeyError> {
-        self.display(v)
+        self.integer(v)
     }
     fn serialize_u8(self, v: u8) -> Result<(), KeyError> {
-        self.display(v)
+        self.integer(v)
     }
     fn serialize_u16(self, v: u16) -> Result<(), KeyError> {
-        self.display(v)
+        self.integer(v)
     }
     fn serialize_u32(self, v: u32) -> Result<(), KeyError> {
-        self.display(v)
+        self.integer(v)
     }
     fn serialize_u64(self, v: u64) -> Result<(), KeyError> {
-        self.display(v)
+        self.integer(v)
     }
     fn serialize_u128(self, v: u128) -> Result<(), KeyError> {
-        self.display(v)
+        self.integer(v)
     }
     fn serialize_f32(self, v: f32) -> Result<(), KeyError> {
         self.serialize_f64(v.into())
