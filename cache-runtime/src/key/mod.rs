@@ -343,6 +343,20 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_key_reaches_redis_as_its_text() {
+        use redis::ToRedisArgs;
+        let cache = Cache::builder().prefix("svc").build().unwrap();
+        let mut template = Key::template(&cache);
+        template.text("user:");
+        template.value(&42u64);
+        template.value("é b");
+        for key in [default_key(&cache, 7), template] {
+            assert_eq!(key.to_redis_args(), vec![key.to_string().into_bytes()]);
+        }
+    }
+
     #[test]
     fn template_key_is_readable() {
         let cache = Cache::builder().prefix("svc").build().unwrap();
