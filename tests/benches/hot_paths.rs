@@ -73,25 +73,19 @@ async fn ours_redis(id: u64) -> String {
     value(id)
 }
 
-/// One slice of a round: `SLICE` calls of `call` (on `threads` threads, `SLICE` each), and the
-/// time they took.
+/// One slice of a round: `SLICE` calls of `call` on each of `threads` threads started for it
+/// (one thread too, so that one and two threads pay the same start), and the time they took.
 fn slice(threads: u64, call: &(impl Fn(u64) + Sync)) -> Duration {
     let started = Instant::now();
-    if threads == 1 {
-        for i in 0..SLICE {
-            call(i % HOT_KEYS);
+    std::thread::scope(|scope| {
+        for thread in 0..threads {
+            scope.spawn(move || {
+                for i in 0..SLICE {
+                    call((i + thread * 7) % HOT_KEYS);
+                }
+            });
         }
-    } else {
-        std::thread::scope(|scope| {
-            for thread in 0..threads {
-                scope.spawn(move || {
-                    for i in 0..SLICE {
-                        call((i + thread * 7) % HOT_KEYS);
-                    }
-                });
-            }
-        });
-    }
+    });
     started.elapsed()
 }
 
