@@ -33,6 +33,7 @@ use std::hash::BuildHasher;
 
 use crate::clock::monotonic_millis;
 use crate::count::Count;
+use crate::key::as_stored;
 use crate::store::{MemoryStore, StoredEntry};
 
 /// The staleness bound when none is given: a near entry is never more than this behind Redis.
@@ -120,8 +121,12 @@ impl Near {
     }
 
     /// A ticket for a read of `key` about to be sent.
+    ///
+    /// Here, as in [`fill`](Self::fill) and [`invalidate`](Self::invalidate), a key is given as
+    /// the memory store holds it and kept as Redis holds it ([`as_stored`]): a function's default
+    /// key, digest and all, is the name the server's invalidation push gives it.
     pub(crate) fn ticket(&self, key: &[u8]) -> FillTicket {
-        let stripe = self.stripe(key);
+        let stripe = self.stripe(&as_stored(key));
         let epoch = self.epoch.load(SeqCst);
         let generation = *self.lock(stripe);
         FillTicket {
@@ -134,12 +139,13 @@ impl Near {
     /// Installs what a read under `ticket` found, unless the key was invalidated, the cache
     /// flushed, or tracking is not healthy; whether it was installed.
     pub(crate) fn fill(&self, key: &[u8], ticket: FillTicket, entry: StoredEntry) -> bool {
+        let key = as_stored(key);
         let generation = self.lock(ticket.stripe);
         let current = *generation == ticket.generation
             && self.epoch.load(SeqCst) == ticket.epoch
             && self.usable().is_some();
         if current {
-            self.l1.insert(key, entry);
+            self.l1.insert(&key, entry);
         } else {
             self.counts.fills_refused.bump();
         }
@@ -149,9 +155,10 @@ impl Near {
     /// `key` changed (a push, or this process's own write): its entry goes, and reads of it
     /// under way will not fill.
     pub(crate) fn invalidate(&self, key: &[u8]) {
-        let mut generation = self.lock(self.stripe(key));
+        let key = as_stored(key);
+        let mut generation = self.lock(self.stripe(&key));
         *generation += 1;
-        self.l1.remove(key);
+        self.l1.remove(&key);
     }
 
     /// A push from the server: `key` changed.
