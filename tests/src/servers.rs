@@ -69,6 +69,22 @@ pub(crate) fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// A free loopback port for a cluster node, whose bus port (10,000 above it, as Redis takes it)
+/// exists and is free too: an ephemeral port above 55,535 has no bus port, and a node given one
+/// exits at start.
+fn free_cluster_port() -> u16 {
+    for _ in 0..100 {
+        let port = free_port();
+        let bus_free = port
+            .checked_add(10_000)
+            .is_some_and(|bus| TcpListener::bind(("127.0.0.1", bus)).is_ok());
+        if bus_free {
+            return port;
+        }
+    }
+    panic!("no loopback port with a free cluster bus port in 100 tries")
+}
+
 pub(crate) fn scratch_dir() -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
@@ -175,7 +191,10 @@ impl RedisServer {
     /// A server of our own, as `options` say.
     pub fn start(options: ServerOptions) -> Self {
         let dir = scratch_dir();
-        let port = free_port();
+        let port = match options.cluster_node {
+            true => free_cluster_port(),
+            false => free_port(),
+        };
         let mut args: Vec<String> = [
             "--bind",
             "127.0.0.1",
