@@ -15,10 +15,10 @@ use cache_tests::{eventually_async, Runs};
 static PARTITIONED: OnceLock<Cache> = OnceLock::new();
 static RUNS: Runs = Runs::new();
 
-const CONNECT: Duration = Duration::from_millis(300);
+const CONNECT: Duration = Duration::from_millis(400);
 const RESPONSE: Duration = Duration::from_millis(200);
 /// What the machine may add to the budget (scheduling, the proxy's own hop).
-const SLACK: Duration = Duration::from_millis(250);
+const SLACK: Duration = Duration::from_millis(400);
 
 #[cached(ttl = 60, key = "price:{id}", store = PARTITIONED.get().unwrap())]
 async fn price(id: u64) -> u64 {
