@@ -278,7 +278,7 @@ impl RedisStore {
     }
 }
 
-/// How many requests a command sends: one (a command or a pipeline), or maybe more (a script
+/// How many requests a command sends: one (`query`), or maybe more (a script
 /// loaded on `NOSCRIPT`, a scan, commands run one after another).
 #[derive(Clone, Copy)]
 enum Requests {
