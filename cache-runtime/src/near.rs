@@ -23,9 +23,15 @@
 //!
 //! **Own writes first.** `invalidate`, `refresh`, `set`, `delete` and a computed value's `SET`
 //! remove the key here themselves, before they return, the same way a push does.
+//!
+//! **Keys by two names.** The L1 holds an entry under its key as the memory store holds it, so a
+//! near hit costs what a memory hit costs. A push names the key as Redis holds it; for a
+//! function's default key that name ends in a digest that cannot be turned back into the key, so
+//! a read's ticket records the pair (Redis name → key) and a push finds the key through it.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use foldhash::fast::FixedState;
@@ -33,7 +39,7 @@ use std::hash::BuildHasher;
 
 use crate::clock::monotonic_millis;
 use crate::count::Count;
-use crate::key::as_stored;
+use crate::key::{as_stored, is_digested};
 use crate::store::{MemoryStore, StoredEntry};
 
 /// The staleness bound when none is given: a near entry is never more than this behind Redis.
@@ -41,9 +47,16 @@ pub const DEFAULT_NEAR_CACHE_MAX_LAG: Duration = Duration::from_millis(500);
 
 const STRIPES: usize = 256;
 
+/// How many Redis names of default keys are kept at least; past that and past twice the L1's
+/// entries, they are forgotten with the entries they name.
+const NAMES_FLOOR: usize = 4_096;
+
 /// The coarse monotonic clock's worst step (a 250 Hz kernel tick): taken off the bound, so that
 /// a clock read up to one tick late can never stretch it.
 const CLOCK_STEP_MS: u64 = 4;
+
+/// Keys as the memory store holds them, by the names Redis gives them.
+type Names = HashMap<Box<[u8]>, Box<[u8]>>;
 
 /// The near cache of one [`Cache`](crate::Cache) on Redis.
 pub(crate) struct Near {
@@ -58,6 +71,8 @@ pub(crate) struct Near {
     epoch: AtomicU64,
     /// Per stripe of keys: bumped by every invalidation of a key of the stripe.
     stripes: Box<[Mutex<u64>]>,
+    /// The keys of default-key entries by their Redis names (see the module's header).
+    names: Mutex<Names>,
     hasher: FixedState,
     pub(crate) counts: NearCounts,
 }
@@ -92,6 +107,7 @@ impl Near {
             heard_through: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
             stripes: (0..STRIPES).map(|_| Mutex::new(0)).collect(),
+            names: Mutex::new(HashMap::new()),
             hasher: FixedState::default(),
             counts: NearCounts::default(),
         }
@@ -120,13 +136,17 @@ impl Near {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A ticket for a read of `key` about to be sent.
-    ///
-    /// Here, as in [`fill`](Self::fill) and [`invalidate`](Self::invalidate), a key is given as
-    /// the memory store holds it and kept as Redis holds it ([`as_stored`]): a function's default
-    /// key, digest and all, is the name the server's invalidation push gives it.
+    fn names(&self) -> MutexGuard<'_, Names> {
+        self.names.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A ticket for a read of `key` (as the memory store holds it) about to be sent. A default
+    /// key's Redis name is recorded first, so that a push naming it from now on reaches it.
     pub(crate) fn ticket(&self, key: &[u8]) -> FillTicket {
-        let stripe = self.stripe(&as_stored(key));
+        if is_digested(key) {
+            self.record_name(key);
+        }
+        let stripe = self.stripe(key);
         let epoch = self.epoch.load(SeqCst);
         let generation = *self.lock(stripe);
         FillTicket {
@@ -136,29 +156,51 @@ impl Near {
         }
     }
 
+    /// Records the Redis name of the default key `key`. Past the bound the names are forgotten,
+    /// and with them the entries they name (a push could no longer reach those) and every
+    /// ticket out (its name is gone too).
+    fn record_name(&self, key: &[u8]) {
+        let name = as_stored(key).into_owned().into_boxed_slice();
+        let mut names = self.names();
+        if names.len() >= NAMES_FLOOR && names.len() >= 2 * self.l1.len() {
+            let _all: Vec<_> = (0..STRIPES).map(|stripe| self.lock(stripe)).collect();
+            self.epoch.fetch_add(1, SeqCst);
+            self.l1.clear_cached();
+            names.clear();
+        }
+        names.insert(name, key.into());
+    }
+
     /// Installs what a read under `ticket` found, unless the key was invalidated, the cache
     /// flushed, or tracking is not healthy; whether it was installed.
     pub(crate) fn fill(&self, key: &[u8], ticket: FillTicket, entry: StoredEntry) -> bool {
-        let key = as_stored(key);
         let generation = self.lock(ticket.stripe);
         let current = *generation == ticket.generation
             && self.epoch.load(SeqCst) == ticket.epoch
             && self.usable().is_some();
         if current {
-            self.l1.insert(&key, entry);
+            self.l1.insert(key, entry);
         } else {
             self.counts.fills_refused.bump();
         }
         current
     }
 
-    /// `key` changed (a push, or this process's own write): its entry goes, and reads of it
-    /// under way will not fill.
+    /// `key` changed (a push, or this process's own write; as the memory store holds it, or by
+    /// its Redis name): its entry goes, and reads of it under way will not fill.
     pub(crate) fn invalidate(&self, key: &[u8]) {
-        let key = as_stored(key);
-        let mut generation = self.lock(self.stripe(&key));
+        self.invalidate_held(key);
+        let named = self.names().remove(key);
+        if let Some(held) = named {
+            self.invalidate_held(&held);
+        }
+    }
+
+    /// [`invalidate`](Self::invalidate) of `key` as the L1 holds it.
+    fn invalidate_held(&self, key: &[u8]) {
+        let mut generation = self.lock(self.stripe(key));
         *generation += 1;
-        self.l1.remove(&key);
+        self.l1.remove(key);
     }
 
     /// A push from the server: `key` changed.
@@ -174,6 +216,8 @@ impl Near {
         let _all: Vec<_> = (0..STRIPES).map(|stripe| self.lock(stripe)).collect();
         self.epoch.fetch_add(1, SeqCst);
         self.l1.clear_cached();
+        drop(_all);
+        self.names().clear();
         self.counts.flushes.bump();
     }
 
@@ -231,6 +275,43 @@ mod tests {
             ),
             (2, 1)
         );
+    }
+
+    #[test]
+    fn a_push_naming_a_default_key_as_redis_does_reaches_its_entry() {
+        let near = healthy();
+        let key = b"p:app::price:v0:\xff\x03u64\x05\x07";
+        let name = as_stored(key).into_owned();
+        assert_ne!(&name[..], &key[..]);
+        // The push arrives between the read's ticket and its reply: the fill is refused.
+        let ticket = near.ticket(key);
+        near.heard_invalidation(&name);
+        assert!(!near.fill(key, ticket, entry()));
+        // Filled, then pushed: the entry goes.
+        assert!(near.fill(key, near.ticket(key), entry()));
+        assert!(near.usable().unwrap().get(key, 0).is_some());
+        near.heard_invalidation(&name);
+        assert!(near.usable().unwrap().get(key, 0).is_none());
+    }
+
+    #[test]
+    fn forgotten_names_take_their_entries_and_tickets_with_them() {
+        let near = healthy();
+        let key = |n: usize| [&b"p:app::price:v0:\xff"[..], n.to_string().as_bytes()].concat();
+        let mut keys = (0..NAMES_FLOOR).map(key);
+        let first = keys.next().unwrap();
+        assert!(near.fill(&first, near.ticket(&first), entry()));
+        let ticket = near.ticket(&first);
+        for other in keys {
+            near.ticket(&other);
+        }
+        // One name more than the bound, twice the L1's one entry: every name is forgotten.
+        near.ticket(&key(NAMES_FLOOR));
+        assert!(
+            near.usable().unwrap().get(&first, 0).is_none(),
+            "its name is gone"
+        );
+        assert!(!near.fill(&first, ticket, entry()), "a ticket from before");
     }
 
     #[test]

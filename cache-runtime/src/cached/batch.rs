@@ -282,7 +282,7 @@ where
         for (index, key) in self.keys.iter().enumerate() {
             let Ok(key) = key.checked() else { continue };
             let found = l1.and_then(|l1| {
-                read_store::<Kd, Option<V>>(l1, cache, (&key.in_near(), &[]), policy, counters)
+                read_store::<Kd, Option<V>>(l1, cache, (key, &[]), policy, counters)
                     .filter(|(_, judged)| judged.serves())
             });
             match (found, near) {

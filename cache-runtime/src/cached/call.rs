@@ -267,8 +267,7 @@ where
     let near = call.cache.near()?;
     let l1 = near.usable()?;
     let counters = call.site.counters();
-    let key = key.in_near();
-    let found = read_store::<K, R>(l1, call.cache, (&key, call.tags), call.policy, counters)
+    let found = read_store::<K, R>(l1, call.cache, (key, call.tags), call.policy, counters)
         .filter(|(_, judged)| judged.serves())?;
     near.counts.hits.bump();
     counters.near_hits.bump();

@@ -223,24 +223,6 @@ impl Key {
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }
-
-    /// This key as the near cache holds it: under the name Redis gives it (a default key's
-    /// digest in hex), which the server's invalidation pushes carry.
-    #[cfg(feature = "redis")]
-    pub(crate) fn in_near(&self) -> Cow<'_, Key> {
-        match self.digested_from {
-            None => Cow::Borrowed(self),
-            Some(_) => {
-                let mut bytes = key_buffer();
-                bytes.put(&stored_bytes(&self.bytes, self.digested_from));
-                Cow::Owned(Key {
-                    bytes,
-                    digested_from: None,
-                    error: self.error.clone(),
-                })
-            }
-        }
-    }
 }
 
 impl fmt::Display for Key {
@@ -268,9 +250,15 @@ pub(crate) fn stored_key_text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&as_stored(bytes)).into_owned()
 }
 
+/// Whether `bytes` (a key as the memory store holds it) is a default key, whose Redis name ends
+/// in a digest of its arguments rather than holding them.
+#[cfg(feature = "redis")]
+pub(crate) fn is_digested(bytes: &[u8]) -> bool {
+    bytes.contains(&DIGESTED)
+}
+
 /// A key as the memory store holds it (the bytes of [`Key::as_bytes`], or a plain operation's
-/// key), as Redis holds it: the name its invalidation pushes give it, which the near cache
-/// keys on.
+/// key), as Redis holds it: the name its invalidation pushes give it.
 pub(crate) fn as_stored(bytes: &[u8]) -> Cow<'_, [u8]> {
     // Prefixes, module paths and rendered templates are UTF-8: 0xFF only marks a digest.
     stored_bytes(bytes, bytes.iter().position(|&b| b == DIGESTED))
