@@ -213,10 +213,11 @@ impl Near {
     /// bypassed until [`heard_through`](Self::heard_through) says tracking is healthy again.
     pub(crate) fn flush(&self) {
         self.heard_through.store(0, SeqCst);
-        let _all: Vec<_> = (0..STRIPES).map(|stripe| self.lock(stripe)).collect();
+        let all: Vec<_> = (0..STRIPES).map(|stripe| self.lock(stripe)).collect();
         self.epoch.fetch_add(1, SeqCst);
         self.l1.clear_cached();
-        drop(_all);
+        // Released first: the names' lock is never taken while a stripe's is held.
+        drop(all);
         self.names().clear();
         self.counts.flushes.bump();
     }
