@@ -26,7 +26,7 @@ async fn price(id: u64) -> u64 {
     id * 10
 }
 
-/// The longest of `calls` calls of `price`, each of a new id (so each reads Redis).
+/// The longest call of `price` over `ids`, each a new id (so each reads Redis).
 async fn slowest_call(ids: std::ops::Range<u64>) -> Duration {
     let mut slowest = Duration::ZERO;
     for id in ids {

@@ -216,7 +216,8 @@ impl RedisStore {
     ///
     /// A single node's connection keeps the budget of one request itself (one connect attempt
     /// under the connect timeout, then the reply under the response timeout): that request
-    /// sets no timer of its own. A timer was a sixth of a Redis hit's cost (hot_paths).
+    /// sets no timer of its own (a second timer on the driver cost Redis hits about a fifth of
+    /// their rate: BENCHMARKS.md).
     #[allow(clippy::type_complexity)]
     fn prepare<T, C, F>(
         &self,
