@@ -29,6 +29,7 @@
 //! function's default key that name ends in a digest that cannot be turned back into the key, so
 //! a read's ticket records the pair (Redis name → key) and a push finds the key through it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -39,7 +40,7 @@ use std::hash::BuildHasher;
 
 use crate::clock::monotonic_millis;
 use crate::count::Count;
-use crate::key::{as_stored, is_digested};
+use crate::key::as_stored;
 use crate::store::{MemoryStore, StoredEntry};
 
 /// The staleness bound when none is given: a near entry is never more than this behind Redis.
@@ -143,8 +144,8 @@ impl Near {
     /// A ticket for a read of `key` (as the memory store holds it) about to be sent. A default
     /// key's Redis name is recorded first, so that a push naming it from now on reaches it.
     pub(crate) fn ticket(&self, key: &[u8]) -> FillTicket {
-        if is_digested(key) {
-            self.record_name(key);
+        if let Cow::Owned(name) = as_stored(key) {
+            self.record_name(name, key);
         }
         let stripe = self.stripe(key);
         let epoch = self.epoch.load(SeqCst);
@@ -156,11 +157,10 @@ impl Near {
         }
     }
 
-    /// Records the Redis name of the default key `key`. Past the bound the names are forgotten,
-    /// and with them the entries they name (a push could no longer reach those) and every
-    /// ticket out (its name is gone too).
-    fn record_name(&self, key: &[u8]) {
-        let name = as_stored(key).into_owned().into_boxed_slice();
+    /// Records `name`, the Redis name of the default key `key`. Past the bound the names are
+    /// forgotten, and with them the entries they name (a push could no longer reach those) and
+    /// every ticket out (its name is gone too).
+    fn record_name(&self, name: Vec<u8>, key: &[u8]) {
         let mut names = self.names();
         if names.len() >= NAMES_FLOOR && names.len() >= 2 * self.l1.len() {
             let _all: Vec<_> = (0..STRIPES).map(|stripe| self.lock(stripe)).collect();
@@ -168,7 +168,7 @@ impl Near {
             self.l1.clear_cached();
             names.clear();
         }
-        names.insert(name, key.into());
+        names.insert(name.into(), key.into());
     }
 
     /// Installs what a read under `ticket` found, unless the key was invalidated, the cache

@@ -250,15 +250,9 @@ pub(crate) fn stored_key_text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&as_stored(bytes)).into_owned()
 }
 
-/// Whether `bytes` (a key as the memory store holds it) is a default key, whose Redis name ends
-/// in a digest of its arguments rather than holding them.
-#[cfg(feature = "redis")]
-pub(crate) fn is_digested(bytes: &[u8]) -> bool {
-    bytes.contains(&DIGESTED)
-}
-
 /// A key as the memory store holds it (the bytes of [`Key::as_bytes`], or a plain operation's
-/// key), as Redis holds it: the name its invalidation pushes give it.
+/// key), as Redis holds it: the name its invalidation pushes give it. Owned only for a default
+/// key, whose Redis name ends in a digest of its arguments rather than holding them.
 pub(crate) fn as_stored(bytes: &[u8]) -> Cow<'_, [u8]> {
     // Prefixes, module paths and rendered templates are UTF-8: 0xFF only marks a digest.
     stored_bytes(bytes, bytes.iter().position(|&b| b == DIGESTED))
