@@ -27,7 +27,7 @@ use super::invalidation::Ticket;
 use super::kind::ReturnKind;
 use super::mode::CallMode;
 use super::read::read_memory;
-use super::write::{store, RemoteWrite};
+use super::write::{end_flight, store, RemoteWrite};
 use super::FnSite;
 use crate::key::Key;
 use crate::{Cache, CachePolicy};
@@ -203,9 +203,10 @@ where
         let mut writes = Vec::new();
         for ((index, leader), ticket) in leaders.into_iter().zip(tickets) {
             let value = returned.remove(&ids[index]);
-            writes.extend(run.store((index, ticket), &value, started));
+            let mut write = run.store((index, ticket), &value, started);
             run.found[index] = Some(value.clone());
-            leader.finish(|| Arc::new(value));
+            end_flight(leader, write.as_mut(), || Arc::new(value));
+            writes.extend(write);
         }
         for index in uncached {
             run.found[index] = Some(returned.remove(&ids[index]));

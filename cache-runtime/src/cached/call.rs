@@ -14,7 +14,8 @@
 //! that needs I/O or computing is a [`Fetch`]: its steps are here, and `drive.rs` runs them, once
 //! as async code for both kinds of function. On Redis a hit is one `GET` and a miss one `GET`
 //! and one `SET … PX`: the leader does not read again (a value stored between its `GET` and its
-//! turn is recomputed, not lost). A tagged call reads its tags' versions in the same round trip
+//! turn is recomputed, not lost), and its flight stays joinable until the `SET` is answered, so a
+//! caller whose `GET` raced the `SET` takes the value rather than computing it again. A tagged call reads its tags' versions in the same round trip
 //! (`MGET`), and makes the missing ones before its body runs (`tags.rs`). When Redis fails or its circuit is open the call runs the body
 //! and returns its value (fail-open), or, for `on_store_error = fail`, returns the store's error
 //! without running it ([`Fetch::fail_closed`]). `lock_on_miss` is in `lease.rs`.
@@ -37,7 +38,7 @@ use super::refresh::Refresh;
 use super::tags;
 #[cfg(feature = "redis")]
 use super::write::backend_error;
-use super::write::{store, RemoteWrite};
+use super::write::{end_flight, store, RemoteWrite};
 use super::FnSite;
 use crate::cached::flight::{Follower, Joined, Leader, Outcome};
 use crate::cached::invalidation::Ticket;
@@ -562,7 +563,7 @@ where
             (Err(panic), None) => std::panic::resume_unwind(panic),
         };
         // A stale value served is not stored again: the entry keeps its own times.
-        let write = match (self.call.key.checked(), self.ticket, self.tag_stamp) {
+        let mut write = match (self.call.key.checked(), self.ticket, self.tag_stamp) {
             (Ok(key), Some(ticket), Some(stamp)) if self.redis_usable && computed => store::<K, R>(
                 self.call.cache,
                 (key, ticket, (stamp, self.call.tags)),
@@ -574,7 +575,7 @@ where
             _ => None,
         };
         if let Some(leader) = leader {
-            leader.finish(|| Arc::new(value.clone()));
+            end_flight(leader, write.as_mut(), || Arc::new(value.clone()));
         }
         (value, write)
     }

@@ -74,6 +74,15 @@ pub(crate) struct Leader {
     finished: bool,
 }
 
+/// A finished flight that callers can still join while its value's write to Redis is under
+/// way: a caller whose read raced the write takes the value instead of computing it again.
+/// Dropping it (once the write is answered) ends the flight.
+#[cfg(feature = "redis")]
+pub(crate) struct Landing {
+    flights: Arc<Flights>,
+    flight: Arc<Flight>,
+}
+
 /// A caller waiting for a leader.
 #[derive(Debug)]
 pub(crate) struct Follower {
@@ -208,6 +217,19 @@ impl Leader {
         self.end(|| State::Finished(value()));
     }
 
+    /// Hands `value` to every follower, and to every caller that joins the flight until the
+    /// returned [`Landing`] is dropped.
+    #[cfg(feature = "redis")]
+    pub(crate) fn share_until_stored(mut self, value: Shared) -> Landing {
+        self.finished = true;
+        *lock(&self.flight.state) = State::Finished(value);
+        self.flight.done.notify(usize::MAX);
+        Landing {
+            flights: Arc::clone(&self.flights),
+            flight: Arc::clone(&self.flight),
+        }
+    }
+
     fn end(&mut self, state: impl FnOnce() -> State) {
         self.finished = true;
         // Removed first: once it is out of the map, the followers counted are all there are.
@@ -223,6 +245,13 @@ impl Drop for Leader {
         if !self.finished {
             self.end(|| State::Abandoned);
         }
+    }
+}
+
+#[cfg(feature = "redis")]
+impl Drop for Landing {
+    fn drop(&mut self) {
+        self.flights.remove(&self.flight);
     }
 }
 
@@ -277,6 +306,27 @@ mod tests {
         drop(leader);
         listener.wait();
         assert!(matches!(follower.poll(), Outcome::Abandoned));
+        assert!(matches!(flights.join(b"k", 0), Joined::Leader(_)));
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_flight_whose_value_is_being_stored_hands_it_to_callers_that_join() {
+        let flights = Arc::new(Flights::new());
+        let Joined::Leader(leader) = flights.join(b"k", 0) else {
+            panic!("first caller leads")
+        };
+        let landing = leader.share_until_stored(Arc::new(7u32));
+        let Joined::Follower(late) = flights.join(b"k", 0) else {
+            panic!("a caller that missed while the value is stored follows")
+        };
+        let Outcome::Value(value) = late.poll() else {
+            panic!("and has the value at once")
+        };
+        assert_eq!(value.downcast_ref::<u32>(), Some(&7));
+        assert!(flights.try_lead(b"k", 0).is_none(), "no refresh starts");
+        drop(landing);
+        assert_eq!(flights.len(), 0);
         assert!(matches!(flights.join(b"k", 0), Joined::Leader(_)));
     }
 

@@ -22,7 +22,7 @@ use super::kind::ReturnKind;
 use super::tags;
 #[cfg(feature = "redis")]
 use super::write::backend_error;
-use super::write::{store, RemoteWrite};
+use super::write::{end_flight, store, RemoteWrite};
 use super::FnSite;
 use crate::cached::flight::Leader;
 use crate::cached::invalidation::Ticket;
@@ -191,7 +191,7 @@ where
             self.leader.finish(|| Arc::new(value));
             return None;
         };
-        let write = store::<K, R>(
+        let mut write = store::<K, R>(
             &self.cache,
             (&self.key, self.ticket, (stamp, &self.tags)),
             self.site,
@@ -199,7 +199,7 @@ where
             &value,
             elapsed,
         );
-        self.leader.finish(|| Arc::new(value));
+        end_flight(self.leader, write.as_mut(), || Arc::new(value));
         write
     }
 }

@@ -7,6 +7,9 @@ use super::call::TtlFrom;
 use super::kind::ReturnKind;
 use super::tags;
 use super::FnSite;
+#[cfg(feature = "redis")]
+use crate::cached::flight::Landing;
+use crate::cached::flight::{Leader, Shared};
 use crate::cached::invalidation::Ticket;
 #[cfg(feature = "redis")]
 use crate::cached::invalidation::{StoreGate, Superseded};
@@ -26,6 +29,8 @@ pub(super) struct RemoteWrite {
     gate: StoreGate,
     /// The key leaves the near cache once the write is answered (own writes first).
     near: Superseded,
+    /// The flight that computed the value, joinable until the write is answered.
+    flight: Option<Landing>,
 }
 
 /// Without Redis every store is done at once in memory: there is no write to send.
@@ -44,9 +49,25 @@ impl RemoteWrite {
             }
             drop(self.near);
             drop(self.gate);
+            drop(self.flight);
         }
         #[cfg(not(feature = "redis"))]
         match (self, site) {}
+    }
+}
+
+/// Ends `leader`'s flight with `value`: at once, or, when `write` stores the value in Redis,
+/// once it is answered; until then a caller whose read raced the write joins the flight and
+/// takes the value instead of computing it again (or starting a refresh).
+pub(super) fn end_flight(
+    leader: Leader,
+    write: Option<&mut RemoteWrite>,
+    value: impl FnOnce() -> Shared,
+) {
+    match write {
+        #[cfg(feature = "redis")]
+        Some(write) => write.flight = Some(leader.share_until_stored(value())),
+        _ => leader.finish(value),
     }
 }
 
@@ -121,6 +142,7 @@ where
                     set,
                     gate,
                     near: Superseded::in_near(cache, key.as_bytes()),
+                    flight: None,
                 })
             }
             Err(error) => {

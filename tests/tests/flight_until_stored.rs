@@ -1,0 +1,154 @@
+//! On Redis a computed value reaches this process's other callers through its flight until its
+//! `SET` is answered: a caller whose `GET` went out before the `SET` and came back after the
+//! computation ended takes the value; it neither computes it again nor starts another refresh.
+//! The fault proxy holds the replies back, so that such a `GET` is surely under way: a body ends
+//! only once the server has run the other caller's `GET`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use cache_runtime::{cached, Cache, ManualClock, RedisConfig};
+use cache_tests::proxy::{Direction, Fault, FaultProxy};
+use cache_tests::servers::{command_counts, RedisServer};
+use cache_tests::{eventually_async, Runs};
+
+/// The count of `GET`s a server must have run before a body ends.
+struct GetsAwaited {
+    server_url: OnceLock<String>,
+    count: AtomicU64,
+}
+
+impl GetsAwaited {
+    const fn new() -> Self {
+        GetsAwaited {
+            server_url: OnceLock::new(),
+            count: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// How many `GET`s the server has run.
+    async fn ran(&self) -> u64 {
+        let url = self.server_url.get().expect("the server's URL").clone();
+        tokio::task::spawn_blocking(move || {
+            let mut raw = redis::Client::open(url).unwrap().get_connection().unwrap();
+            command_counts(&mut raw).get("get").copied().unwrap_or(0)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// From now on, a body waits until the server has run `more` `GET`s than it has now.
+    async fn expect_more(&self, more: u64) {
+        self.count.store(self.ran().await + more, Ordering::SeqCst);
+    }
+
+    /// Waits until the server has run the awaited count (at most 10 s: past that the test fails
+    /// by its counts, not by hanging).
+    async fn reached(&self) {
+        for _ in 0..2_000 {
+            if self.ran().await >= self.count.load(Ordering::SeqCst) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// A cache on a fresh server through a proxy that, once the connection is up, holds every reply
+/// back 300 ms.
+async fn cache_with_late_replies(
+    gets: &GetsAwaited,
+    clock: Option<ManualClock>,
+) -> (Cache, RedisServer, FaultProxy) {
+    let server = RedisServer::single();
+    let proxy = FaultProxy::start(server.port());
+    gets.server_url.set(server.url()).unwrap();
+    let config = RedisConfig::from_url(&proxy.url())
+        .unwrap()
+        .connect_timeout(Duration::from_secs(5))
+        .response_timeout(Duration::from_secs(5));
+    let mut builder = Cache::builder().prefix("flight").redis(config);
+    if let Some(clock) = clock {
+        builder = builder.clock(clock);
+    }
+    let cache = builder.build().unwrap();
+    cache.ping().await.unwrap();
+    proxy.set(
+        Direction::ToClient,
+        Fault::Delay(Duration::from_millis(300)),
+    );
+    (cache, server, proxy)
+}
+
+static MISS: OnceLock<Cache> = OnceLock::new();
+static MISS_RUNS: Runs = Runs::new();
+static MISS_GETS: GetsAwaited = GetsAwaited::new();
+
+#[cached(ttl = 60, key = "miss:{id}", store = MISS.get().unwrap())]
+async fn computed_once(id: u64) -> u64 {
+    if MISS_RUNS.record() == 0 {
+        MISS_GETS.reached().await;
+    }
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_miss_that_raced_the_set_takes_the_value_instead_of_computing_it_again() {
+    let (cache, _server, _proxy) = cache_with_late_replies(&MISS_GETS, None).await;
+    MISS.set(cache).unwrap();
+    let first = tokio::spawn(computed_once(7));
+    while MISS_RUNS.count() == 0 {
+        tokio::task::yield_now().await;
+    }
+    // The first caller leads and computes; the second one's GET misses, and its reply comes
+    // back after the computation ended, while the SET's reply is held back behind it.
+    MISS_GETS.expect_more(1).await;
+    let second = tokio::spawn(computed_once(7));
+    assert_eq!(first.await.unwrap(), 7);
+    assert_eq!(second.await.unwrap(), 7);
+    assert_eq!(MISS_RUNS.count(), 1, "the body ran once");
+    let stats = computed_once::stats();
+    assert_eq!((stats.misses, stats.coalesced_waits), (2, 1), "{stats:?}");
+}
+
+static SWR: OnceLock<Cache> = OnceLock::new();
+static SWR_RUNS: Runs = Runs::new();
+static SWR_GETS: GetsAwaited = GetsAwaited::new();
+
+#[cached(ttl = 10, stale_while_revalidate = "1m", key = "swr", store = SWR.get().unwrap())]
+async fn revalidated() -> u64 {
+    let run = SWR_RUNS.record();
+    if run == 1 {
+        SWR_GETS.reached().await;
+    }
+    run as u64 + 1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_read_that_raced_the_refreshs_set_starts_no_other_refresh() {
+    let clock = ManualClock::new();
+    let (cache, _server, _proxy) = cache_with_late_replies(&SWR_GETS, Some(clock.clone())).await;
+    SWR.set(cache).unwrap();
+    assert_eq!(revalidated().await, 1);
+
+    clock.advance(Duration::from_secs(11));
+    // This read is stale and starts the refresh; the refresh ends once the server ran the next
+    // read's GET, whose stale reply comes back after the refresh ended, before its SET's reply.
+    SWR_GETS.expect_more(2).await;
+    assert_eq!(revalidated().await, 1, "stale, at once");
+    assert_eq!(
+        revalidated().await,
+        1,
+        "stale: its GET went out before the SET"
+    );
+    let stored = eventually_async(async || revalidated::stats().stores == 2).await;
+    assert!(stored, "the refresh stored its value");
+    assert_eq!(revalidated().await, 2);
+    let stats = revalidated::stats();
+    assert_eq!(
+        (SWR_RUNS.count(), stats.background_refreshes),
+        (2, 1),
+        "one refresh ran: {stats:?}"
+    );
+}
