@@ -152,3 +152,43 @@ async fn a_stale_read_that_raced_the_refreshs_set_starts_no_other_refresh() {
         "one refresh ran: {stats:?}"
     );
 }
+
+static DROPPED: OnceLock<Cache> = OnceLock::new();
+static DROPPED_RUNS: Runs = Runs::new();
+static DROPPED_GETS: GetsAwaited = GetsAwaited::new();
+
+#[cached(ttl = 10, key = "dropped", store = DROPPED.get().unwrap())]
+async fn dropped_while_storing() -> u64 {
+    DROPPED_RUNS.record() as u64 + 1
+}
+
+/// How many `SET`s the server has run.
+async fn sets_run(gets: &GetsAwaited) -> u64 {
+    let url = gets.server_url.get().unwrap().clone();
+    tokio::task::spawn_blocking(move || {
+        let mut raw = redis::Client::open(url).unwrap().get_connection().unwrap();
+        command_counts(&mut raw).get("set").copied().unwrap_or(0)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_dropped_while_its_value_is_stored_leaves_no_flight_behind() {
+    let clock = ManualClock::new();
+    let (cache, _server, _proxy) =
+        cache_with_late_replies(&DROPPED_GETS, Some(clock.clone())).await;
+    DROPPED.set(cache).unwrap();
+    let caller = tokio::spawn(dropped_while_storing());
+    // The server has run its SET, whose reply is held back: the caller waits on it. Dropped.
+    let stored = eventually_async(async || sets_run(&DROPPED_GETS).await == 1).await;
+    assert!(stored, "the caller sent its SET");
+    caller.abort();
+    assert!(caller.await.unwrap_err().is_cancelled());
+    assert_eq!(DROPPED_RUNS.count(), 1);
+
+    // Past the value's TTL a call computes anew: it follows no flight left over.
+    clock.advance(Duration::from_secs(11));
+    assert_eq!(dropped_while_storing().await, 2);
+    assert_eq!(DROPPED_RUNS.count(), 2);
+}
