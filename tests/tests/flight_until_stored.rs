@@ -13,26 +13,27 @@ use cache_tests::proxy::{Direction, Fault, FaultProxy};
 use cache_tests::servers::{command_counts, RedisServer};
 use cache_tests::{eventually_async, Runs};
 
-/// The count of `GET`s a server must have run before a body ends.
-struct GetsAwaited {
+/// A test's server, watched through `INFO commandstats`: the commands it ran, and the count of
+/// `GET`s it must have run before a body ends.
+struct WatchedServer {
     server_url: OnceLock<String>,
     count: AtomicU64,
 }
 
-impl GetsAwaited {
+impl WatchedServer {
     const fn new() -> Self {
-        GetsAwaited {
+        WatchedServer {
             server_url: OnceLock::new(),
             count: AtomicU64::new(u64::MAX),
         }
     }
 
-    /// How many `GET`s the server has run.
-    async fn ran(&self) -> u64 {
+    /// How many `command`s (`get`, `set`) the server has run.
+    async fn ran(&self, command: &'static str) -> u64 {
         let url = self.server_url.get().expect("the server's URL").clone();
         tokio::task::spawn_blocking(move || {
             let mut raw = redis::Client::open(url).unwrap().get_connection().unwrap();
-            command_counts(&mut raw).get("get").copied().unwrap_or(0)
+            command_counts(&mut raw).get(command).copied().unwrap_or(0)
         })
         .await
         .unwrap()
@@ -40,14 +41,15 @@ impl GetsAwaited {
 
     /// From now on, a body waits until the server has run `more` `GET`s than it has now.
     async fn expect_more(&self, more: u64) {
-        self.count.store(self.ran().await + more, Ordering::SeqCst);
+        self.count
+            .store(self.ran("get").await + more, Ordering::SeqCst);
     }
 
     /// Waits until the server has run the awaited count (at most 10 s: past that the test fails
     /// by its counts, not by hanging).
     async fn reached(&self) {
         for _ in 0..2_000 {
-            if self.ran().await >= self.count.load(Ordering::SeqCst) {
+            if self.ran("get").await >= self.count.load(Ordering::SeqCst) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -58,12 +60,12 @@ impl GetsAwaited {
 /// A cache on a fresh server through a proxy that, once the connection is up, holds every reply
 /// back 300 ms.
 async fn cache_with_late_replies(
-    gets: &GetsAwaited,
+    watched: &WatchedServer,
     clock: Option<ManualClock>,
 ) -> (Cache, RedisServer, FaultProxy) {
     let server = RedisServer::single();
     let proxy = FaultProxy::start(server.port());
-    gets.server_url.set(server.url()).unwrap();
+    watched.server_url.set(server.url()).unwrap();
     let config = RedisConfig::from_url(&proxy.url())
         .unwrap()
         .connect_timeout(Duration::from_secs(5))
@@ -83,19 +85,19 @@ async fn cache_with_late_replies(
 
 static MISS: OnceLock<Cache> = OnceLock::new();
 static MISS_RUNS: Runs = Runs::new();
-static MISS_GETS: GetsAwaited = GetsAwaited::new();
+static MISS_SERVER: WatchedServer = WatchedServer::new();
 
 #[cached(ttl = 60, key = "miss:{id}", store = MISS.get().unwrap())]
 async fn computed_once(id: u64) -> u64 {
     if MISS_RUNS.record() == 0 {
-        MISS_GETS.reached().await;
+        MISS_SERVER.reached().await;
     }
     id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_miss_that_raced_the_set_takes_the_value_instead_of_computing_it_again() {
-    let (cache, _server, _proxy) = cache_with_late_replies(&MISS_GETS, None).await;
+    let (cache, _server, _proxy) = cache_with_late_replies(&MISS_SERVER, None).await;
     MISS.set(cache).unwrap();
     let first = tokio::spawn(computed_once(7));
     while MISS_RUNS.count() == 0 {
@@ -103,7 +105,7 @@ async fn a_miss_that_raced_the_set_takes_the_value_instead_of_computing_it_again
     }
     // The first caller leads and computes; the second one's GET misses, and its reply comes
     // back after the computation ended, while the SET's reply is held back behind it.
-    MISS_GETS.expect_more(1).await;
+    MISS_SERVER.expect_more(1).await;
     let second = tokio::spawn(computed_once(7));
     assert_eq!(first.await.unwrap(), 7);
     assert_eq!(second.await.unwrap(), 7);
@@ -114,13 +116,13 @@ async fn a_miss_that_raced_the_set_takes_the_value_instead_of_computing_it_again
 
 static SWR: OnceLock<Cache> = OnceLock::new();
 static SWR_RUNS: Runs = Runs::new();
-static SWR_GETS: GetsAwaited = GetsAwaited::new();
+static SWR_SERVER: WatchedServer = WatchedServer::new();
 
 #[cached(ttl = 10, stale_while_revalidate = "1m", key = "swr", store = SWR.get().unwrap())]
 async fn revalidated() -> u64 {
     let run = SWR_RUNS.record();
     if run == 1 {
-        SWR_GETS.reached().await;
+        SWR_SERVER.reached().await;
     }
     run as u64 + 1
 }
@@ -128,14 +130,14 @@ async fn revalidated() -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_read_that_raced_the_refreshs_set_starts_no_other_refresh() {
     let clock = ManualClock::new();
-    let (cache, _server, _proxy) = cache_with_late_replies(&SWR_GETS, Some(clock.clone())).await;
+    let (cache, _server, _proxy) = cache_with_late_replies(&SWR_SERVER, Some(clock.clone())).await;
     SWR.set(cache).unwrap();
     assert_eq!(revalidated().await, 1);
 
     clock.advance(Duration::from_secs(11));
     // This read is stale and starts the refresh; the refresh ends once the server ran the next
     // read's GET, whose stale reply comes back after the refresh ended, before its SET's reply.
-    SWR_GETS.expect_more(2).await;
+    SWR_SERVER.expect_more(2).await;
     assert_eq!(revalidated().await, 1, "stale, at once");
     assert_eq!(
         revalidated().await,
@@ -155,33 +157,22 @@ async fn a_stale_read_that_raced_the_refreshs_set_starts_no_other_refresh() {
 
 static DROPPED: OnceLock<Cache> = OnceLock::new();
 static DROPPED_RUNS: Runs = Runs::new();
-static DROPPED_GETS: GetsAwaited = GetsAwaited::new();
+static DROPPED_SERVER: WatchedServer = WatchedServer::new();
 
 #[cached(ttl = 10, key = "dropped", store = DROPPED.get().unwrap())]
 async fn dropped_while_storing() -> u64 {
     DROPPED_RUNS.record() as u64 + 1
 }
 
-/// How many `SET`s the server has run.
-async fn sets_run(gets: &GetsAwaited) -> u64 {
-    let url = gets.server_url.get().unwrap().clone();
-    tokio::task::spawn_blocking(move || {
-        let mut raw = redis::Client::open(url).unwrap().get_connection().unwrap();
-        command_counts(&mut raw).get("set").copied().unwrap_or(0)
-    })
-    .await
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_dropped_while_its_value_is_stored_leaves_no_flight_behind() {
     let clock = ManualClock::new();
     let (cache, _server, _proxy) =
-        cache_with_late_replies(&DROPPED_GETS, Some(clock.clone())).await;
+        cache_with_late_replies(&DROPPED_SERVER, Some(clock.clone())).await;
     DROPPED.set(cache).unwrap();
     let caller = tokio::spawn(dropped_while_storing());
     // The server has run its SET, whose reply is held back: the caller waits on it. Dropped.
-    let stored = eventually_async(async || sets_run(&DROPPED_GETS).await == 1).await;
+    let stored = eventually_async(async || DROPPED_SERVER.ran("set").await == 1).await;
     assert!(stored, "the caller sent its SET");
     caller.abort();
     assert!(caller.await.unwrap_err().is_cancelled());
