@@ -17,14 +17,14 @@ use cache_tests::{eventually_async, Runs};
 /// `GET`s it must have run before a body ends.
 struct WatchedServer {
     server_url: OnceLock<String>,
-    count: AtomicU64,
+    gets_awaited: AtomicU64,
 }
 
 impl WatchedServer {
     const fn new() -> Self {
         WatchedServer {
             server_url: OnceLock::new(),
-            count: AtomicU64::new(u64::MAX),
+            gets_awaited: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -41,7 +41,7 @@ impl WatchedServer {
 
     /// From now on, a body waits until the server has run `more` `GET`s than it has now.
     async fn expect_more(&self, more: u64) {
-        self.count
+        self.gets_awaited
             .store(self.ran("get").await + more, Ordering::SeqCst);
     }
 
@@ -49,7 +49,7 @@ impl WatchedServer {
     /// by its counts, not by hanging).
     async fn reached(&self) {
         for _ in 0..2_000 {
-            if self.ran("get").await >= self.count.load(Ordering::SeqCst) {
+            if self.ran("get").await >= self.gets_awaited.load(Ordering::SeqCst) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
