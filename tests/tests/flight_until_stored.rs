@@ -4,8 +4,7 @@
 //! The fault proxy holds the replies back, so that such a `GET` is surely under way: a body ends
 //! only once the server has run the other caller's `GET`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use cache_runtime::{cached, Cache, ManualClock, RedisConfig};
@@ -13,22 +12,22 @@ use cache_tests::proxy::{Direction, Fault, FaultProxy};
 use cache_tests::servers::{command_counts, RedisServer};
 use cache_tests::{eventually_async, Runs};
 
-/// A test's server, watched through `INFO commandstats`: the commands it ran, and the count of
-/// `GET`s it must have run before a body ends.
+/// A test's server, watched through `INFO commandstats`: the commands it ran, and how many of
+/// one command it must have run before a body ends.
 struct WatchedServer {
     server_url: OnceLock<String>,
-    gets_awaited: AtomicU64,
+    awaited: Mutex<(&'static str, u64)>,
 }
 
 impl WatchedServer {
     const fn new() -> Self {
         WatchedServer {
             server_url: OnceLock::new(),
-            gets_awaited: AtomicU64::new(u64::MAX),
+            awaited: Mutex::new(("get", u64::MAX)),
         }
     }
 
-    /// How many `command`s (`get`, `set`) the server has run.
+    /// How many `command`s (`get`, `mget`, `set`) the server has run.
     async fn ran(&self, command: &'static str) -> u64 {
         let url = self.server_url.get().expect("the server's URL").clone();
         tokio::task::spawn_blocking(move || {
@@ -39,17 +38,18 @@ impl WatchedServer {
         .unwrap()
     }
 
-    /// From now on, a body waits until the server has run `more` `GET`s than it has now.
-    async fn expect_more(&self, more: u64) {
-        self.gets_awaited
-            .store(self.ran("get").await + more, Ordering::SeqCst);
+    /// From now on, a body waits until the server has run `more` `command`s than it has now.
+    async fn expect_more(&self, command: &'static str, more: u64) {
+        let count = self.ran(command).await + more;
+        *self.awaited.lock().unwrap() = (command, count);
     }
 
     /// Waits until the server has run the awaited count (at most 10 s: past that the test fails
     /// by its counts, not by hanging).
     async fn reached(&self) {
         for _ in 0..2_000 {
-            if self.ran("get").await >= self.gets_awaited.load(Ordering::SeqCst) {
+            let (command, count) = *self.awaited.lock().unwrap();
+            if self.ran(command).await >= count {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -105,7 +105,7 @@ async fn a_miss_that_raced_the_set_takes_the_value_instead_of_computing_it_again
     }
     // The first caller leads and computes; the second one's GET misses, and its reply comes
     // back after the computation ended, while the SET's reply is held back behind it.
-    MISS_SERVER.expect_more(1).await;
+    MISS_SERVER.expect_more("get", 1).await;
     let second = tokio::spawn(computed_once(7));
     assert_eq!(first.await.unwrap(), 7);
     assert_eq!(second.await.unwrap(), 7);
@@ -137,7 +137,7 @@ async fn a_stale_read_that_raced_the_refreshs_set_starts_no_other_refresh() {
     clock.advance(Duration::from_secs(11));
     // This read is stale and starts the refresh; the refresh ends once the server ran the next
     // read's GET, whose stale reply comes back after the refresh ended, before its SET's reply.
-    SWR_SERVER.expect_more(2).await;
+    SWR_SERVER.expect_more("get", 2).await;
     assert_eq!(revalidated().await, 1, "stale, at once");
     assert_eq!(
         revalidated().await,
@@ -182,4 +182,42 @@ async fn a_caller_dropped_while_its_value_is_stored_leaves_no_flight_behind() {
     clock.advance(Duration::from_secs(11));
     assert_eq!(dropped_while_storing().await, 2);
     assert_eq!(DROPPED_RUNS.count(), 2);
+}
+
+static BATCH: OnceLock<Cache> = OnceLock::new();
+static BATCH_ASKED: Mutex<Vec<Vec<u64>>> = Mutex::new(Vec::new());
+static BATCH_SERVER: WatchedServer = WatchedServer::new();
+
+#[cached(ttl = 60, key = "user:{id}", batch = ids, store = BATCH.get().unwrap())]
+async fn users(ids: Vec<u64>) -> std::collections::HashMap<u64, u64> {
+    let first = {
+        let mut asked = BATCH_ASKED.lock().unwrap();
+        asked.push(ids.clone());
+        asked.len() == 1
+    };
+    if first {
+        BATCH_SERVER.reached().await;
+    }
+    ids.into_iter().map(|id| (id, id * 10)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_whose_read_raced_another_batchs_sets_asks_the_body_for_nothing_it_computed() {
+    let (cache, _server, _proxy) = cache_with_late_replies(&BATCH_SERVER, None).await;
+    BATCH.set(cache).unwrap();
+    let first = tokio::spawn(users(vec![1, 2]));
+    while BATCH_ASKED.lock().unwrap().is_empty() {
+        tokio::task::yield_now().await;
+    }
+    // The second batch's MGET misses id 2 and comes back after the first batch computed it,
+    // while the first batch's SETs are held back behind it.
+    BATCH_SERVER.expect_more("mget", 1).await;
+    let second = tokio::spawn(users(vec![2]));
+    assert_eq!(first.await.unwrap().len(), 2);
+    assert_eq!(second.await.unwrap(), [(2, 20)].into());
+    assert_eq!(
+        *BATCH_ASKED.lock().unwrap(),
+        [vec![1, 2]],
+        "id 2 computed once"
+    );
 }
