@@ -1,8 +1,9 @@
 //! On Redis a computed value reaches this process's other callers through its flight until its
-//! `SET` is answered: a caller whose `GET` went out before the `SET` and came back after the
-//! computation ended takes the value; it neither computes it again nor starts another refresh.
+//! `SET` is answered: a caller whose `GET` (a batch's `MGET`) went out before the `SET` and came
+//! back after the computation ended takes the value; it neither computes it again nor starts
+//! another refresh.
 //! The fault proxy holds the replies back, so that such a `GET` is surely under way: a body ends
-//! only once the server has run the other caller's `GET`.
+//! only once the server has run the other caller's read.
 
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
