@@ -15,10 +15,11 @@
 //! as async code for both kinds of function. On Redis a hit is one `GET` and a miss one `GET`
 //! and one `SET … PX`: the leader does not read again (a value stored between its `GET` and its
 //! turn is recomputed, not lost), and its flight stays joinable until the `SET` is answered, so a
-//! caller whose `GET` raced the `SET` takes the value rather than computing it again. A tagged call reads its tags' versions in the same round trip
-//! (`MGET`), and makes the missing ones before its body runs (`tags.rs`). When Redis fails or its circuit is open the call runs the body
-//! and returns its value (fail-open), or, for `on_store_error = fail`, returns the store's error
-//! without running it ([`Fetch::fail_closed`]). `lock_on_miss` is in `lease.rs`.
+//! caller whose `GET` raced the `SET` takes the value rather than computing it again. A tagged
+//! call reads its tags' versions in the same round trip (`MGET`), and makes the missing ones
+//! before its body runs (`tags.rs`). When Redis fails or its circuit is open the call runs the
+//! body and returns its value (fail-open), or, for `on_store_error = fail`, returns the store's
+//! error without running it ([`Fetch::fail_closed`]). `lock_on_miss` is in `lease.rs`.
 
 use std::any::Any;
 use std::marker::PhantomData;
