@@ -222,3 +222,54 @@ async fn a_batch_whose_read_raced_another_batchs_sets_asks_the_body_for_nothing_
         "id 2 computed once"
     );
 }
+
+static PARTITIONED: OnceLock<Cache> = OnceLock::new();
+static PARTITIONED_PROXY: OnceLock<FaultProxy> = OnceLock::new();
+static PARTITIONED_RUNS: Runs = Runs::new();
+
+/// The first run partitions its own client before it returns: its `SET` goes out into the
+/// partition.
+#[cached(ttl = 60, key = "partitioned", store = PARTITIONED.get().unwrap())]
+async fn stored_into_a_partition() -> u64 {
+    let run = PARTITIONED_RUNS.record();
+    if run == 0 {
+        PARTITIONED_PROXY.get().unwrap().blackhole();
+    }
+    run as u64 + 1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_lost_in_a_partition_ends_its_flight_when_it_times_out() {
+    let server = RedisServer::single();
+    let proxy = PARTITIONED_PROXY.get_or_init(|| FaultProxy::start(server.port()));
+    let config = RedisConfig::from_url(&proxy.url())
+        .unwrap()
+        .connect_timeout(Duration::from_millis(300))
+        .response_timeout(Duration::from_millis(300));
+    let cache = Cache::builder()
+        .prefix("flight")
+        .redis(config)
+        .build()
+        .unwrap();
+    cache.ping().await.unwrap();
+    PARTITIONED.set(cache).unwrap();
+
+    assert_eq!(
+        stored_into_a_partition().await,
+        1,
+        "answered past its lost SET"
+    );
+    // Its flight ended with the SET's timeout: the next caller follows nothing left over; it
+    // cannot read Redis either, and runs the body (fail-open).
+    assert_eq!(stored_into_a_partition().await, 2);
+    assert_eq!(PARTITIONED_RUNS.count(), 2);
+
+    proxy.resume();
+    let caching = eventually_async(async || {
+        let hits = stored_into_a_partition::stats().hits;
+        stored_into_a_partition().await;
+        stored_into_a_partition::stats().hits > hits
+    })
+    .await;
+    assert!(caching, "once the partition heals, calls hit again");
+}
