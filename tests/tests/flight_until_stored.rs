@@ -58,6 +58,22 @@ impl WatchedServer {
     }
 }
 
+/// A cache on `url`, with `budget` to connect and for each reply, connected before it is
+/// returned.
+async fn connected_cache(url: &str, budget: Duration, clock: Option<ManualClock>) -> Cache {
+    let config = RedisConfig::from_url(url)
+        .unwrap()
+        .connect_timeout(budget)
+        .response_timeout(budget);
+    let mut builder = Cache::builder().prefix("flight").redis(config);
+    if let Some(clock) = clock {
+        builder = builder.clock(clock);
+    }
+    let cache = builder.build().unwrap();
+    cache.ping().await.unwrap();
+    cache
+}
+
 /// A cache on a fresh server through a proxy that, once the connection is up, holds every reply
 /// back 300 ms.
 async fn cache_with_late_replies(
@@ -67,16 +83,7 @@ async fn cache_with_late_replies(
     let server = RedisServer::single();
     let proxy = FaultProxy::start(server.port());
     watched.server_url.set(server.url()).unwrap();
-    let config = RedisConfig::from_url(&proxy.url())
-        .unwrap()
-        .connect_timeout(Duration::from_secs(5))
-        .response_timeout(Duration::from_secs(5));
-    let mut builder = Cache::builder().prefix("flight").redis(config);
-    if let Some(clock) = clock {
-        builder = builder.clock(clock);
-    }
-    let cache = builder.build().unwrap();
-    cache.ping().await.unwrap();
+    let cache = connected_cache(&proxy.url(), Duration::from_secs(5), clock).await;
     proxy.set(
         Direction::ToClient,
         Fault::Delay(Duration::from_millis(300)),
@@ -242,16 +249,7 @@ async fn stored_into_a_partition() -> u64 {
 async fn a_set_lost_in_a_partition_ends_its_flight_when_it_times_out() {
     let server = RedisServer::single();
     let proxy = PARTITIONED_PROXY.get_or_init(|| FaultProxy::start(server.port()));
-    let config = RedisConfig::from_url(&proxy.url())
-        .unwrap()
-        .connect_timeout(Duration::from_millis(300))
-        .response_timeout(Duration::from_millis(300));
-    let cache = Cache::builder()
-        .prefix("flight")
-        .redis(config)
-        .build()
-        .unwrap();
-    cache.ping().await.unwrap();
+    let cache = connected_cache(&proxy.url(), Duration::from_millis(300), None).await;
     PARTITIONED.set(cache).unwrap();
 
     assert_eq!(
