@@ -32,7 +32,11 @@ async fn until_server_clock(raw: &mut redis::Connection, micros: u64) {
         if now >= micros {
             return;
         }
-        assert!(Instant::now() < give_up, "the server's clock stays {} µs behind", micros - now);
+        assert!(
+            Instant::now() < give_up,
+            "the server's clock stays {} µs behind",
+            micros - now
+        );
         let left = micros - now;
         if left > 2_000 {
             tokio::time::sleep(Duration::from_micros(left - 1_000)).await;
