@@ -194,26 +194,28 @@ async fn a_retry_at_retry_after_passes_and_an_earlier_one_does_not() {
     for (i, policy) in policies.into_iter().enumerate() {
         let limiter = RateLimiter::new(&cache, &format!("retry{i}"), policy).unwrap();
         for round in 0..4 {
-            let limited = loop {
+            // Both halves wait on the server's clock, the one retry_after is counted on (a VM's
+            // wall clock can run behind its monotonic one: CI saw 4 ms left after sleeping
+            // less than 20 ms). The denial was decided between these two readings.
+            let (asked_at, limited) = loop {
+                let asked_at = server_micros(&mut raw);
                 if let Err(limited) = limiter.check("k").await {
-                    break limited;
+                    break (asked_at, limited);
                 }
             };
-            // The denial was decided on the server's clock at this reading or before it.
             let denied_by = server_micros(&mut raw);
             let retry_after = limited.retry_after();
-            // Clearly earlier: half the retry time.
+            let micros = |duration: Duration| duration.as_micros() as u64;
+            // Clearly earlier: half the retry time after the denial at the earliest.
             if retry_after > Duration::from_millis(20) {
-                tokio::time::sleep(retry_after / 2).await;
+                until_server_clock(&mut raw, asked_at + micros(retry_after / 2)).await;
                 assert!(
                     limiter.check("k").await.is_err(),
                     "{policy:?} round {round}: early"
                 );
             }
-            // retry_after is counted on the server's wall clock, which a VM's time keeping can
-            // hold behind the client's monotonic one (CI saw 4 ms left after sleeping less
-            // than 20 ms): the retry goes out once the server's own clock has passed it.
-            until_server_clock(&mut raw, denied_by + retry_after.as_micros() as u64).await;
+            // At retry_after after the denial at the latest: it must pass.
+            until_server_clock(&mut raw, denied_by + micros(retry_after)).await;
             assert!(
                 limiter.check("k").await.is_ok(),
                 "{policy:?} round {round}: at retry_after ({retry_after:?})"
