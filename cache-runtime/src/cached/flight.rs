@@ -210,6 +210,14 @@ impl Flights {
     }
 }
 
+impl Flight {
+    /// Sets the flight's outcome and wakes everyone waiting on it.
+    fn settle(&self, state: State) {
+        *lock(&self.state) = state;
+        self.done.notify(usize::MAX);
+    }
+}
+
 impl Leader {
     /// Ends the flight and hands the value to every follower; `value` is only made if there is
     /// one (an uncontended miss shares nothing).
@@ -222,8 +230,7 @@ impl Leader {
     #[cfg(feature = "redis")]
     pub(crate) fn share_until_stored(mut self, value: Shared) -> Landing {
         self.finished = true;
-        *lock(&self.flight.state) = State::Finished(value);
-        self.flight.done.notify(usize::MAX);
+        self.flight.settle(State::Finished(value));
         Landing {
             flights: Arc::clone(&self.flights),
             flight: Arc::clone(&self.flight),
@@ -234,8 +241,7 @@ impl Leader {
         self.finished = true;
         // Removed first: once it is out of the map, the followers counted are all there are.
         if self.flights.remove(&self.flight) > 0 {
-            *lock(&self.flight.state) = state();
-            self.flight.done.notify(usize::MAX);
+            self.flight.settle(state());
         }
     }
 }
